@@ -1,0 +1,36 @@
+# The README's two commands: `make run` (all notebooks, embedded default) and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+OUTPUT ?= outputs
+# The benchmark data beside the project, when it is there (never copied in).
+DATA ?= $(abspath ../shared/data)
+OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(if $(wildcard $(DATA)),CURIOLIB_DATA=$(DATA),)
+
+.PHONY: setup run test notebooks clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	@# An unpinned torch pulls a multi-GB CUDA build; the CPU wheel 2.13.0 lies on this disk.
+	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3" >/dev/null
+	touch $@
+
+setup: $(VENV)/.installed
+
+# Every notebook with papermill on the embedded default: executed copies and summary.md in $(OUTPUT)/.
+run: setup
+	$(OFFLINE) $(VENV)/bin/curiolib run --output-dir $(OUTPUT)
+
+test: setup
+	$(OFFLINE) $(PY) -m pytest
+
+# Refresh the committed notebooks' outputs from a real full run (what nbval checks against).
+notebooks: setup
+	$(OFFLINE) $(VENV)/bin/curiolib run --inplace --output-dir $(OUTPUT)/inplace
+
+clean:
+	rm -rf $(OUTPUT) .pytest_cache

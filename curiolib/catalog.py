@@ -1,0 +1,112 @@
+"""The numbered notebooks: titles, what each teaches, and the small parameters that make a smoke run."""
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
+
+
+@dataclass(frozen=True)
+class Lesson:
+    """One numbered notebook and the parameters that make it run in seconds."""
+
+    stem: str
+    title: str
+    teaches: str
+    smoke: dict[str, Any] = field(default_factory=dict)
+    #: "committed": nbval re-executes the committed notebook; "smoke": too slow for that, so nbval
+    #: checks that a smoke-parameter copy reproduces its own outputs on a second execution.
+    nbval: str = "committed"
+
+    @property
+    def filename(self) -> str:
+        return f"{self.stem}.ipynb"
+
+    @property
+    def path(self) -> Path:
+        return NOTEBOOK_DIR / self.filename
+
+
+# Smoke parameters live here and nowhere else: the tests run every notebook with them.
+LESSONS: tuple[Lesson, ...] = (
+    Lesson("00_getting_started", "Getting started", "the first cell, recording numbers, the harness",
+           smoke={"n_points": 50}),
+    Lesson("01_knowledge_growth", "The knowledge-growth model",
+           "I(t+1) = I(t) + α(βE + (1−β)R): simulate, explore, fit, extend",
+           smoke={"steps": 20}),
+    Lesson("02_fine_tuning_math", "The mathematics of fine-tuning",
+           "losses, gradients and optimisers, each checked against autograd",
+           smoke={"steps": 30}),
+    Lesson("03_bert_sentiment", "BERT sentiment classification",
+           "fine-tuning a small BERT end to end, with a type-a-sentence widget",
+           smoke={"train_size": 64, "epochs": 1, "batch_size": 16}, nbval="smoke"),
+    Lesson("04_bert_ner", "BERT named-entity recognition",
+           "sub-word label alignment and entity-level scores",
+           smoke={"train_size": 64, "epochs": 1, "batch_size": 16}, nbval="smoke"),
+    Lesson("05_curiosity_loop", "The curiosity loop, made concrete",
+           "active learning against random sampling, with the growth model fitted",
+           smoke={"rounds": 2}, nbval="smoke"),
+    Lesson("06_efficient_fine_tuning", "Efficient fine-tuning",
+           "LoRA, int8 quantisation and ONNX export, measured",
+           smoke={"train_size": 64}, nbval="smoke"),
+)
+
+
+def available_lessons() -> list[Lesson]:
+    """The lessons whose notebook exists in this checkout, in order."""
+    return [lesson for lesson in LESSONS if lesson.path.exists()]
+
+
+def find_lesson(name: str) -> Lesson:
+    """Look a lesson up by stem, number prefix ("03") or notebook path."""
+    from ._validation import check_choice
+
+    stem = Path(name).name.removesuffix(".ipynb")
+    for lesson in LESSONS:
+        if stem == lesson.stem or stem == lesson.stem[:2]:
+            return lesson
+    check_choice("notebook", stem, [lesson.stem for lesson in available_lessons()])
+    raise AssertionError("unreachable")
+
+
+@lru_cache(maxsize=1)
+def repository_url() -> str:
+    """The repository URL, written once in pyproject.toml's [project.urls] (or the installed metadata)."""
+    pyproject = PROJECT_ROOT / "pyproject.toml"
+    if pyproject.exists():
+        return tomllib.loads(pyproject.read_text())["project"]["urls"]["Repository"]
+    from importlib.metadata import metadata
+
+    for entry in metadata("curiolib").get_all("Project-URL") or []:
+        label, _, url = entry.partition(",")
+        if label.strip().lower() == "repository":
+            return url.strip()
+    raise LookupError("curiolib's metadata names no Repository URL")
+
+
+def setup_cell_source() -> str:
+    """The code cell every notebook runs first after its parameters: install on Colab, then set up."""
+    return (
+        "import sys\n"
+        "\n"
+        "if \"google.colab\" in sys.modules:  # Colab starts without curiolib: install it first\n"
+        f"    %pip install -q \"curiolib @ git+{repository_url()}\"\n"
+        "\n"
+        "from curiolib import record, setup_notebook\n"
+        "\n"
+        "env = setup_notebook(seed=seed)"
+    )
+
+
+def colab_url(lesson: Lesson, branch: str = "main") -> str:
+    """The "Open in Colab" link of a lesson's notebook on GitHub."""
+    match = re.match(r"https://github\.com/([^/]+/[^/]+?)(?:\.git)?/?$", repository_url())
+    if not match:
+        raise ValueError(f"Repository URL must be a https://github.com/OWNER/NAME URL, got {repository_url()!r}")
+    return f"https://colab.research.google.com/github/{match.group(1)}/blob/{branch}/notebooks/{lesson.filename}"

@@ -1,0 +1,161 @@
+"""What every notebook does first (`setup_notebook`) and how it reports its key numbers (`record`)."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import os
+import random
+import sys
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+#: The harness sets this to the JSON file that sits next to the executed notebook copy.
+RECORD_ENV = "CURIOLIB_RECORD_FILE"
+
+_recorded: dict[str, Any] = {}
+
+
+@dataclass(frozen=True)
+class NotebookEnv:
+    """What `setup_notebook` found: the device to train on, the seed, and whether we run on Colab."""
+
+    device: str
+    seed: int
+    on_colab: bool
+
+    def __str__(self) -> str:
+        return f"device={self.device} seed={self.seed} colab={self.on_colab}"
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, numpy and torch (all devices) so a CPU run repeats its numbers."""
+    from ._validation import check_int
+
+    seed = check_int("seed", seed, low=0, high=2**32 - 1)
+    random.seed(seed)
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    import numpy as np
+
+    np.random.seed(seed)
+    if importlib.util.find_spec("torch") is not None:
+        import torch
+
+        torch.manual_seed(seed)  # seeds CUDA and MPS too
+
+
+def pick_device() -> str:
+    """Return "cuda", "mps" or "cpu", the best device this machine has."""
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def on_colab() -> bool:
+    """True inside Google Colab."""
+    return "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
+
+
+def _enable_colab_widgets() -> None:
+    # ipywidgets 8 on Colab needs its custom widget manager, or sliders render as plain text.
+    try:
+        from google.colab import output  # type: ignore[import-not-found]
+
+        output.enable_custom_widget_manager()
+    except ImportError:
+        pass
+
+
+def quiet() -> None:
+    """Silence the warnings and log lines that would bury a lesson (download bars, load reports)."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", message=".*TypedStorage.*")
+    for name in ("transformers", "datasets", "accelerate", "huggingface_hub", "torch.distributed"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    try:
+        import transformers
+
+        transformers.logging.set_verbosity_error()
+        transformers.logging.disable_progress_bar()
+    except ImportError:
+        pass
+    try:
+        import datasets
+
+        datasets.logging.set_verbosity_error()
+        datasets.disable_progress_bars()
+    except ImportError:
+        pass
+
+
+def versions() -> dict[str, str]:
+    """Versions of the packages a lesson depends on, for the first cell's printout."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {"python": sys.version.split()[0]}
+    for name in ("curiolib", "torch", "transformers", "datasets", "accelerate", "numpy"):
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
+def setup_notebook(seed: int = 0, *, verbose: bool = True) -> NotebookEnv:
+    """The first cell of every notebook: quiet logs, seed everything, pick the device, say what was found.
+
+    On Colab the cell installs curiolib before importing it (see `catalog.setup_cell_source`) and this
+    call turns on Colab's widget manager.
+    """
+    colab = on_colab()
+    if colab:
+        _enable_colab_widgets()
+    quiet()
+    seed_everything(seed)
+    device = pick_device()
+    env = NotebookEnv(device=device, seed=int(seed), on_colab=colab)
+    if verbose:
+        print(f"curiolib ready: {env}")
+        print("versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()))
+    return env
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "item") and callable(value.item) and getattr(value, "ndim", 0) == 0:
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def record(name: str, value: Any) -> Any:
+    """Keep one of the notebook's key numbers; under the harness it goes to JSON next to the executed copy."""
+    from ._validation import check_text
+
+    check_text("name", name)
+    value = _jsonable(value)
+    json.dumps(value)  # fail here, in the cell that recorded it, if it cannot be saved
+    _recorded[name] = value
+    path = os.environ.get(RECORD_ENV)
+    if path:
+        Path(path).write_text(json.dumps(_recorded, indent=2, sort_keys=True) + "\n")
+    return value
+
+
+def recorded() -> dict[str, Any]:
+    """Everything `record` has kept in this kernel, by name."""
+    return dict(_recorded)

@@ -1,0 +1,101 @@
+"""The project's front door: metadata agrees with itself, the README's badges and notebooks agree, notebooks are clean."""
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+from packaging.requirements import Requirement
+
+from curiolib.catalog import (LESSONS, NOTEBOOK_DIR, PROJECT_ROOT, available_lessons, colab_url, repository_url,
+                             setup_cell_source)
+
+PYPROJECT = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())
+README = (PROJECT_ROOT / "README.md").read_text()
+COMMITTED = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
+
+
+def _names(requirements: list[str]) -> set[str]:
+    return {Requirement(r).name.lower().replace("_", "-") for r in requirements}
+
+
+def test_environment_yml_names_the_same_runtime_dependencies_as_pyproject() -> None:
+    env = yaml.safe_load((PROJECT_ROOT / "environment.yml").read_text())
+    pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d)
+    conda_python = [d for d in env["dependencies"] if isinstance(d, str) and d.startswith("python")]
+    assert conda_python == ["python=3.11"]
+    assert "-e ." in pip_section, "environment.yml must install this package"
+    from_env = [r for r in pip_section if not r.startswith("-e")]
+    assert _names(from_env) == _names(PYPROJECT["project"]["dependencies"])
+    # Same lower bounds too, so the two files cannot drift apart silently.
+    assert {str(Requirement(r)) for r in from_env} == {str(Requirement(r)) for r in PYPROJECT["project"]["dependencies"]}
+
+
+def test_dependencies_have_lower_bounds_not_pins() -> None:
+    for requirement in PYPROJECT["project"]["dependencies"] + PYPROJECT["project"]["optional-dependencies"]["dev"]:
+        specifiers = {spec.operator for spec in Requirement(requirement).specifier}
+        assert specifiers == {">="}, f"{requirement}: use a lower bound, Colab keeps its own torch/transformers"
+
+
+def test_every_notebook_is_a_lesson_and_every_lesson_notebook_exists_in_order() -> None:
+    stems = [path.stem for path in COMMITTED]
+    assert stems == [lesson.stem for lesson in available_lessons()]
+    assert stems == sorted(stems) and stems[0].startswith("00_")
+
+
+def test_readme_has_one_colab_badge_per_notebook_pointing_at_the_repository() -> None:
+    badges = re.findall(r"\(https://colab\.research\.google\.com/github/[^)\s]+\)", README)
+    expected = [f"({colab_url(lesson)})" for lesson in available_lessons()]
+    assert badges == expected
+    assert repository_url().startswith("https://github.com/")
+
+
+def test_repository_url_is_written_once_and_notebooks_agree_with_it() -> None:
+    url = repository_url()
+    owner_repo = url.removeprefix("https://github.com/")
+    # The README's only mentions are the badges, which derive from the URL.
+    assert README.count(owner_repo) == README.count(f"github/{owner_repo}/blob/") == len(available_lessons())
+    for path in PROJECT_ROOT.glob("curiolib/**/*.py"):
+        assert owner_repo not in path.read_text(), f"{path.name} spells the repository; use catalog.repository_url()"
+    for path in COMMITTED:
+        nb = json.loads(path.read_text())
+        code = [cell for cell in nb["cells"] if cell["cell_type"] == "code"]
+        # The shared first cell installs this repository on Colab: it must be exactly the canonical one.
+        assert "".join(code[1]["source"]) == setup_cell_source(), f"{path.name}: setup cell differs"
+        assert sum(owner_repo in "".join(cell["source"]) for cell in nb["cells"]) == 1
+
+
+def test_readme_gives_exactly_the_two_commands_and_ci_runs_the_test_one() -> None:
+    assert "make run" in README and "make test" in README
+    ci = (PROJECT_ROOT / ".ci" / "run").read_text()
+    assert [line for line in ci.splitlines() if line and not line.startswith(("#", "set ", "cd "))] == ["make test"]
+
+
+@pytest.mark.parametrize("path", COMMITTED, ids=[p.stem for p in COMMITTED])
+def test_committed_notebook_is_clean_and_executed(path: Path) -> None:
+    nb = json.loads(path.read_text())
+    assert "widgets" not in nb["metadata"], "widget state blobs break GitHub rendering"
+    assert "papermill" not in nb["metadata"], "papermill metadata holds paths and timings"
+    assert nb["metadata"]["kernelspec"]["name"] == "python3"
+    code = [cell for cell in nb["cells"] if cell["cell_type"] == "code"]
+    assert code[0]["metadata"].get("tags") == ["parameters"], "first code cell must be the tagged parameters cell"
+    for cell in code:
+        assert cell["execution_count"] is not None, "committed notebooks hold outputs of a real run"
+        assert not {"papermill", "execution", "ExecuteTime"} & set(cell["metadata"])
+        assert "injected-parameters" not in cell["metadata"].get("tags", []), "commit a default-parameter run"
+        for output in cell.get("outputs", []):
+            assert output["output_type"] != "error", f"{path.name} was committed with an error"
+    counts = [cell["execution_count"] for cell in code]
+    assert counts == list(range(1, len(code) + 1)), "outputs must come from one top-to-bottom run"
+
+
+def test_every_lesson_records_smoke_parameters_it_declares() -> None:
+    for lesson in available_lessons():
+        source = json.loads(lesson.path.read_text())
+        params_cell = "".join(next(c for c in source["cells"] if c["cell_type"] == "code")["source"])
+        for name in lesson.smoke:
+            assert re.search(rf"^{name}\s*=", params_cell, re.M), f"{lesson.stem} has no parameter {name!r}"
+    assert all(lesson.nbval in {"committed", "smoke"} for lesson in LESSONS)
