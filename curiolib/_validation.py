@@ -23,7 +23,8 @@ def check_number(name: str, value: Any, *, low: float | None = None, high: float
     too_low = low is not None and (number < low if low_inclusive else number <= low)
     too_high = high is not None and (number > high if high_inclusive else number >= high)
     if too_low or too_high:
-        raise ValueError(f"{name} must be in {allowed}, got {value!r}")
+        where = f"in {allowed}" if low is not None and high is not None else allowed
+        raise ValueError(f"{name} must be {where}, got {value!r}")
     return number
 
 

@@ -142,7 +142,7 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def record(name: str, value: Any) -> Any:
+def record(name: str, value: Any) -> None:
     """Keep one of the notebook's key numbers; under the harness it goes to JSON next to the executed copy."""
     from ._validation import check_text
 
@@ -153,9 +153,20 @@ def record(name: str, value: Any) -> Any:
     path = os.environ.get(RECORD_ENV)
     if path:
         Path(path).write_text(json.dumps(_recorded, indent=2, sort_keys=True) + "\n")
-    return value
 
 
 def recorded() -> dict[str, Any]:
     """Everything `record` has kept in this kernel, by name."""
     return dict(_recorded)
+
+
+def save_figure(fig, name: str) -> Path | None:
+    """Save a figure the README uses into the project's images/ (only in a source checkout, not on Colab)."""
+    from .catalog import PROJECT_ROOT
+
+    images = PROJECT_ROOT / "images"
+    if not images.is_dir():
+        return None
+    path = images / name
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    return path

@@ -1,0 +1,32 @@
+"""Sliders that redraw a matplotlib figure, rendered as an image widget so it works everywhere."""
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+
+
+def slider_plot(draw: Callable[..., object], sliders: dict, *, figsize: tuple[float, float] = (6, 3.5)):
+    """Sliders over ``draw(ax, **values)``; the figure is re-rendered to PNG on every change.
+
+    Rendering to an image (instead of plotting inside an Output widget) keeps the figure out of the
+    cell's own outputs, so the notebook re-executes identically under papermill and nbval.
+    """
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+
+    image = widgets.Image(format="png")
+
+    def redraw(_change=None) -> None:
+        fig, ax = plt.subplots(figsize=figsize)
+        try:
+            draw(ax, **{name: slider.value for name, slider in sliders.items()})
+            buffer = io.BytesIO()
+            fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+            image.value = buffer.getvalue()
+        finally:
+            plt.close(fig)
+
+    for slider in sliders.values():
+        slider.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([widgets.HBox(list(sliders.values())[:3]), widgets.HBox(list(sliders.values())[3:]), image])
