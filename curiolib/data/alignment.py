@@ -1,0 +1,51 @@
+"""Word-level NER tags to sub-word labels, the step the usual tutorials get wrong."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+IGNORE_INDEX = -100  # the label PyTorch's cross-entropy skips
+
+
+def align_labels_with_tokens(word_labels: Sequence[int], word_ids: Sequence[int | None], *,
+                             label_all_tokens: bool = False, b_to_i: Sequence[int] | None = None) -> list[int]:
+    """One label per sub-token from one label per word, using the fast tokenizer's ``word_ids()``.
+
+    Special tokens ([CLS], [SEP], padding; word id None) get -100. The first sub-token of a word keeps the
+    word's label; the others get -100, or with ``label_all_tokens`` the word's label, turned from B-X into
+    I-X through ``b_to_i`` (a map from each label id to its I- id), so no entity seems to start twice.
+    """
+    known = [w for w in word_ids if w is not None]
+    if known and max(known) >= len(word_labels):
+        raise ValueError(f"word_labels has {len(word_labels)} labels but the tokens come from "
+                         f"{max(known) + 1} words: give one label per word, not per sub-token")
+    if label_all_tokens and b_to_i is None:
+        raise ValueError("label_all_tokens=True needs b_to_i, the map from each B- label id to its I- id")
+    labels, previous = [], None
+    for word in word_ids:
+        if word is None:
+            labels.append(IGNORE_INDEX)
+        elif word != previous:
+            labels.append(int(word_labels[word]))
+        else:
+            labels.append(int(b_to_i[word_labels[word]]) if label_all_tokens else IGNORE_INDEX)
+        previous = word
+    return labels
+
+
+def b_to_i_map(tag_names: Sequence[str]) -> list[int]:
+    """For each tag id, the id to use on a word's later sub-tokens: B-X → I-X, everything else unchanged."""
+    index = {name: i for i, name in enumerate(tag_names)}
+    return [index.get("I-" + name[2:], i) if name.startswith("B-") else i for i, name in enumerate(tag_names)]
+
+
+def tokenize_and_align_labels(batch: dict, tokenizer, *, max_length: int = 128, label_all_tokens: bool = False,
+                              tag_names: Sequence[str] | None = None) -> dict:
+    """For `Dataset.map(batched=True)`: tokenize pre-split words and align `ner_tags` to the sub-tokens."""
+    if not getattr(tokenizer, "is_fast", False):
+        raise ValueError("align labels with a fast tokenizer: word_ids() needs one (AutoTokenizer gives it)")
+    encoded = tokenizer(batch["tokens"], is_split_into_words=True, truncation=True, max_length=max_length)
+    b_to_i = b_to_i_map(tag_names) if label_all_tokens and tag_names is not None else None
+    encoded["labels"] = [
+        align_labels_with_tokens(tags, encoded.word_ids(i), label_all_tokens=label_all_tokens, b_to_i=b_to_i)
+        for i, tags in enumerate(batch["ner_tags"])]
+    return encoded

@@ -1,0 +1,176 @@
+"""`load_sentiment` and `load_ner`: one DatasetDict shape whatever the source (embedded, standard set, own files)."""
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from pathlib import Path
+
+from datasets import Dataset, DatasetDict
+
+from ..hub import hub_reachable
+from .features import SENTIMENT_LABELS, sentiment_features
+from .readers import TEXT_SUFFIXES, ner_dataset, parse_conll, read_text_classification
+
+EMBEDDED_DIR = Path(__file__).resolve().parent / "embedded"
+DATA_ENV = "CURIOLIB_DATA"
+SPLIT_ALIASES = {"train": "train", "validation": "validation", "valid": "validation", "dev": "validation",
+                 "test": "test"}
+LAYOUTS = {
+    "sst2": "sst2/train.tsv and sst2/validation.tsv (tab-separated, header 'sentence<TAB>label')",
+    "conll2003": "conll2003/train.txt, validation.txt and test.txt (token POS chunk NER per line)",
+}
+HUB_IDS = {"sst2": "stanfordnlp/sst2", "conll2003": "eriktks/conll2003"}
+DESCRIPTIONS = {"sentiment": "embedded (Sentiment Labelled Sentences, Kotzias et al. 2015, CC BY 4.0)",
+                "ner": "embedded (Universal NER English-EWT, Mayhew et al. 2024, CC BY-SA 4.0)"}
+
+
+def resolve_data_dir(data_dir: str | Path | None = None) -> Path | None:
+    """The folder holding the standard sets: ``data_dir`` if given, else $CURIOLIB_DATA, else None."""
+    chosen = data_dir or os.environ.get(DATA_ENV)
+    return Path(chosen).expanduser() if chosen else None
+
+
+def _say(task: str, source: str, splits: DatasetDict, verbose: bool) -> DatasetDict:
+    if verbose:
+        counts = ", ".join(f"{name} {len(split):,}" for name, split in splits.items())
+        print(f"{task}: {source} — {counts}")
+    return splits
+
+
+def _with_validation(dataset: Dataset | DatasetDict, seed: int, fraction: float, stratify: str | None) -> DatasetDict:
+    """Splits as given; a lone train split gets a validation split carved off with ``seed``."""
+    splits = dataset if isinstance(dataset, DatasetDict) else DatasetDict(train=dataset)
+    if "validation" not in splits:
+        carved = splits["train"].train_test_split(test_size=fraction, seed=seed, stratify_by_column=stratify)
+        splits["train"], splits["validation"] = carved["train"], carved["test"]
+    order = [name for name in ("train", "validation", "test") if name in splits]
+    return DatasetDict({name: splits[name] for name in order})
+
+
+def _split_files(directory: Path, suffixes: set[str]) -> dict[str, Path]:
+    found = {}
+    for path in sorted(directory.iterdir()):
+        split = SPLIT_ALIASES.get(path.stem.lower())
+        if split and path.suffix.lower() in suffixes:
+            found[split] = path
+    if "train" not in found:
+        raise ValueError(f"{directory}: expected a train file (train{'/'.join(sorted(suffixes))}), and optionally "
+                         f"validation/dev and test files; found {[p.name for p in directory.iterdir()]}")
+    return {split: found[split] for split in ("train", "validation", "test") if split in found}
+
+
+def _read_embedded(name: str) -> list[dict]:
+    path = EMBEDDED_DIR / f"{name}.jsonl.gz"
+    if not path.exists():
+        raise FileNotFoundError(f"the embedded {name} data is missing from the installed package ({path}); "
+                                "reinstall curiolib, or rebuild it with `python -m curiolib.data.build_embedded`")
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle]
+
+
+def _standard_set_missing(name: str, data_dir: Path | None) -> FileNotFoundError:
+    where = f"{data_dir} has no {name}/ folder" if data_dir else f"${DATA_ENV} is not set and no data_dir was given"
+    return FileNotFoundError(
+        f"{name} is not available: {where}, and the hub cannot be reached (offline). Set {DATA_ENV} to a folder "
+        f"holding {LAYOUTS[name]}, or pass data_dir=..., or go online to download {HUB_IDS[name]}.")
+
+
+def _from_hub(name: str, data_dir: Path | None):
+    if not hub_reachable():
+        raise _standard_set_missing(name, data_dir)
+    from datasets import load_dataset
+
+    return load_dataset(HUB_IDS[name])
+
+
+def load_sentiment(source: str | Path = "embedded", *, data_dir: str | Path | None = None, seed: int = 0,
+                   validation_fraction: float = 0.1, text_column: str = "sentence", label_column: str = "label",
+                   verbose: bool = True) -> DatasetDict:
+    """Sentiment sentences as a DatasetDict with `sentence` and `label` (negative, positive).
+
+    ``source``: "embedded" (the default, shipped with the package: 2,400 / 300 / 300 review sentences),
+    "sst2" (GLUE SST-2 from ``data_dir``/$CURIOLIB_DATA or the hub; train and validation only, as GLUE's
+    test labels are not public), or a path to a CSV/TSV/JSONL file or a folder of train/validation/test files.
+    """
+    from .._validation import check_number
+
+    check_number("validation_fraction", validation_fraction, low=0, high=1, low_inclusive=False,
+                 high_inclusive=False)
+    features = sentiment_features()
+    if source == "embedded":
+        rows = _read_embedded("sentiment")
+        splits = DatasetDict({
+            split: Dataset.from_dict({"sentence": [r["sentence"] for r in rows if r["split"] == split],
+                                      "label": [SENTIMENT_LABELS.index(r["label"]) for r in rows
+                                                if r["split"] == split]}, features=features)
+            for split in ("train", "validation", "test")})
+        return _say("sentiment", DESCRIPTIONS["sentiment"], splits, verbose)
+    if source == "sst2":
+        root = resolve_data_dir(data_dir)
+        if root and (root / "sst2").is_dir():
+            splits = DatasetDict({split: read_text_classification(path)
+                                  for split, path in _split_files(root / "sst2", {".tsv"}).items()})
+            return _say("sentiment", f"sst2 from {root / 'sst2'}", splits, verbose)
+        hub = _from_hub("sst2", root)
+        splits = DatasetDict({split: hub[split].select_columns(["sentence", "label"]).cast(features)
+                              for split in ("train", "validation")})
+        return _say("sentiment", f"sst2 from the hub ({HUB_IDS['sst2']})", splits, verbose)
+    path = _as_path("source", source, ["embedded", "sst2"])
+    read = lambda file: read_text_classification(file, text_column=text_column,  # noqa: E731
+                                                 label_column=label_column)
+    if path.is_dir():
+        dataset = DatasetDict({split: read(file)
+                               for split, file in _split_files(path, set(TEXT_SUFFIXES)).items()})
+    else:
+        dataset = read(path)
+    return _say("sentiment", str(path), _with_validation(dataset, seed, validation_fraction, "label"), verbose)
+
+
+def load_ner(source: str | Path = "embedded", *, data_dir: str | Path | None = None, seed: int = 0,
+             validation_fraction: float = 0.1, token_column: int = 0, tag_column: int = -1,
+             fix_iob: bool = False, verbose: bool = True) -> DatasetDict:
+    """Sentences tagged for entities as a DatasetDict with `tokens` and IOB2 `ner_tags` named from the data.
+
+    ``source``: "embedded" (the default: Universal NER English-EWT, PER/ORG/LOC, 3,278 / 400 / 400),
+    "conll2003" (from ``data_dir``/$CURIOLIB_DATA or the hub: PER/ORG/LOC/MISC), or a path to a CoNLL-style
+    column file or a folder of train/validation(dev)/test files.
+    """
+    if source == "embedded":
+        rows = _read_embedded("ner")
+        sentences = {split: [(r["tokens"], r["tags"]) for r in rows if r["split"] == split]
+                     for split in ("train", "validation", "test")}
+        return _say("ner", DESCRIPTIONS["ner"], _ner_splits(sentences), verbose)
+    if source == "conll2003":
+        root = resolve_data_dir(data_dir)
+        if root and (root / "conll2003").is_dir():
+            files = _split_files(root / "conll2003", {".txt"})
+            sentences = {split: parse_conll(file) for split, file in files.items()}
+            return _say("ner", f"conll2003 from {root / 'conll2003'}", _ner_splits(sentences), verbose)
+        hub = _from_hub("conll2003", root)
+        names = hub["train"].features["ner_tags"].feature.names
+        sentences = {split: [(row["tokens"], [names[t] for t in row["ner_tags"]]) for row in hub[split]]
+                     for split in ("train", "validation", "test")}
+        return _say("ner", f"conll2003 from the hub ({HUB_IDS['conll2003']})", _ner_splits(sentences), verbose)
+    path = _as_path("source", source, ["embedded", "conll2003"])
+    parse = lambda file: parse_conll(file, token_column=token_column, tag_column=tag_column,  # noqa: E731
+                                     fix_iob=fix_iob)
+    files = _split_files(path, {".txt", ".conll", ".iob2", ".tsv"}) if path.is_dir() else {"train": path}
+    splits = _ner_splits({split: parse(file) for split, file in files.items()})
+    return _say("ner", str(path), _with_validation(splits, seed, validation_fraction, None), verbose)
+
+
+def _ner_splits(sentences: dict[str, list[tuple[list[str], list[str]]]]) -> DatasetDict:
+    # One label map for all splits, so a tag seen only in test still has its place.
+    from .features import order_tag_names
+
+    names = order_tag_names({tag for split in sentences.values() for _, tags in split for tag in tags})
+    return DatasetDict({split: ner_dataset(rows, names) for split, rows in sentences.items()})
+
+
+def _as_path(name: str, source: str | Path, named: list[str]) -> Path:
+    path = Path(source).expanduser()
+    if not path.exists():
+        raise ValueError(f"{name} must be one of {', '.join(repr(n) for n in named)} or a path to a file or "
+                         f"folder of your own data; got {str(source)!r}, which is neither")
+    return path

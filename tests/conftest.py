@@ -1,0 +1,31 @@
+"""Make plain `pytest` behave like the README's test command: offline, with the shared data when present."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+_SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+if _SHARED.is_dir():
+    os.environ.setdefault("CURIOLIB_DATA", str(_SHARED))
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The benchmark data folder ($CURIOLIB_DATA); tests that need it skip with a message when it is absent."""
+    folder = os.environ.get("CURIOLIB_DATA")
+    if not folder or not Path(folder).is_dir():
+        pytest.skip("CURIOLIB_DATA is not set or missing: the standard SST-2/CoNLL-2003 tests need it")
+    return Path(folder)
+
+
+@pytest.fixture(scope="session")
+def tokenizer():
+    """The embedded model's fast tokenizer."""
+    from curiolib.models import load_tokenizer
+
+    return load_tokenizer("minilm")

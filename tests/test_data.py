@@ -1,0 +1,207 @@
+"""Loaders, readers, bad data, and sub-word label alignment."""
+from __future__ import annotations
+
+import gzip
+import time
+from pathlib import Path
+
+import pytest
+from datasets import ClassLabel, DatasetDict
+
+from curiolib.data import (IGNORE_INDEX, align_labels_with_tokens, b_to_i_map, load_ner, load_sentiment,
+                           read_conll, read_text_classification, tokenize_and_align_labels, validate_iob2)
+from curiolib.data.loaders import EMBEDDED_DIR
+
+PACKAGE_DIR = Path(__file__).resolve().parents[1] / "curiolib"
+
+
+def test_embedded_sentiment_has_fixed_balanced_splits(capsys) -> None:
+    splits = load_sentiment()
+    assert list(splits) == ["train", "validation", "test"]
+    assert {name: len(split) for name, split in splits.items()} == {"train": 2386, "validation": 298, "test": 298}
+    assert splits["train"].features["label"] == ClassLabel(names=["negative", "positive"])
+    assert sum(splits["test"]["label"]) == 149  # stratified
+    assert "sentiment: embedded" in capsys.readouterr().out
+    assert load_sentiment(verbose=False)["test"]["sentence"] == splits["test"]["sentence"]  # fixed, not reshuffled
+
+
+def test_embedded_ner_has_its_own_tag_names() -> None:
+    splits = load_ner(verbose=False)
+    names = splits["train"].features["ner_tags"].feature.names
+    assert names == ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC"]
+    assert {name: len(split) for name, split in splits.items()} == {"train": 3278, "validation": 400, "test": 400}
+    for row in splits["validation"]:
+        validate_iob2([names[t] for t in row["ner_tags"]])
+        assert len(row["tokens"]) == len(row["ner_tags"])
+
+
+def test_sst2_from_the_data_folder_has_the_embedded_features(data_dir: Path) -> None:
+    sst2 = load_sentiment("sst2", verbose=False)
+    assert {name: len(split) for name, split in sst2.items()} == {"train": 67349, "validation": 872}
+    assert sst2["train"].features == load_sentiment(verbose=False)["train"].features
+
+
+def test_conll2003_from_the_data_folder_has_nine_tags_and_the_embedded_columns(data_dir: Path) -> None:
+    conll = load_ner("conll2003", verbose=False)
+    assert {name: len(split) for name, split in conll.items()} == {"train": 14041, "validation": 3250, "test": 3453}
+    names = conll["train"].features["ner_tags"].feature.names
+    assert names == ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
+    embedded = load_ner(verbose=False)["train"].features
+    assert set(conll["train"].features) == set(embedded)
+    assert type(conll["train"].features["ner_tags"]) is type(embedded["ner_tags"])
+
+
+@pytest.mark.parametrize("loader, name", [(load_sentiment, "sst2"), (load_ner, "conll2003")])
+def test_standard_set_without_data_fails_fast_and_names_curiolib_data(monkeypatch, loader, name) -> None:
+    monkeypatch.delenv("CURIOLIB_DATA", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    start = time.perf_counter()
+    with pytest.raises(FileNotFoundError, match=rf"CURIOLIB_DATA.*{name}/"):
+        loader(name, verbose=False)
+    assert time.perf_counter() - start < 5
+
+
+def test_unknown_source_lists_the_choices() -> None:
+    with pytest.raises(ValueError, match="source must be one of 'embedded', 'sst2'"):
+        load_sentiment("imdb")
+    with pytest.raises(ValueError, match="validation_fraction must be in"):
+        load_sentiment("embedded", validation_fraction=1.5)
+
+
+def test_no_sst2_or_conll2003_sentence_is_inside_the_package(data_dir: Path) -> None:
+    def normalise(tokens: list[str]) -> str:
+        return " ".join(token.lower() for token in tokens)
+
+    shipped = ""
+    for path in PACKAGE_DIR.rglob("*"):
+        if path.is_file() and path.suffix in {".gz", ".py", ".txt", ".md", ".json", ".jsonl"}:
+            raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+            shipped += raw.decode("utf-8", "ignore").lower() + "\n"
+    # Shipped text re-tokenised the way SST-2 is (lower case, "n't", punctuation apart) for a fair match.
+    shipped_tokens = " ".join(shipped.replace("n't", " n't").replace("'s", " 's").split())
+    sst2 = load_sentiment("sst2", verbose=False)
+    conll = load_ner("conll2003", verbose=False)
+    candidates = [s.split() for split in sst2.values() for s in split["sentence"]]
+    candidates += [row for split in conll.values() for row in split["tokens"]]
+    # SST-2's train split also holds sub-sentence phrases, and short ones are everyday idioms that review
+    # sentences share by chance ("leaves a lot to be desired", 6 tokens): 8 tokens or more count as a leak.
+    leaked = [normalise(tokens) for tokens in candidates if len(tokens) >= 8 and normalise(tokens) in shipped_tokens]
+    assert not leaked, f"{len(leaked)} benchmark sentences found inside curiolib/, e.g. {leaked[:3]}"
+    assert len(candidates) > 80_000
+
+
+def test_csv_jsonl_and_tsv_readers_give_the_same_dataset(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text('text,stars\n"Great, really",positive\nAwful,negative\n')
+    (tmp_path / "a.jsonl").write_text('{"text": "Great, really", "stars": 1}\n{"text": "Awful", "stars": 0}\n')
+    (tmp_path / "a.tsv").write_text("text\tstars\nGreat, really\t1\nAwful\t0\n")
+    read = [read_text_classification(tmp_path / f"a.{ext}", text_column="text", label_column="stars")
+            for ext in ("csv", "jsonl", "tsv")]
+    assert read[0].to_dict() == read[1].to_dict() == read[2].to_dict() == {
+        "sentence": ["Great, really", "Awful"], "label": [1, 0]}
+
+
+def test_own_file_gets_a_validation_split_carved_with_a_seed(tmp_path: Path) -> None:
+    lines = [f"sentence number {i} is {'good' if i % 2 else 'bad'}\t{i % 2}" for i in range(40)]
+    (tmp_path / "mine.tsv").write_text("sentence\tlabel\n" + "\n".join(lines) + "\n")
+    first = load_sentiment(tmp_path / "mine.tsv", seed=1, verbose=False)
+    again = load_sentiment(tmp_path / "mine.tsv", seed=1, verbose=False)
+    other = load_sentiment(tmp_path / "mine.tsv", seed=2, verbose=False)
+    assert list(first) == ["train", "validation"] and len(first["validation"]) == 4
+    assert first["validation"]["sentence"] == again["validation"]["sentence"]
+    assert first["validation"]["sentence"] != other["validation"]["sentence"]
+
+
+def test_own_conll_folder_with_columns_chosen_by_the_caller(tmp_path: Path) -> None:
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    (folder / "train.conll").write_text("-DOCSTART- O\n\n# a comment\n1\tAnna\tB-PER\n2\tsings\tO\n\n"
+                                        "1\tin\tO\n2\tOslo\tB-LOC\n\n")
+    (folder / "dev.conll").write_text("1\tBob\tB-PER\n2\tSmith\tI-PER\n\n")
+    splits = load_ner(folder, token_column=1, tag_column=2, verbose=False)
+    assert list(splits) == ["train", "validation"]
+    assert splits["train"]["tokens"] == [["Anna", "sings"], ["in", "Oslo"]]
+    names = splits["train"].features["ner_tags"].feature.names
+    assert names == ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
+    assert splits["validation"].features == splits["train"].features
+
+
+@pytest.mark.parametrize("content, match", [
+    ("sentence\tlabel\nfine\t1\nbroken line with\ttoo\tmany\n", r"bad\.tsv:3: expected 2 columns, found 3"),
+    ("", "is empty"),
+    ("words\tlabel\nfine\t1\n", "column 'sentence' not found; the columns are \\['words', 'label'\\]"),
+    ("sentence\tlabel\nfine\tmaybe\n", r"bad\.tsv:2: label 'maybe' is not one of"),
+])
+def test_bad_text_files_say_what_was_expected(tmp_path: Path, content: str, match: str) -> None:
+    (tmp_path / "bad.tsv").write_text(content)
+    with pytest.raises(ValueError, match=match):
+        read_text_classification(tmp_path / "bad.tsv")
+
+
+def test_bad_conll_files_say_where(tmp_path: Path) -> None:
+    (tmp_path / "short.txt").write_text("EU B-ORG\nrejects\n\n")
+    with pytest.raises(ValueError, match=r"short\.txt:2: expected at least 1 columns|short\.txt:2: expected"):
+        read_conll(tmp_path / "short.txt", token_column=0, tag_column=1)
+    (tmp_path / "iob.txt").write_text("the O\nBig I-ORG\nApple I-ORG\n\n")
+    with pytest.raises(ValueError, match=r"iob\.txt:1: 'I-ORG' at token 1 follows 'O'"):
+        read_conll(tmp_path / "iob.txt")
+    fixed = read_conll(tmp_path / "iob.txt", fix_iob=True)
+    names = fixed.features["ner_tags"].feature.names
+    assert [names[t] for t in fixed[0]["ner_tags"]] == ["O", "B-ORG", "I-ORG"]
+    (tmp_path / "empty.txt").write_text("\n\n")
+    with pytest.raises(ValueError, match="is empty"):
+        read_conll(tmp_path / "empty.txt")
+
+
+def test_label_map_must_include_every_tag_present(tmp_path: Path) -> None:
+    (tmp_path / "m.txt").write_text("Paris B-LOC\nHilton B-MISC\n\n")
+    with pytest.raises(ValueError, match=r"tags \['B-MISC'\] are not in the label map"):
+        read_conll(tmp_path / "m.txt", tag_names=["O", "B-PER", "I-PER", "B-LOC", "I-LOC"])
+
+
+def test_alignment_gives_the_first_sub_token_the_word_label(tokenizer) -> None:
+    words = ["Hüttenberger", "visited", "Tampa", "Bay"]
+    tags = [1, 0, 5, 6]  # B-PER O B-LOC I-LOC
+    encoding = tokenizer(words, is_split_into_words=True)
+    word_ids = encoding.word_ids()
+    assert word_ids.count(0) > 1, "the test needs a word that splits into several sub-tokens"
+    labels = align_labels_with_tokens(tags, word_ids)
+    assert labels[0] == labels[-1] == IGNORE_INDEX  # [CLS], [SEP]
+    firsts = [i for i, w in enumerate(word_ids) if w is not None and (i == 0 or word_ids[i - 1] != w)]
+    assert [labels[i] for i in firsts] == tags
+    assert all(labels[i] == IGNORE_INDEX for i, w in enumerate(word_ids) if w is not None and i not in firsts)
+
+
+def test_label_all_tokens_turns_b_into_i_on_later_sub_tokens(tokenizer) -> None:
+    names = ["O", "B-PER", "I-PER"]
+    encoding = tokenizer(["Hüttenberger", "sang"], is_split_into_words=True)
+    labels = align_labels_with_tokens([1, 0], encoding.word_ids(), label_all_tokens=True, b_to_i=b_to_i_map(names))
+    pieces = [label for label, w in zip(labels, encoding.word_ids()) if w == 0]
+    assert pieces[0] == 1 and set(pieces[1:]) == {2}
+
+
+def test_the_tutorial_mistake_of_indexing_labels_by_token_misaligns(tokenizer) -> None:
+    words, tags = ["Hüttenberger", "lives", "in", "Oslo"], [1, 0, 0, 5]
+    encoding = tokenizer(words, is_split_into_words=True)
+    # The usual tutorial pads the word tags to the token count and reads them by token position:
+    naive = (tags + [0] * len(encoding["input_ids"]))[: len(encoding["input_ids"])]
+    oslo = encoding.word_ids().index(3)
+    assert naive[oslo] != 5, "the naive labels put Oslo's B-LOC on the wrong token"
+    assert align_labels_with_tokens(tags, encoding.word_ids())[oslo] == 5
+    with pytest.raises(ValueError, match="one label per word, not per sub-token"):
+        align_labels_with_tokens(tags[:2], encoding.word_ids())
+
+
+def test_tokenize_and_align_labels_works_with_dataset_map(tokenizer) -> None:
+    splits = load_ner(verbose=False)
+    names = splits["train"].features["ner_tags"].feature.names
+    encoded = splits["validation"].select(range(20)).map(
+        tokenize_and_align_labels, batched=True, fn_kwargs={"tokenizer": tokenizer, "tag_names": names})
+    for row, source in zip(encoded, splits["validation"].select(range(20))):
+        kept = [label for label in row["labels"] if label != IGNORE_INDEX]
+        assert kept == source["ner_tags"][: len(kept)] and len(row["labels"]) == len(row["input_ids"])
+
+
+def test_embedded_files_carry_their_licences() -> None:
+    assert (EMBEDDED_DIR / "LICENSE-sentiment-sentences.txt").read_text().count("CC BY 4.0")
+    assert "ShareAlike" in (EMBEDDED_DIR / "LICENSE-uner-english-ewt.txt").read_text()
+    assert "build_embedded" in (EMBEDDED_DIR / "README.md").read_text()
