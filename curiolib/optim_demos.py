@@ -1,0 +1,146 @@
+"""The pieces of the BERT training loop, each shown alone on a toy problem (notebook 02)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from ._validation import check_int, check_number
+
+
+def _quadratic_loss(params: torch.Tensor) -> torch.Tensor:
+    # An ill-conditioned bowl: curvature 1 along x, 50 along y, minimum at (1, −1).
+    return 0.5 * (params[0] - 1) ** 2 + 25 * (params[1] + 1) ** 2
+
+
+def optimizer_paths(steps: int = 100, sgd_lr: float = 0.035, adamw_lr: float = 0.1) -> dict[str, np.ndarray]:
+    """Paths of SGD and AdamW from (−2, 2) on an ill-conditioned bowl: SGD zig-zags, AdamW rescales each axis."""
+    steps = check_int("steps", steps, low=1)
+    paths = {}
+    for name, make in (("SGD", lambda p: torch.optim.SGD([p], lr=sgd_lr)),
+                       ("AdamW", lambda p: torch.optim.AdamW([p], lr=adamw_lr, weight_decay=0.0))):
+        params = torch.tensor([-2.0, 2.0], dtype=torch.float64, requires_grad=True)
+        optimizer = make(params)
+        path = [params.detach().clone().numpy()]
+        for _ in range(steps):
+            optimizer.zero_grad()
+            _quadratic_loss(params).backward()
+            optimizer.step()
+            path.append(params.detach().clone().numpy())
+        paths[name] = np.array(path)
+    return paths
+
+
+def linear_warmup_schedule(total_steps: int, warmup_ratio: float, learning_rate: float = 5e-5) -> np.ndarray:
+    """The learning rate at every step of transformers' `get_linear_schedule_with_warmup`."""
+    from transformers import get_linear_schedule_with_warmup
+
+    total_steps = check_int("total_steps", total_steps, low=1)
+    warmup_ratio = check_number("warmup_ratio", warmup_ratio, low=0, high=1)
+    optimizer = torch.optim.AdamW([nn.Parameter(torch.zeros(1))], lr=learning_rate)
+    schedule = get_linear_schedule_with_warmup(optimizer, int(warmup_ratio * total_steps), total_steps)
+    rates = []
+    for _ in range(total_steps):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        schedule.step()
+    return np.array(rates)
+
+
+def _toy_regression(seed: int, n: int = 64) -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    X = torch.randn(n, 5, generator=generator, dtype=torch.float64)
+    y = X @ torch.randn(5, 1, generator=generator, dtype=torch.float64) + 0.1 * torch.randn(
+        n, 1, generator=generator, dtype=torch.float64)
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Linear(5, 16), nn.Tanh(), nn.Linear(16, 1)).double()
+    return model, X, y
+
+
+@dataclass(frozen=True)
+class AccumulationCheck:
+    """Largest gradient difference of k accumulated micro-batches against one big batch, done right and wrong."""
+
+    micro_batches: int
+    max_difference: float
+    max_difference_without_scaling: float
+    ratio_without_scaling: float
+
+
+def check_gradient_accumulation(micro_batches: int = 4, seed: int = 0) -> AccumulationCheck:
+    """k micro-batches, each loss divided by k, accumulate exactly the gradient of one batch k times larger."""
+    micro_batches = check_int("micro_batches", micro_batches, low=1, high=64)
+    model, X, y = _toy_regression(seed)
+    loss_fn = nn.MSELoss()  # mean over the batch, as every loss in the BERT loop
+
+    def gradients(scale: bool) -> torch.Tensor:
+        model.zero_grad()
+        for X_part, y_part in zip(X.chunk(micro_batches), y.chunk(micro_batches)):
+            loss = loss_fn(model(X_part), y_part)
+            (loss / micro_batches if scale else loss).backward()
+        return torch.cat([p.grad.flatten() for p in model.parameters()])
+
+    model.zero_grad()
+    loss_fn(model(X), y).backward()
+    big = torch.cat([p.grad.flatten() for p in model.parameters()])
+    right, wrong = gradients(scale=True), gradients(scale=False)
+    return AccumulationCheck(micro_batches=micro_batches, max_difference=float((right - big).abs().max()),
+                             max_difference_without_scaling=float((wrong - big).abs().max()),
+                             ratio_without_scaling=float(wrong.norm() / big.norm()))
+
+
+def clipping_effect(max_norm: float = 1.0, seed: int = 0) -> tuple[float, float]:
+    """Gradient norm before and after `clip_grad_norm_`: one spiky batch can't throw the weights far."""
+    max_norm = check_number("max_norm", max_norm, low=0, low_inclusive=False)
+    model, X, y = _toy_regression(seed)
+    nn.MSELoss()(model(X), 100 * y).backward()  # a batch with outlier targets: a huge gradient
+    before = float(nn.utils.clip_grad_norm_(model.parameters(), max_norm))
+    after = float(torch.cat([p.grad.flatten() for p in model.parameters()]).norm())
+    return before, after
+
+
+@dataclass(frozen=True)
+class EarlyStoppingRun:
+    """Train and validation loss per epoch of an over-sized model, and where early stopping would stop."""
+
+    train_losses: np.ndarray
+    validation_losses: np.ndarray
+    best_epoch: int  # the epoch whose weights early stopping keeps
+    stopped_epoch: int  # the first epoch with `patience` epochs of no improvement
+
+
+def overfitting_run(epochs: int = 800, patience: int = 50, seed: int = 0,
+                    learning_rate: float = 0.01) -> EarlyStoppingRun:
+    """A wide MLP on 12 noisy points of a sine: validation loss falls, then rises while train loss keeps falling."""
+    epochs = check_int("epochs", epochs, low=1)
+    patience = check_int("patience", patience, low=1)
+    generator = torch.Generator().manual_seed(seed)
+
+    def sample(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        x = torch.rand(n, 1, generator=generator, dtype=torch.float64) * 6 - 3
+        return x, torch.sin(x) + 0.3 * torch.randn(n, 1, generator=generator, dtype=torch.float64)
+
+    (x_train, y_train), (x_val, y_val) = sample(12), sample(100)
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Linear(1, 128), nn.Tanh(), nn.Linear(128, 128), nn.Tanh(), nn.Linear(128, 1)).double()
+    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
+    loss_fn = nn.MSELoss()
+    train_losses, validation_losses = [], []
+    best, best_epoch, stopped = float("inf"), 0, None
+    for epoch in range(epochs):
+        optimizer.zero_grad()
+        loss = loss_fn(model(x_train), y_train)
+        loss.backward()
+        optimizer.step()
+        with torch.no_grad():
+            validation = float(loss_fn(model(x_val), y_val))
+        train_losses.append(loss.item())
+        validation_losses.append(validation)
+        if stopped is None and validation < best:
+            best, best_epoch = validation, epoch
+        elif stopped is None and epoch - best_epoch >= patience:
+            stopped = epoch  # early stopping would end here; we keep going to show what comes after
+    return EarlyStoppingRun(np.array(train_losses), np.array(validation_losses), best_epoch,
+                            epochs - 1 if stopped is None else stopped)
