@@ -96,11 +96,11 @@ def load_tokenizer(name: str = "minilm"):
         return _tokenizer_from(location)
 
 
-def load_model_for_task(name: str, task: str, label_names: list[str]):
+def load_model_for_task(name: str, task: str, label_names: list[str], *, seed: int | None = 0):
     """(tokenizer, model) for sequence or token classification, with id2label/label2id from ``label_names``.
 
-    The classification head is new (randomly initialised) unless ``name`` is a folder saved after
-    fine-tuning; that is what fine-tuning trains. Loading from a saved folder gives back its own head.
+    The classification head is new (randomly initialised from ``seed``, so runs repeat) unless ``name`` is
+    a folder saved after fine-tuning; that is what fine-tuning trains. A saved folder gives back its own head.
     """
     from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification
 
@@ -111,6 +111,10 @@ def load_model_for_task(name: str, task: str, label_names: list[str]):
     _require_hub(name, location)
     auto = AutoModelForSequenceClassification if task == "sequence" else AutoModelForTokenClassification
     id2label = dict(enumerate(label_names))
+    if seed is not None:
+        import torch
+
+        torch.manual_seed(seed)
     with _quiet_loading():
         tokenizer = _tokenizer_from(location)
         model = auto.from_pretrained(location, num_labels=len(label_names), id2label=id2label,

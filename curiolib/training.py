@@ -1,0 +1,298 @@
+"""One readable fine-tuning loop on top of accelerate, shared by sentiment (sequence) and NER (token) tasks.
+
+Read `train` top to bottom: data → optimizer and schedule → (resume) → epochs of accumulate, clip, step,
+evaluate, checkpoint, stop early. The task-specific parts (collator, metrics) come in as arguments.
+
+On a GPU (Colab: Runtime → Change runtime type → GPU) the same code runs on CUDA with no change; add
+``mixed_precision="fp16"`` for speed. Several processes: ``accelerate launch --num_processes N script.py``.
+"""
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from accelerate import Accelerator
+from datasets import Dataset
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+from transformers import get_linear_schedule_with_warmup
+from transformers.trainer_pt_utils import LengthGroupedSampler, get_parameter_names
+
+from ._validation import check_choice, check_int, check_number
+from .notebook import seed_everything
+
+Metrics = Callable[[np.ndarray, np.ndarray], dict[str, float]]
+STATE_FILE = "trainer_state.json"
+
+
+@dataclass
+class TrainingConfig:
+    """Every knob of the loop; invalid values raise ValueError when the config is made, before any work."""
+
+    output_dir: str = "checkpoints/run"
+    epochs: int = 3
+    batch_size: int = 32
+    learning_rate: float = 5e-5
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1  # share of all optimizer steps spent warming up, in [0, 1]
+    grad_accum_steps: int = 1
+    max_grad_norm: float | None = 1.0
+    eval_every: int | None = None  # optimizer steps between evaluations; None: at the end of each epoch
+    eval_batch_size: int = 128
+    checkpoint_every: int | None = None  # optimizer steps between checkpoints; None: at each evaluation
+    metric_for_best: str = "accuracy"
+    greater_is_better: bool = True
+    patience: int | None = None  # evaluations without improvement before stopping; None: never stop early
+    load_best_at_end: bool = True
+    seed: int = 0
+    mixed_precision: str = "no"
+    group_by_length: bool = True
+    max_steps: int | None = None  # cap on optimizer steps; the schedule is sized to it
+    time_budget_s: float | None = None  # stop (and checkpoint) once training has run this long
+    log_every: int = 10
+    show_progress: bool = True
+
+    def __post_init__(self) -> None:
+        check_int("epochs", self.epochs, low=1)
+        check_int("batch_size", self.batch_size, low=1)
+        check_number("learning_rate", self.learning_rate, low=0, low_inclusive=False)
+        check_number("weight_decay", self.weight_decay, low=0)
+        check_number("warmup_ratio", self.warmup_ratio, low=0, high=1)
+        check_int("grad_accum_steps", self.grad_accum_steps, low=1)
+        if self.max_grad_norm is not None:
+            check_number("max_grad_norm", self.max_grad_norm, low=0, low_inclusive=False)
+        for name in ("eval_every", "checkpoint_every", "patience", "max_steps"):
+            if getattr(self, name) is not None:
+                check_int(name, getattr(self, name), low=1)
+        check_int("eval_batch_size", self.eval_batch_size, low=1)
+        check_int("seed", self.seed, low=0)
+        check_int("log_every", self.log_every, low=1)
+        check_choice("mixed_precision", self.mixed_precision, ["no", "fp16", "bf16"])
+        if self.time_budget_s is not None:
+            check_number("time_budget_s", self.time_budget_s, low=0, low_inclusive=False)
+
+
+@dataclass
+class TrainResult:
+    """What a run produced: its history table, best and final scores, speed, and where its checkpoints are."""
+
+    history: pd.DataFrame
+    final_metrics: dict[str, float]
+    best_metric: float | None
+    best_step: int | None
+    steps: int
+    train_examples_per_s: float
+    train_seconds: float
+    stopped_early: bool
+    checkpoint_dir: Path
+    config: dict = field(default_factory=dict)
+
+
+def tokenize_sentences(dataset: Dataset, tokenizer, *, text_column: str = "sentence", label_column: str = "label",
+                       max_length: int = 128) -> Dataset:
+    """Tokenize without padding (the collator pads each batch) and keep only what the model takes."""
+    check_int("max_length", max_length, low=8, high=tokenizer.model_max_length)
+    encoded = dataset.map(lambda batch: tokenizer(batch[text_column], truncation=True, max_length=max_length),
+                          batched=True)
+    encoded = encoded.rename_column(label_column, "labels")
+    keep = {"input_ids", "attention_mask", "token_type_ids", "labels"}
+    return encoded.remove_columns([c for c in encoded.column_names if c not in keep])
+
+
+def _parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
+    # Weight decay pulls weights towards 0: right for matrices, wrong for biases and LayerNorm scales.
+    decayed = {name for name in get_parameter_names(model, [torch.nn.LayerNorm]) if "bias" not in name}
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    return [{"params": [p for n, p in named if n in decayed], "weight_decay": weight_decay},
+            {"params": [p for n, p in named if n not in decayed], "weight_decay": 0.0}]
+
+
+def _train_loader(dataset: Dataset, collator, config: TrainingConfig, generator: torch.Generator) -> DataLoader:
+    if config.group_by_length:
+        # Similar lengths share a batch, so dynamic padding adds few [PAD] tokens; order stays random.
+        lengths = [len(ids) for ids in dataset["input_ids"]]
+        sampler = LengthGroupedSampler(config.batch_size, lengths=lengths, generator=generator)
+    else:
+        sampler = torch.utils.data.RandomSampler(dataset, generator=generator)
+    # The loader's own generator keeps it from drawing on the global RNG (which resume restores exactly).
+    return DataLoader(dataset, batch_size=config.batch_size, sampler=sampler, collate_fn=collator,
+                      generator=torch.Generator().manual_seed(config.seed))
+
+
+def _pad_and_concatenate(parts: list[np.ndarray], fill: float) -> np.ndarray:
+    if parts[0].ndim == 1:
+        return np.concatenate(parts)
+    width = max(part.shape[1] for part in parts)  # token tasks: batches differ in length
+    padded = [np.pad(p, [(0, 0), (0, width - p.shape[1])] + [(0, 0)] * (p.ndim - 2), constant_values=fill)
+              for p in parts]
+    return np.concatenate(padded)
+
+
+@torch.no_grad()
+def predict(model: torch.nn.Module, dataset: Dataset, collator, *, batch_size: int = 128,
+            accelerator: Accelerator | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Logits and labels for a tokenized dataset (token tasks padded to one length, labels with −100)."""
+    accelerator = accelerator or Accelerator(cpu=not torch.cuda.is_available())
+    loader = accelerator.prepare(DataLoader(dataset, batch_size=batch_size, collate_fn=collator))
+    model.eval()
+    all_logits, all_labels = [], []
+    for batch in loader:
+        logits = model(**batch).logits
+        labels = batch["labels"]
+        if logits.ndim == 3:  # other processes may have padded to another length
+            logits = accelerator.pad_across_processes(logits, dim=1)
+            labels = accelerator.pad_across_processes(labels, dim=1, pad_index=-100)
+        logits, labels = accelerator.gather_for_metrics((logits, labels))
+        all_logits.append(logits.float().cpu().numpy())
+        all_labels.append(labels.cpu().numpy())
+    return _pad_and_concatenate(all_logits, 0.0), _pad_and_concatenate(all_labels, -100)
+
+
+def evaluate(model: torch.nn.Module, dataset: Dataset, collator, compute_metrics: Metrics, *,
+             batch_size: int = 128, accelerator: Accelerator | None = None) -> dict[str, float]:
+    """The metrics of ``compute_metrics`` on a tokenized dataset."""
+    logits, labels = predict(model, dataset, collator, batch_size=batch_size, accelerator=accelerator)
+    return compute_metrics(logits, labels)
+
+
+def _save_checkpoint(accelerator: Accelerator, directory: Path, state: dict) -> None:
+    # Write to a temporary folder, then swap: an interruption mid-save leaves the previous checkpoint whole.
+    partial = directory.with_name(directory.name + ".partial")
+    accelerator.save_state(str(partial))
+    if accelerator.is_main_process:
+        (partial / STATE_FILE).write_text(json.dumps(state))
+        if directory.exists():
+            shutil.rmtree(directory)
+        partial.rename(directory)
+    accelerator.wait_for_everyone()
+
+
+def train(model: torch.nn.Module, train_dataset: Dataset, eval_dataset: Dataset, *, collator,
+          compute_metrics: Metrics, config: TrainingConfig, resume: bool = False) -> TrainResult:
+    """Fine-tune ``model`` on tokenized datasets; with ``resume=True`` continue from the last checkpoint."""
+    if len(train_dataset) == 0 or len(eval_dataset) == 0:
+        raise ValueError("train_dataset and eval_dataset must each hold at least one example")
+    seed_everything(config.seed)
+    accelerator = Accelerator(gradient_accumulation_steps=config.grad_accum_steps,
+                              mixed_precision=config.mixed_precision, step_scheduler_with_optimizer=False,
+                              cpu=not torch.cuda.is_available())
+    output_dir = Path(config.output_dir)
+    last_dir, best_dir = output_dir / "last", output_dir / "best"
+
+    # Data: a length-grouped, shuffled order that depends only on (seed, epoch), so a resumed run repeats it.
+    order = torch.Generator()
+    train_loader = _train_loader(train_dataset, collator, config, order)
+    eval_loader = DataLoader(eval_dataset, batch_size=config.eval_batch_size, collate_fn=collator)
+
+    # Optimizer and schedule: AdamW, linear warm-up then linear decay over every optimizer step.
+    optimizer = torch.optim.AdamW(_parameter_groups(model, config.weight_decay), lr=config.learning_rate)
+    model, optimizer, train_loader, eval_loader = accelerator.prepare(model, optimizer, train_loader, eval_loader)
+    steps_per_epoch = math.ceil(len(train_loader) / config.grad_accum_steps)
+    total_steps = steps_per_epoch * config.epochs
+    if config.max_steps is not None:
+        total_steps = min(total_steps, config.max_steps)
+    scheduler = get_linear_schedule_with_warmup(optimizer, round(config.warmup_ratio * total_steps), total_steps)
+    accelerator.register_for_checkpointing(scheduler)
+
+    state = {"step": 0, "epoch": 0, "batches_done": 0, "history": [], "best_metric": None, "best_step": None,
+             "evals_without_improvement": 0, "train_seconds": 0.0, "examples_seen": 0, "recent_losses": []}
+    if resume and (last_dir / STATE_FILE).exists():
+        accelerator.load_state(str(last_dir))  # model, optimizer, scheduler and every RNG state
+        state = json.loads((last_dir / STATE_FILE).read_text())
+        accelerator.print(f"resumed from {last_dir} at step {state['step']}")
+
+    def better(value: float) -> bool:
+        best = state["best_metric"]
+        return best is None or (value > best if config.greater_is_better else value < best)
+
+    def evaluate_and_checkpoint(running_loss: float) -> None:
+        metrics = evaluate(model, eval_dataset, collator, compute_metrics, batch_size=config.eval_batch_size,
+                           accelerator=accelerator)
+        row = {"step": state["step"], "epoch": state["epoch"] + state["batches_done"] / len(train_loader),
+               "train_loss": running_loss, "learning_rate": scheduler.get_last_lr()[0],
+               "seconds": state["train_seconds"]}
+        state["history"].append(row | {f"eval_{k}": v for k, v in metrics.items()})
+        if better(metrics[config.metric_for_best]):
+            state.update(best_metric=metrics[config.metric_for_best], best_step=state["step"],
+                         evals_without_improvement=0)
+            accelerator.unwrap_model(model).save_pretrained(best_dir, is_main_process=accelerator.is_main_process)
+        else:
+            state["evals_without_improvement"] += 1
+        _save_checkpoint(accelerator, last_dir, state)
+
+    def out_of_time() -> bool:
+        return config.time_budget_s is not None and state["train_seconds"] >= config.time_budget_s
+
+    progress = tqdm(total=total_steps, initial=state["step"], desc="training",
+                    disable=not (config.show_progress and accelerator.is_local_main_process))
+    stopped_early = False
+    losses: list[float] = state["recent_losses"]  # kept in checkpoints: the logged running loss resumes too
+    while state["epoch"] < config.epochs and state["step"] < total_steps and not stopped_early:
+        order.manual_seed(config.seed + state["epoch"])
+        batches = accelerator.skip_first_batches(train_loader, state["batches_done"])
+        model.train()
+        started = time.perf_counter()
+        for batch in batches:
+            with accelerator.accumulate(model):
+                loss = model(**batch).loss
+                accelerator.backward(loss)
+                if accelerator.sync_gradients and config.max_grad_norm is not None:
+                    accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+                optimizer.step()
+                optimizer.zero_grad()
+            losses.append(accelerator.gather(loss.detach()).mean().item())
+            del losses[:-config.log_every * config.grad_accum_steps]
+            state["batches_done"] += 1
+            state["examples_seen"] += len(batch["input_ids"]) * accelerator.num_processes
+            if not accelerator.sync_gradients:
+                continue
+            # One optimizer step done.
+            scheduler.step()
+            state["step"] += 1
+            state["train_seconds"] += time.perf_counter() - started
+            started = time.perf_counter()
+            running_loss = float(np.mean(losses))
+            progress.update(1)
+            progress.set_postfix(loss=f"{running_loss:.4f}")
+            end_of_epoch = state["batches_done"] == len(train_loader)
+            if end_of_epoch:
+                state["epoch"], state["batches_done"] = state["epoch"] + 1, 0
+            evaluate_now = (end_of_epoch if config.eval_every is None else state["step"] % config.eval_every == 0)
+            last_step = state["step"] >= total_steps or out_of_time()
+            if evaluate_now or last_step:
+                evaluate_and_checkpoint(running_loss)
+                model.train()
+                started = time.perf_counter()  # evaluation time is not training time
+                if config.patience is not None and state["evals_without_improvement"] >= config.patience:
+                    stopped_early = True
+            elif config.checkpoint_every and state["step"] % config.checkpoint_every == 0:
+                _save_checkpoint(accelerator, last_dir, state)
+            elif state["step"] % config.log_every == 0:
+                state["history"].append({"step": state["step"], "train_loss": running_loss,
+                                         "learning_rate": scheduler.get_last_lr()[0],
+                                         "seconds": state["train_seconds"]})
+            if last_step or stopped_early or end_of_epoch:
+                break
+        if out_of_time():
+            break
+    progress.close()
+
+    if config.load_best_at_end and state["best_step"] is not None and state["best_step"] != state["step"]:
+        best = type(accelerator.unwrap_model(model)).from_pretrained(best_dir)
+        accelerator.unwrap_model(model).load_state_dict(best.state_dict())
+    final = evaluate(model, eval_dataset, collator, compute_metrics, batch_size=config.eval_batch_size,
+                     accelerator=accelerator)
+    seconds = state["train_seconds"]
+    return TrainResult(history=pd.DataFrame(state["history"]), final_metrics=final,
+                       best_metric=state["best_metric"], best_step=state["best_step"], steps=state["step"],
+                       train_examples_per_s=state["examples_seen"] / seconds if seconds else float("nan"),
+                       train_seconds=seconds, stopped_early=stopped_early, checkpoint_dir=last_dir,
+                       config=asdict(config))

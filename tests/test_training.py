@@ -1,0 +1,120 @@
+"""The training loop: it learns, repeats itself with a seed, resumes exactly, and scales to 2 processes."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from transformers import DataCollatorWithPadding
+
+from curiolib.data import load_sentiment
+from curiolib.metrics import classification_metrics
+from curiolib.models import load_model_for_task
+from curiolib.training import TrainingConfig, evaluate, tokenize_sentences, train
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    """48 training and 32 validation sentences of the embedded set, tokenized."""
+    data = load_sentiment(verbose=False)
+    tokenizer, _ = load_model_for_task("minilm", "sequence", ["negative", "positive"])
+    return (tokenizer, tokenize_sentences(data["train"].select(range(48)), tokenizer),
+            tokenize_sentences(data["validation"].select(range(32)), tokenizer))
+
+
+def _run(tiny, tmp_path: Path, *, collator=None, resume: bool = False, **overrides):
+    tokenizer, train_set, eval_set = tiny
+    _, model = load_model_for_task("minilm", "sequence", ["negative", "positive"])
+    settings = {"output_dir": str(tmp_path), "epochs": 2, "batch_size": 8, "learning_rate": 1e-4,
+                "eval_every": 4, "checkpoint_every": 2, "show_progress": False, "seed": 0} | overrides
+    return train(model, train_set, eval_set, collator=collator or DataCollatorWithPadding(tokenizer),
+                 compute_metrics=classification_metrics, config=TrainingConfig(**settings), resume=resume)
+
+
+def test_loss_falls_on_a_tiny_set(tiny, tmp_path) -> None:
+    result = _run(tiny, tmp_path, epochs=4, learning_rate=2e-4, log_every=2, eval_every=None)
+    losses = result.history["train_loss"].dropna().to_numpy()
+    assert losses[-1] < 0.8 * losses[0], losses
+    assert result.steps == 4 * 6 and result.train_examples_per_s > 0
+
+
+def test_same_seed_repeats_exactly_and_another_seed_differs(tiny, tmp_path) -> None:
+    first = _run(tiny, tmp_path / "a")
+    again = _run(tiny, tmp_path / "b")
+    other = _run(tiny, tmp_path / "c", seed=1)
+    columns = ["step", "train_loss", "eval_accuracy"]
+    assert first.history[columns].equals(again.history[columns])
+    assert first.final_metrics == again.final_metrics
+    assert not first.history["train_loss"].equals(other.history["train_loss"])
+
+
+class _InterruptAfter(DataCollatorWithPadding):
+    """A collator that raises KeyboardInterrupt on its n-th batch: Ctrl-C in the middle of an epoch."""
+
+    def __init__(self, tokenizer, batches: int) -> None:
+        super().__init__(tokenizer)
+        self.left = batches
+
+    def __call__(self, features):
+        self.left -= 1
+        if self.left < 0:
+            raise KeyboardInterrupt
+        return super().__call__(features)
+
+
+def test_interrupted_then_resumed_run_ends_like_an_uninterrupted_one(tiny, tmp_path) -> None:
+    tokenizer = tiny[0]
+    uninterrupted = _run(tiny, tmp_path / "whole")
+    with pytest.raises(KeyboardInterrupt):
+        # 6 training batches and the one evaluation batch at step 4 go through; the 7th training batch is
+        # interrupted, after the step-6 checkpoint (end of the first epoch) and before step 7.
+        _run(tiny, tmp_path / "cut", collator=_InterruptAfter(tokenizer, 6 + 1))
+    state = json.loads((tmp_path / "cut" / "last" / "trainer_state.json").read_text())
+    assert state["step"] == 6 and state["epoch"] == 1
+    resumed = _run(tiny, tmp_path / "cut", resume=True)
+    assert resumed.final_metrics == pytest.approx(uninterrupted.final_metrics, abs=1e-6)
+    columns = ["step", "train_loss", "eval_accuracy"]
+    assert resumed.history[columns].equals(uninterrupted.history[columns])
+
+
+def test_saved_best_model_predicts_like_the_trained_one(tiny, tmp_path) -> None:
+    tokenizer, _, eval_set = tiny
+    result = _run(tiny, tmp_path, eval_every=None, epochs=1)
+    _, reloaded = load_model_for_task(str(tmp_path / "best"), "sequence", ["negative", "positive"])
+    again = evaluate(reloaded, eval_set, DataCollatorWithPadding(tokenizer), classification_metrics)
+    assert again == pytest.approx(result.final_metrics)
+
+
+@pytest.mark.parametrize("overrides, match", [
+    ({"epochs": 0}, "epochs must be an integer >= 1"),
+    ({"learning_rate": 0}, "learning_rate must be > 0"),
+    ({"batch_size": 0}, "batch_size must be an integer >= 1"),
+    ({"warmup_ratio": 1.5}, r"warmup_ratio must be in \[0, 1\]"),
+    ({"mixed_precision": "fp8"}, "mixed_precision must be one of 'no', 'fp16', 'bf16'"),
+])
+def test_bad_config_names_the_parameter(overrides, match) -> None:
+    with pytest.raises(ValueError, match=match):
+        TrainingConfig(**overrides)
+
+
+def test_two_processes_under_accelerate_launch_reach_the_loss_of_one(tmp_path) -> None:
+    script = Path(__file__).with_name("_ddp_train.py")
+    env = os.environ | {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    runs = {}
+    # Same effective batch: 1 process × 16 against 2 processes × 8. `--multi_gpu` is accelerate's torchrun
+    # launcher; with no GPU the processes join a gloo group (DistributedType.MULTI_CPU).
+    for processes, batch in ((1, 16), (2, 8)):
+        out = tmp_path / f"p{processes}.json"
+        launch = [sys.executable, "-m", "accelerate.commands.launch"] + (["--multi_gpu"] if processes > 1 else [])
+        command = launch + ["--num_processes", str(processes), "--num_machines", "1", "--mixed_precision", "no",
+                            "--dynamo_backend", "no", str(script), str(tmp_path / f"run{processes}"), str(batch),
+                            str(out)]
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-3000:]
+        runs[processes] = json.loads(out.read_text())
+    assert runs[1]["steps"] == runs[2]["steps"] == 12
+    # Data order and dropout differ between the two set-ups, so losses match only loosely: within 0.1.
+    assert abs(runs[1]["final_train_loss"] - runs[2]["final_train_loss"]) < 0.1, runs
