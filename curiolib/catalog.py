@@ -45,7 +45,7 @@ LESSONS: tuple[Lesson, ...] = (
            smoke={"steps": 30}),
     Lesson("03_bert_sentiment", "BERT sentiment classification",
            "fine-tuning a small BERT end to end, with a type-a-sentence widget",
-           smoke={"train_size": 64, "epochs": 1, "batch_size": 16}, nbval="smoke"),
+           smoke={"train_size": 64, "epochs": 1, "batch_size": 16, "padding_demo_examples": 8}, nbval="smoke"),
     Lesson("04_bert_ner", "BERT named-entity recognition",
            "sub-word label alignment and entity-level scores",
            smoke={"train_size": 64, "epochs": 1, "batch_size": 16}, nbval="smoke"),

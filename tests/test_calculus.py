@@ -31,26 +31,25 @@ def test_the_tutorial_gradient_is_caught() -> None:
     assert error > 0.1
 
 
-def test_binary_cross_entropy_gradient_matches_numerics_and_autograd() -> None:
-    logits, labels = rng.normal(size=30) * 3, rng.integers(0, 2, 30).astype(float)
-    assert check_gradient(lambda z: binary_cross_entropy(z, labels),
-                          lambda z: binary_cross_entropy_gradient(z, labels), logits) < 1e-6
-    z = torch.tensor(logits, requires_grad=True)
-    loss = torch.nn.functional.binary_cross_entropy_with_logits(z, torch.tensor(labels))
-    loss.backward()
-    assert loss.item() == pytest.approx(binary_cross_entropy(logits, labels), rel=1e-12)
-    np.testing.assert_allclose(z.grad.numpy(), binary_cross_entropy_gradient(logits, labels), rtol=1e-10)
+CROSS_ENTROPIES = {
+    "binary": (binary_cross_entropy, binary_cross_entropy_gradient,
+               lambda z, y: torch.nn.functional.binary_cross_entropy_with_logits(z, torch.tensor(y)),
+               rng.normal(size=30) * 3, rng.integers(0, 2, 30).astype(float)),
+    "softmax": (softmax_cross_entropy, softmax_cross_entropy_gradient,
+                lambda z, y: torch.nn.functional.cross_entropy(z, torch.tensor(y)),
+                rng.normal(size=(25, 4)) * 2, rng.integers(0, 4, 25)),
+}
 
 
-def test_softmax_cross_entropy_gradient_matches_numerics_and_autograd() -> None:
-    logits, labels = rng.normal(size=(25, 4)) * 2, rng.integers(0, 4, 25)
-    assert check_gradient(lambda z: softmax_cross_entropy(z, labels),
-                          lambda z: softmax_cross_entropy_gradient(z, labels), logits) < 1e-6
+@pytest.mark.parametrize("name", CROSS_ENTROPIES)
+def test_cross_entropy_gradient_matches_numerics_and_autograd(name: str) -> None:
+    loss, gradient, torch_loss, logits, labels = CROSS_ENTROPIES[name]
+    assert check_gradient(lambda z: loss(z, labels), lambda z: gradient(z, labels), logits) < 1e-6
     z = torch.tensor(logits, requires_grad=True)
-    loss = torch.nn.functional.cross_entropy(z, torch.tensor(labels))
-    loss.backward()
-    assert loss.item() == pytest.approx(softmax_cross_entropy(logits, labels), rel=1e-12)
-    np.testing.assert_allclose(z.grad.numpy(), softmax_cross_entropy_gradient(logits, labels), rtol=1e-10)
+    reference = torch_loss(z, labels)
+    reference.backward()
+    assert reference.item() == pytest.approx(loss(logits, labels), rel=1e-12)
+    np.testing.assert_allclose(z.grad.numpy(), gradient(logits, labels), rtol=1e-10)
 
 
 def test_losses_stay_finite_for_huge_logits() -> None:
