@@ -2,8 +2,8 @@
 
 Symbols: I knowledge, α ≥ 0 the innovation coefficient (how well input turns into knowledge), β ∈ [0, 1]
 the share of effort spent exploring, E(t) exploration input (new data seen, papers read), R(t) reflection
-input (reviewing, error analysis). Every parameter may be a numpy array: they broadcast, so one call
-simulates a whole α–β grid.
+input (reviewing, error analysis). I0, α and β may be numpy arrays: they broadcast, so one call simulates
+a whole α–β grid.
 """
 from __future__ import annotations
 
@@ -15,8 +15,42 @@ import pandas as pd
 
 from ._validation import check_int, check_number
 
+#: An input series: a constant, an array with one value per step, or a function of the step numbers t.
 Input = float | np.ndarray | Callable[[np.ndarray], np.ndarray]
 
+
+# --------------------------------------------------------------------------- validation
+
+def _array_in_range(name: str, value: float | np.ndarray, low: float | None = None,
+                    high: float | None = None) -> np.ndarray:
+    """``value`` as a finite float array, or ValueError naming ``name`` and its range [low, high]."""
+    allowed = (f" in [{low:g}, {high:g}]" if low is not None and high is not None
+               else f" >= {low:g}" if low is not None else "")
+    try:
+        array = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number or an array of numbers{allowed}, got {value!r}") from None
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name} must be finite numbers{allowed} (got NaN or inf)")
+    if array.size and ((low is not None and array.min() < low) or (high is not None and array.max() > high)):
+        raise ValueError(f"{name} must be{allowed}, got values from {array.min():g} to {array.max():g}")
+    return array
+
+
+def _input_series(name: str, value: Input, steps: int) -> np.ndarray:
+    """E or R as an array of length ``steps``: from a scalar, an array, or a callable of t."""
+    if callable(value):
+        value = value(np.arange(steps))
+    series = _array_in_range(name, value, low=0)
+    if series.ndim == 0:
+        return np.full(steps, float(series))
+    if series.shape != (steps,):
+        raise ValueError(f"{name} must be a scalar, a callable of t or an array of length steps={steps}, "
+                         f"got shape {series.shape}")
+    return series
+
+
+# --------------------------------------------------------------------------- simulation
 
 @dataclass(frozen=True)
 class Trajectory:
@@ -34,33 +68,11 @@ class Trajectory:
         return float(final) if np.ndim(final) == 0 else final
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per time step (t, I, E, R), for a run with scalar parameters."""
+        """One row per time step (t, I, E, R), for a run with scalar parameters; E, R are NaN at t = T."""
         if self.I.ndim != 1:
             raise ValueError(f"to_frame needs scalar parameters; this run has I of shape {self.I.shape}")
         return pd.DataFrame({"t": self.t, "I": self.I, "E": np.append(self.E, np.nan),
                              "R": np.append(self.R, np.nan)})
-
-
-def _nonnegative_array(name: str, value: np.ndarray | float) -> np.ndarray:
-    array = np.asarray(value, dtype=float)
-    if np.isnan(array).any() or np.isinf(array).any():
-        raise ValueError(f"{name} must be finite numbers >= 0 (got NaN or inf)")
-    if (array < 0).any():
-        raise ValueError(f"{name} must be >= 0, got a minimum of {array.min():g}")
-    return array
-
-
-def _input_series(name: str, value: Input, steps: int) -> np.ndarray:
-    """E or R as an array of length ``steps``: from a scalar, an array, or a callable of t."""
-    if callable(value):
-        value = value(np.arange(steps))
-    series = _nonnegative_array(name, value)
-    if series.ndim == 0:
-        return np.full(steps, float(series))
-    if series.shape != (steps,):
-        raise ValueError(f"{name} must be a scalar, a callable of t or an array of length steps={steps}, "
-                         f"got shape {series.shape}")
-    return series
 
 
 def simulate(I0: float | np.ndarray, alpha: float | np.ndarray, beta: float | np.ndarray, E: Input, R: Input,
@@ -68,22 +80,20 @@ def simulate(I0: float | np.ndarray, alpha: float | np.ndarray, beta: float | np
              reflection_limit: float | None = None) -> Trajectory:
     """Run the growth model for ``steps`` steps; I0, alpha and beta broadcast against each other.
 
-    The linear model is ``I(t+1) = I(t) + α·(β·E(t) + (1−β)·R(t))``. Three honest extensions, each off
-    by default and combinable:
+    The linear model is ``I(t+1) = I(t) + g(t)`` with ``g(t) = α·(β·E(t) + (1−β)·R(t))``. Three honest
+    extensions, each off by default and combinable:
 
-    - saturation (``capacity=K``): logistic growth, ``gain·(1 − I(t)/K)``; learning slows near K.
-    - forgetting (``forgetting=δ``): ``I(t+1) = (1−δ)·I(t) + gain``; a steady state at gain/δ.
+    - saturation (``capacity=K``): logistic growth, ``I(t+1) = I(t) + g(t)·(1 − I(t)/K)``; learning slows
+      near the capacity K.
+    - forgetting (``forgetting=δ``): ``I(t+1) = (1−δ)·I(t) + g(t)``; with constant g, a steady state g/δ.
     - reflection needs material (``reflection_limit=ρ``): reflection can only work on what was explored,
-      ``r(t) = min((1−β)·R(t), ρ·Σ_{s<t} β·E(s))``, so all-reflection (β = 0) learns nothing and an
-      interior β* can beat both extremes (see `optimal_beta`).
+      ``g(t) = α·(β·E(t) + min((1−β)·R(t), ρ·Σ_{s<t} β·E(s)))``, so all-reflection (β = 0) learns nothing
+      and an interior β* can beat both extremes (see `optimal_beta`).
     """
     steps = check_int("steps", steps, low=1)
-    I0 = _finite_array("I0", I0)
-    alpha = _nonnegative_array("alpha", alpha)
-    beta = np.asarray(beta, dtype=float)
-    if np.isnan(beta).any() or (beta < 0).any() or (beta > 1).any():
-        raise ValueError(f"beta must be in [0, 1], got values from {np.nanmin(beta):g} to {np.nanmax(beta):g}"
-                         if not np.isnan(beta).all() else "beta must be in [0, 1], got NaN")
+    I0 = _array_in_range("I0", I0, low=0)
+    alpha = _array_in_range("alpha", alpha, low=0)
+    beta = _array_in_range("beta", beta, low=0, high=1)
     exploration = _input_series("E", E, steps)
     reflection = _input_series("R", R, steps)
     if capacity is not None:
@@ -95,7 +105,7 @@ def simulate(I0: float | np.ndarray, alpha: float | np.ndarray, beta: float | np
     shape = np.broadcast_shapes(I0.shape, alpha.shape, beta.shape)
     I = np.empty(shape + (steps + 1,))  # noqa: E741
     I[..., 0] = I0
-    explored = np.zeros(np.broadcast_shapes(beta.shape))
+    explored = np.zeros(beta.shape)  # Σ_{s<t} β·E(s): the material reflection can work on
     for t in range(steps):
         reflected = (1 - beta) * reflection[t]
         if reflection_limit is not None:
@@ -108,17 +118,12 @@ def simulate(I0: float | np.ndarray, alpha: float | np.ndarray, beta: float | np
     return Trajectory(t=np.arange(steps + 1), I=I, E=exploration, R=reflection)
 
 
-def _finite_array(name: str, value: float | np.ndarray) -> np.ndarray:
-    array = np.asarray(value, dtype=float)
-    if not np.isfinite(array).all():
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    return array
-
-
 def closed_form(I0: float, alpha: float, beta: float, E: float, R: float, t: np.ndarray | int) -> np.ndarray:
     """I(t) = I0 + t·α·(βE + (1−β)R), the exact solution of the linear model with constant inputs."""
     return I0 + np.asarray(t) * alpha * (beta * E + (1 - beta) * R)
 
+
+# --------------------------------------------------------------------------- fitting
 
 @dataclass(frozen=True)
 class GrowthFit:
@@ -130,109 +135,167 @@ class GrowthFit:
     beta_se: float
     a: float  # αβ, the weight of exploration
     b: float  # α(1−β), the weight of reflection
-    residual_std: float
+    residual_std: float  # spread of ΔI around a·E + b·R
     r_squared: float
     identifiable: bool
     message: str
+
+    def predict(self, I0: float, E: np.ndarray, R: np.ndarray) -> np.ndarray:
+        """The trajectory the fitted weights draw: I0 + Σ (a·E + b·R); NaN where they are not identified."""
+        increments = self.a * np.asarray(E, dtype=float) + self.b * np.asarray(R, dtype=float)
+        return np.concatenate([[I0], I0 + np.cumsum(increments)])
 
 
 def fit(I: np.ndarray, E: Input, R: Input, *, max_condition: float = 1e6) -> GrowthFit:  # noqa: E741
     """Least squares on ΔI(t) = a·E(t) + b·R(t), then α = a + b and β = a/(a + b) (delta-method errors).
 
-    When E and R are (nearly) proportional, as when both are constant, only one combination of a and b
-    is in the data: the result says β is not identifiable and leaves β (and α, unless E = R) as NaN.
+    The errors assume independent noise on each increment ΔI. A fitted b < 0 (or a < 0) gives β outside
+    [0, 1]: it is reported in ``message``, not clipped. When E and R are (nearly) proportional, as when both
+    are constant, only one combination of a and b is in the data: the result says β is not identifiable,
+    leaves β NaN, and its message gives the combination that *is* identified (α itself when E = R).
     """
-    I = _finite_array("I", I)  # noqa: E741
-    if I.ndim != 1 or len(I) < 3:
-        raise ValueError(f"I must be a 1-D trajectory of at least 3 values, got shape {I.shape}")
+    I = _array_in_range("I", I)  # noqa: E741
+    if I.ndim != 1 or len(I) < 4:
+        raise ValueError(f"I must be a 1-D trajectory of at least 4 values (3 steps), got shape {I.shape}")
     steps = len(I) - 1
     exploration = _input_series("E", E, steps)
     reflection = _input_series("R", R, steps)
     increments = np.diff(I)
     design = np.column_stack([exploration, reflection])
     scale = np.linalg.norm(design, axis=0)
-    if (scale == 0).any():
-        zero = "E" if scale[0] == 0 else "R"
-        return _not_identifiable(increments, design, f"{zero} is zero throughout: its weight is not in the data")
-    condition = np.linalg.cond(design / scale)
-    if condition > max_condition:
-        return _not_identifiable(increments, design, "E and R are (nearly) proportional, e.g. both constant: "
-                                 "only α·(βE + (1−β)R) is seen, so β cannot be identified. Vary E and R "
-                                 "independently to identify it.")
+    if (scale == 0).any() or np.linalg.cond(design / scale) > max_condition:
+        return _not_identifiable(increments, exploration, reflection)
+
     (a, b), *_ = np.linalg.lstsq(design, increments, rcond=None)
     residuals = increments - design @ np.array([a, b])
-    dof = max(steps - 2, 1)
-    sigma2 = residuals @ residuals / dof
+    sigma2 = residuals @ residuals / (steps - 2)
     covariance = sigma2 * np.linalg.inv(design.T @ design)
     alpha = a + b
     alpha_se = float(np.sqrt(covariance[0, 0] + covariance[1, 1] + 2 * covariance[0, 1]))
+    common = dict(a=float(a), b=float(b), residual_std=float(np.sqrt(sigma2)),
+                  r_squared=_r_squared(increments, residuals))
     if alpha == 0:
-        return GrowthFit(0.0, np.nan, alpha_se, np.nan, a, b, float(np.sqrt(sigma2)), _r2(increments, residuals),
-                         False, "α = 0: no growth, so there is no share β to identify")
+        return GrowthFit(alpha=0.0, beta=np.nan, alpha_se=alpha_se, beta_se=np.nan, identifiable=False,
+                         message="α = 0: no growth, so there is no share β to identify", **common)
     gradient = np.array([b, -a]) / alpha**2  # ∂β/∂a, ∂β/∂b
     beta = a / alpha
     message = "ok"
     if not 0 <= beta <= 1 or alpha < 0:
-        message = (f"the best fit has a = {a:.3g}, b = {b:.3g}: β = {beta:.3g} lies outside [0, 1], "
-                   "so the linear model does not describe these data well")
+        message = (f"the best fit has a = αβ = {a:.3g}, b = α(1−β) = {b:.3g}: β = {beta:.3g} lies outside "
+                   "[0, 1] (or α < 0), so the linear model does not describe these data well")
     return GrowthFit(alpha=float(alpha), beta=float(beta), alpha_se=alpha_se,
-                     beta_se=float(np.sqrt(gradient @ covariance @ gradient)), a=float(a), b=float(b),
-                     residual_std=float(np.sqrt(sigma2)), r_squared=_r2(increments, residuals),
-                     identifiable=True, message=message)
+                     beta_se=float(np.sqrt(gradient @ covariance @ gradient)), identifiable=True,
+                     message=message, **common)
 
 
-def _r2(increments: np.ndarray, residuals: np.ndarray) -> float:
+def _r_squared(increments: np.ndarray, residuals: np.ndarray) -> float:
     total = ((increments - increments.mean()) ** 2).sum()
     return float(1 - (residuals @ residuals) / total) if total > 0 else float("nan")
 
 
-def _not_identifiable(increments: np.ndarray, design: np.ndarray, reason: str) -> GrowthFit:
-    # With E = R every step, ΔI = α·E exactly, whatever β: α is still identified.
-    equal_inputs = np.allclose(design[:, 0], design[:, 1])
+def _not_identifiable(increments: np.ndarray, E: np.ndarray, R: np.ndarray) -> GrowthFit:
+    """The fit when E and R carry one direction only: estimate the one combination the data hold."""
+    nothing = dict(a=np.nan, b=np.nan, r_squared=np.nan, identifiable=False, beta=np.nan, beta_se=np.nan)
+    if not E.any() and not R.any():
+        return GrowthFit(alpha=np.nan, alpha_se=np.nan, residual_std=np.nan, **nothing,
+                         message="E and R are zero throughout: the data say nothing about α or β")
+    # ΔI = c·x along the one input direction x; c is what the data identify.
+    if not R.any():
+        x, k, why, combination = E, np.nan, "R is zero throughout", "αβ"
+    elif not E.any():
+        x, k, why, combination = R, np.nan, "E is zero throughout", "α(1−β)"
+    else:
+        x, k = E, float(E @ R / (E @ E))  # R ≈ k·E, so ΔI ≈ α(β + (1−β)k)·E
+        why = f"E and R are (nearly) proportional (R ≈ {k:.3g}·E; constant inputs are the usual case)"
+        combination = f"α·(β + (1−β)·{k:.3g})"
+    c = float(x @ increments / (x @ x))
+    residuals = increments - c * x
+    residual_std = float(np.sqrt(residuals @ residuals / (len(x) - 1)))
+    c_se = residual_std / float(np.sqrt(x @ x))
     alpha = alpha_se = np.nan
-    residual_std = np.nan
-    if equal_inputs and design[:, 0].any():
-        x = design[:, 0]
-        alpha = float(x @ increments / (x @ x))
-        residuals = increments - alpha * x
-        residual_std = float(np.sqrt(residuals @ residuals / max(len(x) - 1, 1)))
-        alpha_se = residual_std / float(np.sqrt(x @ x))
-        reason += f" (E = R, so α = {alpha:.3g} ± {alpha_se:.2g} is still identified)"
-    return GrowthFit(alpha=alpha, beta=np.nan, alpha_se=alpha_se, beta_se=np.nan, a=np.nan, b=np.nan,
-                     residual_std=residual_std, r_squared=np.nan, identifiable=False, message=reason)
+    if np.isclose(k, 1.0):  # E = R: every unit of effort is worth α whatever β, so α is identified
+        alpha, alpha_se = c, c_se
+    message = (f"β cannot be identified: {why}, so the data only show {combination} = {c:.4g} ± {c_se:.2g}. "
+               "Vary E and R independently to identify β.")
+    return GrowthFit(alpha=alpha, alpha_se=alpha_se, residual_std=residual_std, message=message, **nothing)
 
+
+# --------------------------------------------------------------------------- the optimal share β*
 
 @dataclass(frozen=True)
 class OptimalBeta:
     """The share of exploration that maximises I(T) under material-limited reflection."""
 
-    numeric: float
-    closed_form: float | None
-    final_knowledge: float
+    numeric: float  # argmax of I(T) over a fine β grid, by simulation
+    closed_form: float | None  # exact β* of the discrete model (constant inputs only)
+    approximation: float | None  # the smooth formula (1 + 2ρE(R(T−½) − ET)/R²)^(−1/2)
+    interior: bool  # True when 0 < β* < 1: both all-exploration and all-reflection lose
+    final_knowledge: float  # I(T) at the numeric β*
+    explore_only: float  # I(T) at β = 1
+    reflect_only: float  # I(T) at β = 0
 
 
-def closed_form_optimal_beta(E: float, R: float, rho: float, steps: int) -> float | None:
-    """β* = 1/√(1 + 2ρET(R−E)/R²) for constant E < R (continuous-time approximation); None when R ≤ E.
+def material_limited_final(I0: float, alpha: float, beta: float | np.ndarray, E: float, R: float, rho: float,
+                           steps: int) -> np.ndarray | float:
+    """Exact I(T) with reflection limited by material, for constant E and R (vectorised over β).
 
-    With r(t) = min((1−β)R, ρβE·t), I(T) − I0 ≈ α[βET + (1−β)RT − (1−β)²R²/(2ρβE)] once the limit
-    stops binding; setting the derivative in β to zero gives the formula. With R ≤ E reflection is never
-    worth more than exploring, so β* = 1 and there is no interior optimum.
+    Reflection at step t is min(c, d·t) with c = (1−β)R and d = ρβE; it is d·t for the first
+    m = min(T, ⌈c/d⌉) steps and c after, so I(T) = I0 + α·(βET + d·m(m−1)/2 + c·(T−m)).
+    """
+    steps = check_int("steps", steps, low=1)
+    I0, alpha = check_number("I0", I0, low=0), check_number("alpha", alpha, low=0)
+    E, R = check_number("E", E, low=0), check_number("R", R, low=0)
+    rho = check_number("rho", rho, low=0)
+    beta = _array_in_range("beta", beta, low=0, high=1)
+    c, d = (1 - beta) * R, rho * beta * E
+    with np.errstate(divide="ignore", invalid="ignore"):
+        m = np.where(d > 0, np.minimum(steps, np.ceil(c / np.where(d > 0, d, 1))), steps)
+    result = I0 + alpha * (beta * E * steps + d * m * (m - 1) / 2 + c * (steps - m))
+    return float(result) if np.ndim(result) == 0 else result
+
+
+def closed_form_optimal_beta(E: float, R: float, rho: float, steps: int) -> tuple[float, float]:
+    """Exact β* of the discrete material-limited model with constant E, R, and its smooth approximation.
+
+    I(T) is piecewise linear in β with kinks at β_n = R/(R + nρE), the share at which the limit stops
+    binding at step n; so β* is a β_n. At β_n, I(T) − I0 = α·β_n·E·(T + ρn(T − (n+1)/2)). Setting the
+    derivative in n to zero gives ρE·n² + 2R·n − 2(R(T−½) − ET) = 0, so
+
+        n* = (√(R² + 2ρE(R(T−½) − ET)) − R) / (ρE),
+        β* ≈ R/(R + ρE·n*) = (1 + 2ρE(R(T−½) − ET)/R²)^(−1/2)   (the smooth formula),
+
+    and the exact β* is β_n at ⌊n*⌋ or ⌈n*⌉ (the objective, a concave quadratic over a positive linear
+    function of n, is unimodal). β* is interior exactly when
+    R(T−1) > ET, i.e. reflection is worth more than exploring; otherwise β* = 1. Returns (exact, smooth).
     """
     E = check_number("E", E, low=0, low_inclusive=False)
     R = check_number("R", R, low=0)
     rho = check_number("rho", rho, low=0, low_inclusive=False)
     steps = check_int("steps", steps, low=1)
-    if R <= E:
-        return None
-    return float(1 / np.sqrt(1 + 2 * rho * E * steps * (R - E) / R**2))
+    drive = R * (steps - 0.5) - E * steps  # > 0 when reflecting beats exploring over the horizon
+    if drive <= 0:
+        return 1.0, 1.0
+    n_star = (np.sqrt(R**2 + 2 * rho * E * drive) - R) / (rho * E)
+    smooth = float(1 / np.sqrt(1 + 2 * rho * E * drive / R**2))
+    candidates = np.unique(np.clip([0, np.floor(n_star), np.ceil(n_star)], 0, steps))
+    betas = R / (R + candidates * rho * E)
+    gains = betas * E * (steps + rho * candidates * (steps - (candidates + 1) / 2))
+    return float(betas[int(np.argmax(gains))]), smooth
 
 
-def optimal_beta(E: float, R: float, rho: float, steps: int, *, alpha: float = 1.0, I0: float = 0.0,
+def optimal_beta(E: Input, R: Input, rho: float, steps: int, *, alpha: float = 1.0, I0: float = 0.0,
                  resolution: int = 2001) -> OptimalBeta:
-    """β* found by simulating every β on a fine grid (exact for the discrete model), with the closed form."""
+    """β* found by simulating every β on a fine grid, with the closed form when E and R are constant."""
     resolution = check_int("resolution", resolution, low=3)
+    alpha = check_number("alpha", alpha, low=0, low_inclusive=False)  # α = 0 makes every β equal
+    rho = check_number("rho", rho, low=0, low_inclusive=False)
     betas = np.linspace(0, 1, resolution)
     finals = simulate(I0, alpha, betas, E, R, steps, reflection_limit=rho).final
     best = int(np.argmax(finals))
-    return OptimalBeta(numeric=float(betas[best]), closed_form=closed_form_optimal_beta(E, R, rho, steps),
-                       final_knowledge=float(finals[best]))
+    exact = smooth = None
+    if not callable(E) and not callable(R) and np.ndim(E) == 0 and np.ndim(R) == 0 and float(E) > 0:
+        exact, smooth = closed_form_optimal_beta(float(E), float(R), rho, steps)
+    return OptimalBeta(numeric=float(betas[best]), closed_form=exact, approximation=smooth,
+                       interior=bool(finals[best] > max(finals[0], finals[-1])),
+                       final_knowledge=float(finals[best]), explore_only=float(finals[-1]),
+                       reflect_only=float(finals[0]))

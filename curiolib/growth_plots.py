@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .growth import Trajectory, simulate
+from .growth import GrowthFit, OptimalBeta, Trajectory, simulate
 
 
 def draw_curiosity_loop(ax=None):
@@ -43,19 +43,64 @@ def plot_trajectories(trajectories: dict[str, Trajectory], ax=None, title: str =
     return ax
 
 
-def plot_final_heatmap(alphas: np.ndarray, betas: np.ndarray, final: np.ndarray, ax=None):
-    """Seaborn heatmap of I(T) over an α–β grid (α down the side, β along the top)."""
+def plot_final_heatmap(alphas: np.ndarray, betas: np.ndarray, final: np.ndarray, ax=None,
+                       title: str = "Knowledge at the horizon"):
+    """Seaborn heatmap of I(T) over an α–β grid (α up the side, β along the bottom), five ticks per axis."""
     import matplotlib.pyplot as plt
     import seaborn as sns
 
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 4.5))
-    step_a, step_b = max(len(alphas) // 5, 1), max(len(betas) // 5, 1)
-    sns.heatmap(final, ax=ax, cmap="viridis", cbar_kws={"label": "I(T)"},
-                xticklabels=[f"{b:.2f}" if i % step_b == 0 else "" for i, b in enumerate(betas)],
-                yticklabels=[f"{a:.2f}" if i % step_a == 0 else "" for i, a in enumerate(alphas)])
+    sns.heatmap(final, ax=ax, cmap="viridis", cbar_kws={"label": "I(T)"}, xticklabels=False, yticklabels=False)
+    # Label a few cells only: 200 labels per axis would be a black smear.
+    for values, set_ticks, set_labels in ((betas, ax.set_xticks, ax.set_xticklabels),
+                                          (alphas, ax.set_yticks, ax.set_yticklabels)):
+        where = np.linspace(0, len(values) - 1, 5).round().astype(int)
+        set_ticks(where + 0.5)
+        set_labels([f"{values[i]:.2f}" for i in where], rotation=0)
     ax.invert_yaxis()
-    ax.set(xlabel="β (share of exploration)", ylabel="α (innovation coefficient)", title="Knowledge at the horizon")
+    ax.set(xlabel="β (share of exploration)", ylabel="α (innovation coefficient)", title=title)
+    return ax
+
+
+def plot_fit(observed: np.ndarray, result: GrowthFit, E: np.ndarray, R: np.ndarray,
+             truth: np.ndarray | None = None):
+    """Two panels: observed I(t) against the fitted (and true) trajectory; observed ΔI against a·E + b·R."""
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
+    t = np.arange(len(observed))
+    left.plot(t, observed, ".", color="0.6", markersize=4, label="observed (noisy)")
+    if truth is not None:
+        left.plot(t, truth, color="C0", linewidth=3, alpha=0.4, label="true model")
+    left.plot(t, result.predict(observed[0], E, R), color="C3", linestyle="--",
+              label=f"fit: α = {result.alpha:.3f}, β = {result.beta:.3f}")
+    left.set(xlabel="t", ylabel="knowledge I(t)", title="The trajectory")
+    left.legend(fontsize=8)
+    # The regression itself: each step's increment against what the fitted weights predict for it.
+    predicted = result.a * np.asarray(E) + result.b * np.asarray(R)
+    right.plot(predicted, np.diff(observed), ".", color="C0", markersize=5)
+    line = [predicted.min(), predicted.max()]
+    right.plot(line, line, color="C3", linestyle="--", label="ΔI = a·E + b·R")
+    right.set(xlabel="fitted a·E(t) + b·R(t)", ylabel="observed ΔI(t)", title="The regression, step by step")
+    right.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_optimal_beta(betas: np.ndarray, finals: np.ndarray, best: OptimalBeta, ax=None):
+    """I(T) against β under material-limited reflection, with β* by simulation and in closed form."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot(betas, finals, color="C0")
+    ax.axvline(best.numeric, color="C3", linestyle="--", label=f"β* by simulation = {best.numeric:.3f}")
+    if best.closed_form is not None:
+        ax.plot([best.closed_form], [np.interp(best.closed_form, betas, finals)], "o", color="C1",
+                label=f"β* closed form = {best.closed_form:.3f}")
+    ax.set(xlabel="β (share of exploration)", ylabel="I(T)", title="Reflection needs material: an interior optimum")
+    ax.legend(fontsize=8)
     return ax
 
 

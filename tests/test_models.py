@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
 
-from curiolib.models import MODELS, load_model_for_task, resolve_model
+from curiolib.models import MODELS, load_model_for_task, load_tokenizer, model_info, resolve_model
 
 
 def test_embedded_model_gives_sequence_logits_with_named_labels() -> None:
@@ -23,7 +24,9 @@ def test_embedded_model_gives_sequence_logits_with_named_labels() -> None:
 
 def test_embedded_model_gives_token_logits_for_every_tag() -> None:
     names = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
-    tokenizer, model = load_model_for_task("minilm", "token", names)
+    tokenizer, model = load_model_for_task("minilm", "ner", names)  # "ner" is the lessons' name for "token"
+    assert type(model).__name__ == "BertForTokenClassification"
+    assert model.config.id2label == dict(enumerate(names))
     batch = tokenizer([["Anna", "visits", "Oslo"]], is_split_into_words=True, return_tensors="pt")
     with torch.no_grad():
         logits = model(**batch).logits
@@ -42,22 +45,72 @@ def test_saved_model_folder_loads_back_with_identical_logits(tmp_path) -> None:
         assert torch.equal(model(**batch).logits, again(**batch).logits)
 
 
-def test_hub_model_offline_fails_within_seconds_and_suggests_minilm(monkeypatch) -> None:
+def test_hub_model_offline_fails_within_seconds_and_suggests_minilm(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))  # an empty cache, even where BERT is cached
     start = time.perf_counter()
-    with pytest.raises(OSError, match="model_name='minilm'"):
+    with pytest.raises(OSError, match="not in the local cache. Use model_name='minilm'"):
         load_model_for_task("bert-base-cased", "token", ["O", "B-PER", "I-PER"])
     with pytest.raises(OSError, match="cannot be reached"):
         load_model_for_task("dslim/bert-base-NER", "token", ["O"])
+    with pytest.raises(OSError, match="model_name='minilm'"):
+        load_tokenizer("distilbert-base-cased")
     assert time.perf_counter() - start < 10
-    assert resolve_model("bert-base-cased") == MODELS["bert-base-cased"].source
+    assert resolve_model("bert-base-cased") == MODELS["bert-base-cased"].source == "google-bert/bert-base-cased"
+    assert resolve_model("someone/their-model") == "someone/their-model"  # any hub id passes through
+
+
+def test_hub_model_offline_loads_from_the_local_cache(monkeypatch, tmp_path) -> None:
+    # A hub model downloaded once works offline: lay out a hub cache entry that points at the MiniLM files.
+    from huggingface_hub import constants
+
+    from curiolib.models import embedded_model_path
+
+    snapshot = tmp_path / "models--curiolib-tests--cached-minilm" / "snapshots" / ("0" * 40)
+    snapshot.mkdir(parents=True)
+    (snapshot.parents[1] / "refs").mkdir()
+    (snapshot.parents[1] / "refs" / "main").write_text("0" * 40)
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "vocab.txt",
+                 "special_tokens_map.json"):
+        (snapshot / name).symlink_to(embedded_model_path() / name)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    tokenizer, model = load_model_for_task("curiolib-tests/cached-minilm", "sequence", ["negative", "positive"])
+    assert model.config.hidden_size == 384 and tokenizer.is_fast
+
+
+def test_hub_errors_online_are_rewritten_to_suggest_minilm(monkeypatch) -> None:
+    # The network boundary: pretend the hub answers, and let from_pretrained fail the way it does for a bad id.
+    import transformers
+
+    from curiolib import models
+
+    def not_found(*args, **kwargs):
+        raise OSError("someone/missing is not a local folder and is not a valid model identifier")
+
+    monkeypatch.setattr(models, "_hub_offline", lambda: False)
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", not_found)
+    with pytest.raises(OSError, match="could not load model 'someone/missing'.*not a valid model identifier"):
+        load_tokenizer("someone/missing")
+
+
+def test_model_info_describes_the_registry() -> None:
+    info = model_info("minilm")
+    assert info.source == "embedded" and not info.cased and "offline" in info.note
+    assert model_info("bert-base-cased").cased
+    with pytest.raises(ValueError, match="model_name must be one of 'minilm'"):
+        model_info("roberta")
 
 
 def test_unknown_name_and_task_list_the_choices() -> None:
     with pytest.raises(ValueError, match="model_name must be one of 'minilm', 'bert-base-uncased'"):
         resolve_model("bert")
-    with pytest.raises(ValueError, match="task must be one of 'sequence', 'token'"):
+    with pytest.raises(ValueError, match="task must be one of 'sequence', 'token', 'sentiment', 'ner'"):
         load_model_for_task("minilm", "translation", ["a"])
+    with pytest.raises(ValueError, match="model folder .* has no config.json"):
+        resolve_model(str(Path(__file__).parent))
     with pytest.raises(ValueError, match="label_names must be a non-empty list of distinct names"):
         load_model_for_task("minilm", "sequence", ["a", "a"])
 

@@ -43,8 +43,10 @@ def tokenize_and_align_labels(batch: dict, tokenizer, *, max_length: int = 128, 
     """For `Dataset.map(batched=True)`: tokenize pre-split words and align `ner_tags` to the sub-tokens."""
     if not getattr(tokenizer, "is_fast", False):
         raise ValueError("align labels with a fast tokenizer: word_ids() needs one (AutoTokenizer gives it)")
+    if label_all_tokens and tag_names is None:
+        raise ValueError("label_all_tokens=True needs tag_names (the ClassLabel names) to turn B- into I- tags")
     encoded = tokenizer(batch["tokens"], is_split_into_words=True, truncation=True, max_length=max_length)
-    b_to_i = b_to_i_map(tag_names) if label_all_tokens and tag_names is not None else None
+    b_to_i = b_to_i_map(tag_names) if label_all_tokens else None
     encoded["labels"] = [
         align_labels_with_tokens(tags, encoded.word_ids(i), label_all_tokens=label_all_tokens, b_to_i=b_to_i)
         for i, tags in enumerate(batch["ner_tags"])]

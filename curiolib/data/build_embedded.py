@@ -1,6 +1,6 @@
 """Build the small datasets curiolib ships, from the redistributable sets in ../shared/data.
 
-    python -m curiolib.data.build_embedded [--source ../shared/data]
+    python -m curiolib.data.build_embedded [--source ../shared/data] [--out curiolib/data/embedded]
 
 Sentiment: the 3,000 Sentiment Labelled Sentences (Kotzias et al. 2015, CC BY 4.0), duplicates removed,
 split 80/10/10 stratified by site and label. NER: Universal NER English-EWT dev + test (Mayhew et al.
@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
 import random
 import shutil
 from collections import Counter
@@ -80,20 +81,35 @@ def write_jsonl_gz(rows: list[dict], path: Path) -> None:
             handle.write((json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8"))
 
 
+def build(source: Path, out: Path = EMBEDDED_DIR) -> dict[str, list[dict]]:
+    """Write sentiment.jsonl.gz, ner.jsonl.gz and the UNER licence into ``out``; return the rows written."""
+    out.mkdir(parents=True, exist_ok=True)
+    sentiment = split_sentiment(read_sentiment_sentences(source / "sentiment_sentences"))
+    write_jsonl_gz(sentiment, out / "sentiment.jsonl.gz")
+    ner = split_ner(source / "uner_english_ewt")
+    write_jsonl_gz(ner, out / "ner.jsonl.gz")
+    shutil.copyfile(source / "uner_english_ewt" / "LICENSE.txt", out / "LICENSE-uner-english-ewt.txt")
+    return {"sentiment": sentiment, "ner": ner}
+
+
+def default_source() -> Path:
+    """$CURIOLIB_DATA if set, else ../shared/data beside the project checkout."""
+    chosen = os.environ.get("CURIOLIB_DATA")
+    return Path(chosen) if chosen else Path(__file__).resolve().parents[3] / "shared" / "data"
+
+
 def main(argv: list[str] | None = None) -> None:
     """Rebuild curiolib/data/embedded from the shared data folder."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--source", type=Path, default=Path(__file__).resolve().parents[3] / "shared" / "data")
+    parser.add_argument("--source", type=Path, default=default_source(),
+                        help="folder holding sentiment_sentences/ and uner_english_ewt/ (default: $CURIOLIB_DATA "
+                             "or ../shared/data)")
+    parser.add_argument("--out", type=Path, default=EMBEDDED_DIR, help="where to write (default: the package)")
     args = parser.parse_args(argv)
-    EMBEDDED_DIR.mkdir(parents=True, exist_ok=True)
-    sentiment = split_sentiment(read_sentiment_sentences(args.source / "sentiment_sentences"))
-    write_jsonl_gz(sentiment, EMBEDDED_DIR / "sentiment.jsonl.gz")
-    ner = split_ner(args.source / "uner_english_ewt")
-    write_jsonl_gz(ner, EMBEDDED_DIR / "ner.jsonl.gz")
-    shutil.copyfile(args.source / "uner_english_ewt" / "LICENSE.txt", EMBEDDED_DIR / "LICENSE-uner-english-ewt.txt")
-    for name, rows in (("sentiment", sentiment), ("ner", ner)):
-        print(name, dict(Counter(r["split"] for r in rows)))
-    print("sentiment labels by split:", dict(Counter((r["split"], r["label"]) for r in sentiment)))
+    rows = build(args.source, args.out)
+    for name, written in rows.items():
+        print(name, dict(Counter(r["split"] for r in written)))
+    print("sentiment labels by split:", dict(Counter((r["split"], r["label"]) for r in rows["sentiment"])))
 
 
 if __name__ == "__main__":

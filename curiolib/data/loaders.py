@@ -21,6 +21,10 @@ LAYOUTS = {
     "conll2003": "conll2003/train.txt, validation.txt and test.txt (token POS chunk NER per line)",
 }
 HUB_IDS = {"sst2": "stanfordnlp/sst2", "conll2003": "eriktks/conll2003"}
+# eriktks/conll2003's main branch is a loading script, which datasets >= 4 refuses; the hub's own parquet
+# export of it lives on this revision. stanfordnlp/sst2 is parquet on main.
+HUB_REVISIONS = {"conll2003": "refs/convert/parquet"}
+SST2_NO_TEST = " (no test split: GLUE keeps its test labels private, so validation is the reported split)"
 DESCRIPTIONS = {"sentiment": "embedded (Sentiment Labelled Sentences, Kotzias et al. 2015, CC BY 4.0)",
                 "ner": "embedded (Universal NER English-EWT, Mayhew et al. 2024, CC BY-SA 4.0)"}
 
@@ -31,10 +35,10 @@ def resolve_data_dir(data_dir: str | Path | None = None) -> Path | None:
     return Path(chosen).expanduser() if chosen else None
 
 
-def _say(task: str, source: str, splits: DatasetDict, verbose: bool) -> DatasetDict:
+def _say(task: str, source: str, splits: DatasetDict, verbose: bool, note: str = "") -> DatasetDict:
     if verbose:
         counts = ", ".join(f"{name} {len(split):,}" for name, split in splits.items())
-        print(f"{task}: {source} — {counts}")
+        print(f"{task}: {source} — {counts}{note}")
     return splits
 
 
@@ -46,6 +50,14 @@ def _with_validation(dataset: Dataset | DatasetDict, seed: int, fraction: float,
         splits["train"], splits["validation"] = carved["train"], carved["test"]
     order = [name for name in ("train", "validation", "test") if name in splits]
     return DatasetDict({name: splits[name] for name in order})
+
+
+def _check_split_args(seed: int, validation_fraction: float) -> None:
+    from .._validation import check_int, check_number
+
+    check_int("seed", seed, low=0)
+    check_number("validation_fraction", validation_fraction, low=0, high=1, low_inclusive=False,
+                 high_inclusive=False)
 
 
 def _split_files(directory: Path, suffixes: set[str]) -> dict[str, Path]:
@@ -81,7 +93,7 @@ def _from_hub(name: str, data_dir: Path | None):
         raise _standard_set_missing(name, data_dir)
     from datasets import load_dataset
 
-    return load_dataset(HUB_IDS[name])
+    return load_dataset(HUB_IDS[name], revision=HUB_REVISIONS.get(name))
 
 
 def load_sentiment(source: str | Path = "embedded", *, data_dir: str | Path | None = None, seed: int = 0,
@@ -93,10 +105,7 @@ def load_sentiment(source: str | Path = "embedded", *, data_dir: str | Path | No
     "sst2" (GLUE SST-2 from ``data_dir``/$CURIOLIB_DATA or the hub; train and validation only, as GLUE's
     test labels are not public), or a path to a CSV/TSV/JSONL file or a folder of train/validation/test files.
     """
-    from .._validation import check_number
-
-    check_number("validation_fraction", validation_fraction, low=0, high=1, low_inclusive=False,
-                 high_inclusive=False)
+    _check_split_args(seed, validation_fraction)
     features = sentiment_features()
     if source == "embedded":
         rows = _read_embedded("sentiment")
@@ -111,11 +120,11 @@ def load_sentiment(source: str | Path = "embedded", *, data_dir: str | Path | No
         if root and (root / "sst2").is_dir():
             splits = DatasetDict({split: read_text_classification(path)
                                   for split, path in _split_files(root / "sst2", {".tsv"}).items()})
-            return _say("sentiment", f"sst2 from {root / 'sst2'}", splits, verbose)
+            return _say("sentiment", f"sst2 from {root / 'sst2'}", splits, verbose, SST2_NO_TEST)
         hub = _from_hub("sst2", root)
         splits = DatasetDict({split: hub[split].select_columns(["sentence", "label"]).cast(features)
                               for split in ("train", "validation")})
-        return _say("sentiment", f"sst2 from the hub ({HUB_IDS['sst2']})", splits, verbose)
+        return _say("sentiment", f"sst2 from the hub ({HUB_IDS['sst2']})", splits, verbose, SST2_NO_TEST)
     path = _as_path("source", source, ["embedded", "sst2"])
     read = lambda file: read_text_classification(file, text_column=text_column,  # noqa: E731
                                                  label_column=label_column)
@@ -136,6 +145,7 @@ def load_ner(source: str | Path = "embedded", *, data_dir: str | Path | None = N
     "conll2003" (from ``data_dir``/$CURIOLIB_DATA or the hub: PER/ORG/LOC/MISC), or a path to a CoNLL-style
     column file or a folder of train/validation(dev)/test files.
     """
+    _check_split_args(seed, validation_fraction)
     if source == "embedded":
         rows = _read_embedded("ner")
         sentences = {split: [(r["tokens"], r["tags"]) for r in rows if r["split"] == split]
