@@ -8,58 +8,25 @@ Writes benchmarks/results/sentiment.json (or --output) and prints a line for the
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import shutil
 import sys
-import time
-from pathlib import Path
 
-import numpy as np
-
-RESULTS = Path(__file__).resolve().parent / "results"
+from _common import benchmark_parser, load_sst2_or_explain, results_header, write_results
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line settings; --tiny shrinks everything for a smoke run."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", default=None, help="folder with sst2/ (default: $CURIOLIB_DATA)")
-    parser.add_argument("--model", default="minilm")
+    parser = benchmark_parser(__doc__, "sentiment", "sst2")
     parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--learning-rate", type=float, default=1e-4)
-    parser.add_argument("--max-length", type=int, default=64)
     parser.add_argument("--train-minutes", type=float, default=60.0, help="hard cap of the main run")
     parser.add_argument("--budget-minutes", type=float, default=10.0, help="the short-budget run")
-    parser.add_argument("--train-size", type=int, default=None, help="first N training sentences (default: all)")
     parser.add_argument("--throughput-examples", type=int, default=128)
-    parser.add_argument("--latency-sentences", type=int, default=200)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--output", type=Path, default=RESULTS / "sentiment.json")
-    parser.add_argument("--work-dir", type=Path, default=Path("runs/benchmark-sentiment"))
-    parser.add_argument("--tiny", action="store_true", help="64 examples, seconds of training: a smoke run")
     args = parser.parse_args(argv)
     if args.tiny:
         args.train_size, args.epochs, args.train_minutes, args.budget_minutes = 64, 1, 1.0, 0.05
         args.batch_size, args.throughput_examples, args.latency_sentences = 8, 16, 10
     return args
-
-
-def machine() -> dict:
-    """Where the numbers were measured."""
-    import torch
-
-    return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-            "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "cuda": torch.cuda.is_available()}
-
-
-def versions() -> dict:
-    """Versions of the packages that shape the numbers."""
-    from curiolib.notebook import versions as package_versions
-
-    return package_versions()
 
 
 def fine_tune(args, data, tokenizer, *, minutes: float, max_steps: int | None, name: str):
@@ -84,31 +51,22 @@ def fine_tune(args, data, tokenizer, *, minutes: float, max_steps: int | None, n
 
 def latency(model, tokenizer, sentences: list[str]) -> dict:
     """One sentence at a time, as the widget does: p50/p95 milliseconds; and batched sentences per second."""
+    from curiolib.deploy import measure_latency
     from curiolib.inference import classify
 
-    classify(sentences[0], model, tokenizer)  # warm-up
-    times = []
-    for sentence in sentences:
-        start = time.perf_counter()
-        classify(sentence, model, tokenizer)
-        times.append((time.perf_counter() - start) * 1000)
-    start = time.perf_counter()
-    classify(sentences, model, tokenizer, batch_size=64)
-    batched = len(sentences) / (time.perf_counter() - start)
-    return {"p50_latency_ms": float(np.percentile(times, 50)), "p95_latency_ms": float(np.percentile(times, 95)),
-            "inference_sentences_per_s": batched}
+    timing = measure_latency(lambda sentence: classify(sentence, model, tokenizer),
+                             lambda batch: classify(batch, model, tokenizer, batch_size=64), sentences)
+    return {"p50_latency_ms": timing.p50_ms, "p95_latency_ms": timing.p95_ms,
+            "inference_sentences_per_s": timing.sentences_per_s}
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run every measurement in one process, on the same split, and write the results."""
     args = parse_args(argv)
-    from curiolib.data import load_sentiment, resolve_data_dir
     from curiolib.notebook import quiet, seed_everything
 
-    data_dir = resolve_data_dir(args.data_dir)
-    if data_dir is None or not (data_dir / "sst2").is_dir():
-        print("SST-2 not found: set CURIOLIB_DATA (or --data-dir) to a folder holding sst2/train.tsv and "
-              "sst2/validation.tsv. Nothing was measured.")
+    data = load_sst2_or_explain(args)
+    if data is None:
         return 0
     quiet()
     seed_everything(args.seed)
@@ -116,13 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     from curiolib.models import load_model_for_task
     from curiolib.throughput import compare_padding
 
-    data = load_sentiment("sst2", data_dir=data_dir)
-    if args.train_size:
-        data["train"] = data["train"].shuffle(seed=args.seed).select(range(args.train_size))
-        data["validation"] = data["validation"].select(range(min(len(data["validation"]), 4 * args.train_size)))
-    results: dict = {"settings": vars(args) | {"output": str(args.output), "work_dir": str(args.work_dir)},
-                     "versions": versions(), "machine": machine(),
-                     "train_examples": len(data["train"]), "validation_examples": len(data["validation"])}
+    results = results_header(args) | {"train_examples": len(data["train"]),
+                                      "validation_examples": len(data["validation"])}
 
     train_rows, eval_rows = data["train"].to_dict(), data["validation"].to_dict()
     baseline = tfidf_baseline(train_rows["sentence"], train_rows["label"], eval_rows["sentence"],
@@ -165,14 +118,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"inference: one sentence p50 {results['p50_latency_ms']:.1f} ms, p95 {results['p95_latency_ms']:.1f} ms; "
           f"batched {results['inference_sentences_per_s']:.0f} sentences/s", flush=True)
 
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(results, indent=2, default=str) + "\n")
     row = (f"| sentiment (SST-2 validation) | {results['validation_accuracy']:.3f} in "
            f"{results['train_seconds'] / 60:.0f} min | {results['budget_accuracy']:.3f} | "
            f"{results['tfidf_accuracy']:.3f} | {results['throughput_ratio']:.0f}× | "
            f"{results['p95_latency_ms']:.0f} ms |")
-    print("README row:", row)
-    print(f"wrote {args.output}")
+    write_results(results, args.output, row)
     return 0
 
 

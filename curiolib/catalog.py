@@ -51,10 +51,11 @@ LESSONS: tuple[Lesson, ...] = (
            smoke={"train_size": 64, "epochs": 1, "batch_size": 16}, nbval="smoke"),
     Lesson("05_curiosity_loop", "The curiosity loop, made concrete",
            "active learning against random sampling, with the growth model fitted",
-           smoke={"rounds": 2}, nbval="smoke"),
+           smoke={"rounds": 2, "seeds": [0], "seed_size": 16, "batch_per_round": 16, "candidates": 48},
+           nbval="smoke"),
     Lesson("06_efficient_fine_tuning", "Efficient fine-tuning",
            "LoRA, int8 quantisation and ONNX export, measured",
-           smoke={"train_size": 64}, nbval="smoke"),
+           smoke={"train_size": 64, "budget_epochs": 1, "ranks": [2, 8]}, nbval="smoke"),
 )
 
 

@@ -149,7 +149,15 @@ def load_model_for_task(name: str, task: str, label_names: list[str], *, seed: i
     return tokenizer, model
 
 
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json")
+
+
 def _tokenizer_from(name: str, location: str):
     from transformers import AutoTokenizer
 
+    # Without these files transformers quietly builds an empty-vocabulary tokenizer that turns every word into
+    # [UNK], and the model's predictions into noise: refuse instead.
+    if Path(location).is_dir() and not any((Path(location) / f).exists() for f in TOKENIZER_FILES):
+        raise FileNotFoundError(f"model folder {name} holds no tokenizer ({', '.join(TOKENIZER_FILES)}): save it "
+                                "beside the model with tokenizer.save_pretrained(folder)")
     return _from_pretrained(AutoTokenizer.from_pretrained, name, location)

@@ -52,6 +52,7 @@ class TrainingConfig:
     greater_is_better: bool = True
     patience: int | None = None  # evaluations without improvement before stopping; None: never stop early
     load_best_at_end: bool = True
+    save_checkpoints: bool = True  # False: nothing on disk, for callers that keep their own state (and no resume)
     seed: int = 0
     mixed_precision: str = "no"
     group_by_length: bool = True
@@ -76,6 +77,8 @@ class TrainingConfig:
         check_int("seed", self.seed, low=0)
         check_int("log_every", self.log_every, low=1)
         check_choice("mixed_precision", self.mixed_precision, ["no", "fp16", "bf16"])
+        if self.load_best_at_end and not self.save_checkpoints:
+            raise ValueError("load_best_at_end=True needs save_checkpoints=True (the best weights are read from disk)")
         if self.time_budget_s is not None:
             check_number("time_budget_s", self.time_budget_s, low=0, low_inclusive=False)
 
@@ -175,6 +178,17 @@ def _save_checkpoint(accelerator: Accelerator, directory: Path, state: dict) -> 
     accelerator.wait_for_everyone()
 
 
+def _restore_best(model: torch.nn.Module, best_dir: Path) -> None:
+    # A peft model's save_pretrained writes only its adapter and head, so only those are read back.
+    if hasattr(model, "peft_config"):
+        from peft.utils import set_peft_model_state_dict
+        from safetensors.torch import load_file
+
+        set_peft_model_state_dict(model, load_file(best_dir / "adapter_model.safetensors"))
+        return
+    model.load_state_dict(type(model).from_pretrained(best_dir).state_dict())
+
+
 def train(model: torch.nn.Module, train_dataset: Dataset, eval_dataset: Dataset, *, collator,
           compute_metrics: Metrics, config: TrainingConfig, resume: bool = False) -> TrainResult:
     """Fine-tune ``model`` on tokenized datasets; with ``resume=True`` continue from the last checkpoint."""
@@ -223,10 +237,15 @@ def train(model: torch.nn.Module, train_dataset: Dataset, eval_dataset: Dataset,
         if better(metrics[config.metric_for_best]):
             state.update(best_metric=metrics[config.metric_for_best], best_step=state["step"],
                          evals_without_improvement=0)
-            accelerator.unwrap_model(model).save_pretrained(best_dir, is_main_process=accelerator.is_main_process)
+            if config.save_checkpoints:
+                accelerator.unwrap_model(model).save_pretrained(best_dir, is_main_process=accelerator.is_main_process)
+                tokenizer = getattr(collator, "tokenizer", None)  # saved beside, so the folder loads on its own
+                if tokenizer is not None and accelerator.is_main_process:
+                    tokenizer.save_pretrained(best_dir)
         else:
             state["evals_without_improvement"] += 1
-        _save_checkpoint(accelerator, last_dir, state)
+        if config.save_checkpoints:
+            _save_checkpoint(accelerator, last_dir, state)
 
     def out_of_time() -> bool:
         return config.time_budget_s is not None and state["train_seconds"] >= config.time_budget_s
@@ -273,7 +292,7 @@ def train(model: torch.nn.Module, train_dataset: Dataset, eval_dataset: Dataset,
                 started = time.perf_counter()  # evaluation time is not training time
                 if config.patience is not None and state["evals_without_improvement"] >= config.patience:
                     stopped_early = True
-            elif config.checkpoint_every and state["step"] % config.checkpoint_every == 0:
+            elif config.save_checkpoints and config.checkpoint_every and state["step"] % config.checkpoint_every == 0:
                 _save_checkpoint(accelerator, last_dir, state)
             elif state["step"] % config.log_every == 0:
                 state["history"].append({"step": state["step"], "train_loss": running_loss,
@@ -285,11 +304,15 @@ def train(model: torch.nn.Module, train_dataset: Dataset, eval_dataset: Dataset,
             break
     progress.close()
 
-    if config.load_best_at_end and state["best_step"] is not None and state["best_step"] != state["step"]:
-        best = type(accelerator.unwrap_model(model)).from_pretrained(best_dir)
-        accelerator.unwrap_model(model).load_state_dict(best.state_dict())
-    final = evaluate(model, eval_dataset, collator, compute_metrics, batch_size=config.eval_batch_size,
-                     accelerator=accelerator)
+    restore = config.load_best_at_end and state["best_step"] is not None and state["best_step"] != state["step"]
+    if restore:
+        _restore_best(accelerator.unwrap_model(model), best_dir)
+    last_row = state["history"][-1] if state["history"] else {}
+    if not restore and "eval_" + config.metric_for_best in last_row and last_row["step"] == state["step"]:
+        final = {name[5:]: value for name, value in last_row.items() if name.startswith("eval_")}  # no re-run
+    else:
+        final = evaluate(model, eval_dataset, collator, compute_metrics, batch_size=config.eval_batch_size,
+                         accelerator=accelerator)
     seconds = state["train_seconds"]
     return TrainResult(history=pd.DataFrame(state["history"]), final_metrics=final,
                        best_metric=state["best_metric"], best_step=state["best_step"], steps=state["step"],

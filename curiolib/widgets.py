@@ -4,6 +4,7 @@ from __future__ import annotations
 import html
 import unicodedata
 
+from .entities import Entity, find_entities
 from .inference import Prediction, classify
 
 #: Above this many characters the widget reads only the start (the model sees at most max_length tokens).
@@ -17,7 +18,7 @@ def _share_non_latin(text: str) -> float:
     return sum("LATIN" not in unicodedata.name(ch, "") for ch in letters) / len(letters)
 
 
-def explain_input(text: str, prediction: Prediction | None) -> list[str]:
+def explain_input(text: str, prediction: Prediction | None, trained_on: str = "English reviews") -> list[str]:
     """Plain-language notes about input the model may handle badly (long, emoji, non-English, unknown tokens)."""
     notes = []
     if len(text) > MAX_WIDGET_CHARS:
@@ -27,7 +28,7 @@ def explain_input(text: str, prediction: Prediction | None) -> list[str]:
     if prediction is not None and "[UNK]" in prediction.tokens:
         notes.append("Some characters (emoji, rare scripts) are unknown to this vocabulary and became [UNK].")
     if _share_non_latin(text) > 0.3:
-        notes.append("This model learned from English reviews: treat its answer on other languages with care.")
+        notes.append(f"This model learned from {trained_on}: treat its answer on other languages with care.")
     return notes
 
 
@@ -49,9 +50,8 @@ def sentiment_html(text: str, model, tokenizer, *, max_length: int = 128) -> str
             + (f"<ul style='color:#a15c00'>{notes}</ul>" if notes else ""))
 
 
-def sentiment_widget(model, tokenizer, *, example: str = "A charming, funny and heartfelt film.",
-                     max_length: int = 128):
-    """A text box wired to the classifier: the answer updates on every change, errors shown, never raised."""
+def _text_widget(render, example: str, failure: str):
+    """A text box whose answer (``render(text)`` → HTML) updates on every change; errors shown, never raised."""
     import ipywidgets as widgets
 
     box = widgets.Textarea(value=example, placeholder="Type a sentence…", layout=widgets.Layout(width="100%"))
@@ -59,10 +59,72 @@ def sentiment_widget(model, tokenizer, *, example: str = "A charming, funny and 
 
     def update(_change=None) -> None:
         try:
-            answer.value = sentiment_html(box.value, model, tokenizer, max_length=max_length)
+            answer.value = render(box.value)
         except Exception as exc:  # a widget must never leave a traceback in the lesson
-            answer.value = f"<span style='color:#b00'>Could not classify this text: {html.escape(str(exc))}</span>"
+            answer.value = f"<span style='color:#b00'>{failure}: {html.escape(str(exc))}</span>"
 
     box.observe(update, names="value")
     update()
     return widgets.VBox([box, answer])
+
+
+def sentiment_widget(model, tokenizer, *, example: str = "A charming, funny and heartfelt film.",
+                     max_length: int = 128):
+    """A text box wired to the classifier: label, probability bars and sub-words, updated as you type."""
+    return _text_widget(lambda text: sentiment_html(text, model, tokenizer, max_length=max_length), example,
+                        "Could not classify this text")
+
+
+#: Highlight colours of the CoNLL types; other types take the spare colours in turn.
+ENTITY_COLOURS = {"PER": "#ffd6a5", "ORG": "#a0c4ff", "LOC": "#caffbf", "MISC": "#ffc6ff"}
+SPARE_COLOURS = ("#fdffb6", "#9bf6ff", "#bdb2ff", "#ffadad")
+
+
+def entity_colour(kind: str, known: list[str] | tuple[str, ...] = ()) -> str:
+    """The highlight colour of an entity type (stable for the CoNLL types)."""
+    if kind in ENTITY_COLOURS:
+        return ENTITY_COLOURS[kind]
+    others = sorted(set(known) - set(ENTITY_COLOURS) | {kind})
+    return SPARE_COLOURS[others.index(kind) % len(SPARE_COLOURS)]
+
+
+def highlight_entities_html(text: str, entities: list[Entity], types: list[str] | None = None) -> str:
+    """The text with each entity marked in its type's colour (score on hover), then a legend of the types."""
+    types = list(types or ENTITY_COLOURS)
+    parts, position = [], 0
+    for entity in sorted(entities, key=lambda e: e.start):
+        if entity.start < position:
+            continue  # overlapping windows of a long text can report an entity twice
+        colour = entity_colour(entity.type, types)
+        parts.append(html.escape(text[position:entity.start]))
+        parts.append(f"<mark style='background:{colour};padding:0 2px;border-radius:3px' "
+                     f"title='{html.escape(entity.type)} {entity.score:.0%}'>{html.escape(text[entity.start:entity.end])}"
+                     f"<sub style='font-size:0.7em'> {html.escape(entity.type)}</sub></mark>")
+        position = entity.end
+    parts.append(html.escape(text[position:]))
+    legend = " ".join(f"<mark style='background:{entity_colour(kind, types)};padding:0 4px'>{html.escape(kind)}</mark>"
+                      for kind in dict.fromkeys(types + [e.type for e in entities]))
+    return f"<div style='line-height:1.9'>{''.join(parts)}</div><div style='margin-top:4px'>types: {legend}</div>"
+
+
+def entities_html(text: str, model, tokenizer) -> str:
+    """HTML for the NER widget: the highlighted text, a table of the entities and any caveats."""
+    if not text or not text.strip():
+        return "<i>Type a sentence above to see the names, organisations and places the model finds.</i>"
+    shown = text[:MAX_WIDGET_CHARS]
+    entities = find_entities(shown, model, tokenizer)[0]
+    types = [label[2:] for label in model.config.id2label.values() if label[:2] in ("B-", "I-")]
+    found = "".join(f"<li>{html.escape(e.text)} — {html.escape(e.type)}, {e.score:.0%}, characters "
+                    f"{e.start}–{e.end}</li>" for e in entities[:50])
+    notes = "".join(f"<li>{html.escape(note)}</li>" for note in explain_input(text, None, "English text"))
+    if any(token == tokenizer.unk_token for token in tokenizer.tokenize(shown[:2000])):
+        notes += ("<li>Some characters (emoji, rare scripts) are unknown to this vocabulary and became "
+                  "[UNK].</li>")
+    return (highlight_entities_html(shown, entities, list(dict.fromkeys(types)))
+            + (f"<ul>{found}</ul>" if entities else "<p>No entities found.</p>")
+            + (f"<ul style='color:#a15c00'>{notes}</ul>" if notes else ""))
+
+
+def ner_widget(model, tokenizer, *, example: str = "Angela Merkel met Tim Cook at the Apple office in Berlin."):
+    """A text box wired to the NER model: entities highlighted inline by type, updated as you type."""
+    return _text_widget(lambda text: entities_html(text, model, tokenizer), example, "Could not tag this text")

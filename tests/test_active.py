@@ -1,0 +1,149 @@
+"""Active learning: each strategy picks what it should on hand-made pools; the loop repeats and resumes."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import curiolib.active as active
+from curiolib.active import (ActiveLearningConfig, entropy, farthest_first, fit_growth_to_run, labels_to_reach,
+                             least_confidence, run_active_learning, select)
+from curiolib.data import load_sentiment
+from curiolib.models import load_model_for_task
+
+# Six pool examples: two right at the decision boundary (indices 2 and 4), the rest confident.
+PROBABILITIES = np.array([[0.99, 0.01], [0.05, 0.95], [0.52, 0.48], [0.9, 0.1], [0.45, 0.55], [0.2, 0.8]])
+
+
+@pytest.mark.parametrize("strategy", ["least_confidence", "entropy"])
+def test_uncertainty_picks_the_examples_nearest_the_boundary(strategy: str) -> None:
+    assert sorted(select(strategy, 2, PROBABILITIES)) == [2, 4]
+    assert select(strategy, 3, PROBABILITIES)[2] == 5  # then the next least sure (0.8)
+
+
+def test_uncertainty_scores_by_hand() -> None:
+    assert np.allclose(least_confidence(PROBABILITIES[[2]]), 0.48)
+    assert np.isclose(entropy(np.array([[0.5, 0.5]]))[0], np.log(2))
+    assert np.isclose(entropy(np.array([[1.0, 0.0]]))[0], 0.0)
+
+
+def test_random_picks_distinct_examples_and_repeats_with_its_seed() -> None:
+    first = select("random", 4, PROBABILITIES, rng=np.random.default_rng(3))
+    again = select("random", 4, PROBABILITIES, rng=np.random.default_rng(3))
+    assert len(set(first)) == 4 and list(first) == list(again)
+
+
+def test_farthest_first_explores_the_empty_region() -> None:
+    labelled = np.array([[0.0, 0.0], [0.1, 0.0]])
+    candidates = np.array([[0.05, 0.05], [5.0, 5.0], [0.0, 0.1], [-4.0, 4.0], [5.1, 5.0]])
+    picks = farthest_first(candidates, labelled, 2)
+    assert list(picks) == [4, 3]  # the far cluster first, then the other far point, not its twin at [5, 5]
+    assert list(farthest_first(candidates, np.empty((0, 2)), 1)) == [0]  # nothing labelled: start anywhere
+
+
+def test_explore_exploit_mixes_by_beta() -> None:
+    embeddings = np.array([[0.0, 0.0], [0.0, 0.1], [0.1, 0.0], [9.0, 9.0], [0.1, 0.1], [0.0, 0.2]])
+    labelled = np.array([[0.0, 0.05]])
+    assert sorted(select("explore_exploit", 2, PROBABILITIES, embeddings, labelled, beta=0.0)) == [2, 4]
+    assert list(select("explore_exploit", 1, PROBABILITIES, embeddings, labelled, beta=1.0)) == [3]
+    mixed = select("explore_exploit", 2, PROBABILITIES, embeddings, labelled, beta=0.5)
+    assert list(mixed) == [3, 2]  # one explored (the far point), one exploited (the most uncertain)
+
+
+@pytest.mark.parametrize("kwargs, match", [({"strategy": "curious"}, "strategy must be one of"),
+                                           ({"rounds": 0}, "rounds must be an integer >= 1"),
+                                           ({"beta": 1.5}, r"beta must be in \[0, 1\]"),
+                                           ({"batch_size": 64, "candidates": 32}, "candidates must be >=")])
+def test_bad_settings_name_the_parameter(kwargs: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        ActiveLearningConfig(**kwargs)
+
+
+@pytest.fixture(scope="module")
+def tiny_data():
+    data = load_sentiment(verbose=False)
+    data["train"] = data["train"].select(range(64))
+    data["validation"] = data["validation"].select(range(32))
+    return data
+
+
+def _tiny_config(tmp_path, **changes) -> ActiveLearningConfig:
+    settings = dict(strategy="explore_exploit", seed_size=8, batch_size=8, rounds=3, candidates=24,
+                    epochs_per_round=1, train_batch_size=8, output_dir=str(tmp_path / "run"), seed=1)
+    return ActiveLearningConfig(**(settings | changes))
+
+
+def _run(data, config, **kwargs):
+    tokenizer, model = load_model_for_task("minilm", "sequence", ["negative", "positive"], seed=0)
+    return run_active_learning(model, tokenizer, data, config, **kwargs)
+
+
+def test_a_batch_larger_than_the_pool_is_refused_before_any_work(tiny_data, tmp_path) -> None:
+    with pytest.raises(ValueError, match="batch larger than the pool"):
+        _run(tiny_data, _tiny_config(tmp_path, rounds=10, batch_size=24, candidates=24))
+    assert not (tmp_path / "run").exists()
+
+
+def test_the_loop_repeats_with_its_seed_and_resumes_at_a_round_boundary(tiny_data, tmp_path, monkeypatch) -> None:
+    first = _run(tiny_data, _tiny_config(tmp_path / "a"))
+    history = first.history
+    assert list(history["labels"]) == [0, 8, 16, 24] and list(history["E"]) == [0, 8, 8, 8]
+    assert list(history["R"]) == [0, 0, 8, 16]  # one pass: every example but the new ones is a re-read
+    assert len({i for batch in first.queried for i in batch}) == 24  # never asks about an example twice
+    second = _run(tiny_data, _tiny_config(tmp_path / "b"))
+    assert second.queried == first.queried
+    assert np.allclose(second.history["accuracy"], history["accuracy"])
+
+    calls = {"n": 0}
+    real_train = active.train
+
+    def interrupted_train(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt("the class ran out of time")
+        return real_train(*args, **kwargs)
+
+    monkeypatch.setattr(active, "train", interrupted_train)
+    with pytest.raises(KeyboardInterrupt):
+        _run(tiny_data, _tiny_config(tmp_path / "c"))
+    monkeypatch.setattr(active, "train", real_train)
+    resumed = _run(tiny_data, _tiny_config(tmp_path / "c"), resume=True)
+    assert resumed.queried == first.queried
+    assert np.allclose(resumed.history["accuracy"], history["accuracy"])
+
+
+def test_labels_to_reach_reads_the_curve() -> None:
+    history = pd.DataFrame({"round": [0, 1, 2, 3], "labels": [0, 32, 64, 96], "accuracy": [0.5, 0.7, 0.86, 0.9]})
+    assert labels_to_reach(history, 0.85) == 64 and np.isnan(labels_to_reach(history, 0.95))
+
+
+def test_growth_fit_recovers_alpha_and_beta_from_a_synthetic_curve() -> None:
+    alpha, beta, rounds = 0.02, 0.7, 12
+    labels = 32 * np.arange(1, rounds + 1)
+    E = np.full(rounds, 32.0)
+    R = 2 * labels - E  # two passes over the labelled set each round
+    noise = np.random.default_rng(0).normal(0, 1e-4, rounds)
+    increments = alpha * (beta * E + (1 - beta) * R) / 100 + noise
+    history = pd.DataFrame({"round": np.arange(rounds + 1), "labels": np.r_[0, labels], "E": np.r_[0, E],
+                            "R": np.r_[0, R], "accuracy": 0.5 + np.r_[0, np.cumsum(increments)]})
+    fitted = fit_growth_to_run(history)
+    assert fitted.identifiable
+    assert abs(fitted.alpha - alpha) < 3 * fitted.alpha_se + 1e-4
+    assert abs(fitted.beta - beta) < 3 * fitted.beta_se + 0.02
+
+
+def test_the_saturating_fit_recovers_a_curve_that_flattens() -> None:
+    alpha, beta, rounds = 0.05, 0.6, 12
+    E = np.full(rounds, 32.0)
+    R = 2 * 32 * np.arange(1, rounds + 1) - E
+    accuracy = [0.5]
+    for e, r in zip(E, R):
+        accuracy.append(accuracy[-1] + alpha * (beta * e + (1 - beta) * r) / 100 * (1 - accuracy[-1]))
+    history = pd.DataFrame({"round": np.arange(rounds + 1), "E": np.r_[0, E], "R": np.r_[0, R],
+                            "accuracy": accuracy})
+    saturating = fit_growth_to_run(history, capacity=1.0)
+    assert np.isclose(saturating.alpha, alpha, rtol=1e-6) and np.isclose(saturating.beta, beta, rtol=1e-6)
+    linear = fit_growth_to_run(history)
+    assert linear.r_squared < 0.99 < saturating.r_squared
+    with pytest.raises(ValueError, match="capacity must be > "):
+        fit_growth_to_run(history, capacity=0.5)  # below the accuracy already reached

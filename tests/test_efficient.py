@@ -1,0 +1,154 @@
+"""LoRA (peft), int8 quantisation and ONNX export: counts by formula, exact merges, round trips, agreement."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from transformers import DataCollatorWithPadding
+
+from curiolib.data import load_sentiment
+from curiolib.deploy import OnnxClassifier, agreement, export_onnx, model_size_mb, quantize_int8
+from curiolib.inference import classify
+from curiolib.lora import (add_lora, count_parameters, folder_size_mb, load_adapter, lora_parameter_count,
+                           merge_lora, save_adapter)
+from curiolib.metrics import classification_metrics
+from curiolib.models import load_model_for_task
+from curiolib.training import TrainingConfig, _restore_best, tokenize_sentences, train
+
+LABELS = ["negative", "positive"]
+
+
+def _logits(model, tokenizer, texts: list[str]) -> torch.Tensor:
+    model.eval()
+    with torch.no_grad():
+        return model(**tokenizer(texts, padding=True, return_tensors="pt")).logits
+
+
+def _training_loss(model, dataset, collator) -> float:
+    """The mean loss over a whole (small) dataset: steadier than one logged batch."""
+    model.eval()
+    batch = collator([dict(row) for row in dataset])
+    with torch.no_grad():
+        return model(**batch).loss.item()
+
+
+def _randomise_lora(model) -> None:
+    # LoRA starts with B = 0 (an exact no-op); give B values so merges and reloads are really tested.
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if "lora_B" in name:
+                parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.05)
+
+
+@pytest.fixture(scope="module")
+def sentiment():
+    return load_sentiment(verbose=False)
+
+
+@pytest.fixture(scope="module")
+def trained(sentiment, tmp_path_factory):
+    """A classifier fine-tuned for one short epoch, so its labels mean something to agree on."""
+    tokenizer, model = load_model_for_task("minilm", "sequence", LABELS, seed=0)
+    train_set = tokenize_sentences(sentiment["train"].select(range(384)), tokenizer, max_length=64)
+    eval_set = tokenize_sentences(sentiment["validation"].select(range(64)), tokenizer, max_length=64)
+    config = TrainingConfig(output_dir=str(tmp_path_factory.mktemp("float")), epochs=1, batch_size=16,
+                            learning_rate=1e-4, show_progress=False)
+    train(model, train_set, eval_set, collator=DataCollatorWithPadding(tokenizer),
+          compute_metrics=classification_metrics, config=config)
+    return tokenizer, model.eval()
+
+
+def test_lora_trainable_parameters_match_the_formula() -> None:
+    _, model = load_model_for_task("minilm", "sequence", LABELS)
+    total_before = sum(p.numel() for p in model.parameters())
+    expected = lora_parameter_count(model, r=8)
+    # 6 layers × (query + value) × r·(384 + 384), plus the 384×2 + 2 head.
+    assert expected == 6 * 2 * 8 * (384 + 384) + 384 * 2 + 2
+    trainable, _ = count_parameters(add_lora(model, "sentiment", r=8))
+    assert trainable == expected and trainable / total_before < 0.05
+
+
+def test_merged_adapter_gives_the_same_logits(tokenizer) -> None:
+    _, model = load_model_for_task("minilm", "sequence", LABELS)
+    lora = add_lora(model, "sequence", r=4)
+    _randomise_lora(lora)
+    texts = ["a quiet, lovely film", "the worst service I have ever had, truly"]
+    unmerged = _logits(lora, tokenizer, texts)
+    merged = merge_lora(lora)
+    assert not any("lora" in name for name, _ in merged.named_parameters())
+    assert torch.allclose(_logits(merged, tokenizer, texts), unmerged, atol=1e-5)
+
+
+def test_adapter_saves_alone_and_loads_back_only_onto_its_base(tokenizer, tmp_path) -> None:
+    _, model = load_model_for_task("minilm", "sequence", LABELS, seed=0)
+    lora = add_lora(model, "sequence", r=8)
+    _randomise_lora(lora)
+    texts = ["not bad at all", "dreadful"]
+    before = _logits(lora, tokenizer, texts)
+    folder = save_adapter(lora, tmp_path / "adapter")
+    assert folder_size_mb(folder) < 1.0  # the full model is about 90 MB
+    _, fresh = load_model_for_task("minilm", "sequence", LABELS, seed=5)  # another random head: must be replaced
+    assert torch.allclose(_logits(load_adapter(fresh, folder), tokenizer, texts), before, atol=1e-6)
+    _, other = load_model_for_task("minilm", "sequence", LABELS, seed=0)
+    with torch.no_grad():
+        other.get_input_embeddings().weight.mul_(1.01)  # stands in for a different base model
+    with pytest.raises(ValueError, match="trained on another base model"):
+        load_adapter(other, folder)
+
+
+def test_training_loop_takes_a_peft_model_and_restores_its_best_adapter(sentiment, tmp_path) -> None:
+    tokenizer, model = load_model_for_task("minilm", "sequence", LABELS, seed=0)
+    lora = add_lora(model, "sequence", r=8)
+    train_set = tokenize_sentences(sentiment["train"].select(range(128)), tokenizer, max_length=64)
+    eval_set = tokenize_sentences(sentiment["validation"].select(range(32)), tokenizer, max_length=64)
+    collator = DataCollatorWithPadding(tokenizer)
+    loss_before = _training_loss(lora, train_set, collator)
+    config = TrainingConfig(output_dir=str(tmp_path / "run"), epochs=3, batch_size=16, learning_rate=2e-3,
+                            show_progress=False)
+    train(lora, train_set, eval_set, collator=collator, compute_metrics=classification_metrics, config=config)
+    # LoRA starts as an exact no-op (B = 0): after training, B has moved and the loss on the data has fallen.
+    assert all(p.abs().sum() > 0 for n, p in lora.named_parameters() if "lora_B" in n)
+    assert _training_loss(lora, train_set, collator) < loss_before
+    # train() ends holding the best evaluation's weights; spoil them, then read the best adapter back.
+    best = {n: p.detach().clone() for n, p in lora.named_parameters() if p.requires_grad}
+    _randomise_lora(lora)
+    _restore_best(lora, tmp_path / "run" / "best")
+    assert all(torch.equal(best[n], p) for n, p in lora.named_parameters() if p.requires_grad)
+
+
+def test_int8_and_onnx_agree_with_the_float_model(trained, sentiment, tmp_path) -> None:
+    tokenizer, model = trained
+    texts = sentiment["validation"]["sentence"][:200]
+    float_labels = [p.label for p in classify(texts, model, tokenizer)]
+    int8 = quantize_int8(model)
+    # Dynamic quantisation stores Linear weights in 1 byte instead of 4; the embeddings (half of MiniLM) stay float.
+    linear_mb = sum(m.weight.numel() * 4 for m in model.modules() if isinstance(m, torch.nn.Linear)) / 1e6
+    assert model_size_mb(int8) < model_size_mb(model) - 0.7 * linear_mb
+    assert agreement(float_labels, [p.label for p in classify(texts, int8, tokenizer)]) >= 0.95
+    onnx = OnnxClassifier(export_onnx(model, tokenizer, tmp_path / "model.onnx"), model.config.id2label)
+    assert agreement(float_labels, [p.label for p in classify(texts, onnx, tokenizer)]) >= 0.99
+    assert torch.allclose(_logits(onnx, tokenizer, texts[:8]), _logits(model, tokenizer, texts[:8]), atol=1e-4)
+
+
+def test_quantising_off_the_cpu_is_refused_clearly() -> None:
+    _, model = load_model_for_task("minilm", "sequence", LABELS)
+    with pytest.raises(ValueError, match="CPU only; the model is on meta"):
+        quantize_int8(model.to("meta"))
+
+
+@pytest.mark.parametrize("kwargs, match", [({"r": 0}, "r must be an integer >= 1"),
+                                           ({"alpha": -1}, "alpha must be > 0"),
+                                           ({"target_modules": ()}, "target_modules must name"),
+                                           ({"target_modules": ("nothing",)}, "no Linear layer")])
+def test_bad_lora_settings_name_the_parameter(kwargs: dict, match: str) -> None:
+    _, model = load_model_for_task("minilm", "sequence", LABELS)
+    with pytest.raises(ValueError, match=match):
+        add_lora(model, "sequence", **kwargs)
+
+
+def test_agreement_needs_equal_lists() -> None:
+    assert agreement(["a", "b"], ["a", "c"]) == 0.5
+    with pytest.raises(ValueError, match="equally long"):
+        agreement(["a"], ["a", "b"])
+    assert np.isclose(agreement(np.array([1, 1]), np.array([1, 1])), 1.0)
