@@ -269,6 +269,15 @@ def growth_score(accuracy: np.ndarray, score: str = "accuracy") -> np.ndarray:
     return accuracy if score == "accuracy" else -np.log(np.clip(1.0 - accuracy, 1e-6, None))
 
 
+def check_rounds_for_growth_fit(rounds: int) -> int:
+    """Raise ValueError unless a run of ``rounds`` rounds gives the growth fit enough points (rounds >= 3)."""
+    rounds = check_int("rounds", rounds, low=1)
+    if rounds < 3:  # two unknowns (αβ and α(1−β)): fewer than 3 increments leave nothing to check the fit on
+        raise ValueError(f"rounds must be an integer >= 3 to fit the growth model (one increment per round), "
+                         f"got {rounds}")
+    return rounds
+
+
 def fit_growth_to_run(history: pd.DataFrame, score: str = "accuracy", capacity: float | None = None) -> GrowthFit:
     """Fit I(t+1) = I(t) + α(βE + (1−β)R) to a run: I from accuracy, E new examples, R extra passes per round.
 
@@ -276,6 +285,7 @@ def fit_growth_to_run(history: pd.DataFrame, score: str = "accuracy", capacity: 
     dividing each increment by (1 − I/K) turns it back into the linear fit. E and R count hundreds of examples.
     """
     rows = history.sort_values("round")
+    check_rounds_for_growth_fit(int(rows["round"].max()))
     E = rows["E"].to_numpy(dtype=float)[1:] / 100
     R = rows["R"].to_numpy(dtype=float)[1:] / 100
     I = growth_score(rows["accuracy"].to_numpy(), score)  # noqa: E741 - the growth model's symbol

@@ -147,3 +147,12 @@ def test_the_saturating_fit_recovers_a_curve_that_flattens() -> None:
     assert linear.r_squared < 0.99 < saturating.r_squared
     with pytest.raises(ValueError, match="capacity must be > "):
         fit_growth_to_run(history, capacity=0.5)  # below the accuracy already reached
+
+
+def test_a_run_too_short_for_the_growth_fit_is_refused_with_the_rounds_it_needs() -> None:
+    history = pd.DataFrame({"round": [0, 1, 2], "E": [0, 32, 32], "R": [0, 32, 96], "accuracy": [0.5, 0.6, 0.8]})
+    with pytest.raises(ValueError, match="rounds must be an integer >= 3 to fit the growth model.*got 2"):
+        fit_growth_to_run(history)
+    with pytest.raises(ValueError, match="rounds must be an integer >= 3"):
+        active.check_rounds_for_growth_fit(2)
+    assert active.check_rounds_for_growth_fit(3) == 3
