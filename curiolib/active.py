@@ -12,9 +12,12 @@ strategy, reveal its (hidden) labels. Strategies (`STRATEGIES`):
 What keeps it cheap on a CPU: the model is **warm-started** (each round continues from the last round's
 weights, so a round needs only a few passes); only a random sample of `candidates` pool sentences is scored
 each round (scoring all of SST-2 would take minutes); one forward pass gives both the probabilities and the
-embeddings. Embeddings are not cached across rounds: the model changes every round, and so do they.
-After every round the model and the loop's state are saved, so an interrupted run resumes at the last
-round boundary with the same picks and numbers.
+embeddings. By default a round re-reads every label revealed so far, so its cost grows with the labels and
+a run's with their square; `replay=N` trains each round on the new labels plus N earlier ones drawn at
+random, which keeps a round's cost flat for runs of thousands of labels (the SST-2 benchmark). Embeddings
+are not cached across rounds: the model changes every round, and so do they; scoring sorts sentences by
+length so each batch pads little. After every round the model and the loop's state are saved, so an
+interrupted run resumes at the last round boundary with the same picks and numbers.
 """
 from __future__ import annotations
 
@@ -112,7 +115,8 @@ class ActiveLearningConfig:
     rounds: int = 6  # training rounds (the first on the seed set alone)
     candidates: int = 1000  # pool sentences scored per round (a random sample)
     beta: float = 0.5  # exploration share of "explore_exploit"
-    epochs_per_round: int = 2  # passes over the labelled set in each round
+    epochs_per_round: int = 2  # passes over the round's training set in each round
+    replay: int | None = None  # None: re-read every earlier label each round; N: the new ones plus N earlier
     train_batch_size: int = 16
     learning_rate: float = 1e-4
     max_length: int = 64
@@ -127,6 +131,8 @@ class ActiveLearningConfig:
         check_number("learning_rate", self.learning_rate, low=0, low_inclusive=False)
         check_int("max_length", self.max_length, low=8, high=512)
         check_int("seed", self.seed, low=0)
+        if self.replay is not None:
+            check_int("replay", self.replay, low=0)
         if self.candidates < self.batch_size:
             raise ValueError(f"candidates must be >= batch_size={self.batch_size} (the batch is picked from "
                              f"them), got {self.candidates}")
@@ -149,9 +155,12 @@ def _embed_and_score(model: torch.nn.Module, dataset, collator, batch_size: int 
     """Class probabilities and unit-length sentence embeddings (mean of the last layer) in one pass."""
     model.eval()
     device = next(model.parameters()).device
+    # Shortest first, so each batch pads to a length near its own: 2-3x faster on SST-2 than in pool order.
+    order = np.argsort([len(ids) for ids in dataset["input_ids"]], kind="stable")
     probabilities, embeddings = [], []
     with torch.no_grad():
-        for batch in DataLoader(dataset.remove_columns("labels"), batch_size=batch_size, collate_fn=collator):
+        for batch in DataLoader(dataset.select(order).remove_columns("labels"), batch_size=batch_size,
+                                collate_fn=collator):
             batch = batch.to(device)
             out = model(**batch, output_hidden_states=True)
             mask = batch["attention_mask"].unsqueeze(-1).float()
@@ -159,7 +168,8 @@ def _embed_and_score(model: torch.nn.Module, dataset, collator, batch_size: int 
             pooled = (out.hidden_states[-1] * mask).sum(1) / mask.sum(1)
             probabilities.append(out.logits.softmax(-1).float().cpu().numpy())
             embeddings.append(torch.nn.functional.normalize(pooled, dim=-1).float().cpu().numpy())
-    return np.concatenate(probabilities), np.concatenate(embeddings)
+    unsort = np.argsort(order)
+    return np.concatenate(probabilities)[unsort], np.concatenate(embeddings)[unsort]
 
 
 def _validation_accuracy(model: torch.nn.Module, dataset, collator) -> float:
@@ -177,14 +187,24 @@ def _save_round(output_dir: Path, model: torch.nn.Module, state: dict) -> None:
     (output_dir / STATE_FILE).write_text(json.dumps(state))
 
 
+def _round_training_set(earlier: list[int], new: list[int], replay: int | None,
+                        rng: np.random.Generator) -> list[int]:
+    """What a round trains on: every label so far, or the new ones plus ``replay`` earlier ones at random."""
+    if replay is None or len(earlier) <= replay:
+        return earlier + new
+    # A sample of the old labels keeps them in view at a fixed cost, instead of training on the newest batch alone.
+    return rng.choice(earlier, size=replay, replace=False).tolist() + new
+
+
 def run_active_learning(model: torch.nn.Module, tokenizer, data: DatasetDict, config: ActiveLearningConfig, *,
                         resume: bool = False, show_progress: bool = False) -> ActiveLearningRun:
     """Run the loop on ``data["train"]`` (the pool, labels hidden until queried), scored on validation.
 
     ``model`` is warm-started round after round and ends trained on every label revealed. Each round
-    records E = new examples trained on, R = extra passes over examples (re-reading old ones and the
-    second pass over new ones), the optimizer steps, the validation accuracy, and the mean entropy of the
-    examples asked about against that of the candidates they were picked from; round 0 is the untrained model.
+    records E = new examples trained on, R = extra passes over examples (re-reading old ones, all of them or
+    ``config.replay``, and the later passes over new ones), the optimizer steps, the validation accuracy,
+    and the mean entropy of the examples asked about against that of the candidates they were picked from;
+    round 0 is the untrained model.
     """
     pool_size = len(data["train"])
     if config.labels_needed() > pool_size:
@@ -227,21 +247,26 @@ def run_active_learning(model: torch.nn.Module, tokenizer, data: DatasetDict, co
             probabilities, embeddings = _embed_and_score(model, pool.select(sample), collator)
             labelled_embeddings = None
             if config.strategy == "explore_exploit":
-                _, labelled_embeddings = _embed_and_score(model, pool.select(labelled), collator)
+                # Distances to at most `candidates` labelled sentences: embedding thousands each round would
+                # cost more than the round's training, and a sample that size places the labelled set well.
+                reference = labelled if len(labelled) <= config.candidates else \
+                    rng.choice(labelled, size=config.candidates, replace=False).tolist()
+                _, labelled_embeddings = _embed_and_score(model, pool.select(reference), collator)
             picks = select(config.strategy, config.batch_size, probabilities, embeddings, labelled_embeddings,
                            beta=config.beta, rng=rng)
             new = sample[picks].tolist()
             uncertainty = entropy(probabilities)
             asked_entropy, candidate_entropy = float(uncertainty[picks].mean()), float(uncertainty.mean())
+        trained_on = _round_training_set(labelled, new, config.replay, rng)
         labelled = labelled + new
         training = TrainingConfig(output_dir=str(output_dir / "round"), epochs=config.epochs_per_round,
                                   batch_size=config.train_batch_size, learning_rate=config.learning_rate,
                                   warmup_ratio=0.1, seed=config.seed + round_number, load_best_at_end=False,
                                   save_checkpoints=False,  # the loop saves its own state after each round
                                   eval_every=10**9, show_progress=show_progress)  # evaluate once, at the end
-        result = train(model, pool.select(labelled), validation, collator=collator,
+        result = train(model, pool.select(trained_on), validation, collator=collator,
                        compute_metrics=classification_metrics, config=training)
-        passes = config.epochs_per_round * len(labelled)
+        passes = config.epochs_per_round * len(trained_on)
         state["history"].append({"round": round_number, "labels": len(labelled), "E": len(new),
                                  "R": passes - len(new), "steps": result.steps,
                                  "seconds": time.perf_counter() - start,

@@ -53,7 +53,8 @@ def test_explore_exploit_mixes_by_beta() -> None:
 @pytest.mark.parametrize("kwargs, match", [({"strategy": "curious"}, "strategy must be one of"),
                                            ({"rounds": 0}, "rounds must be an integer >= 1"),
                                            ({"beta": 1.5}, r"beta must be in \[0, 1\]"),
-                                           ({"batch_size": 64, "candidates": 32}, "candidates must be >=")])
+                                           ({"batch_size": 64, "candidates": 32}, "candidates must be >="),
+                                           ({"replay": -1}, "replay must be an integer >= 0")])
 def test_bad_settings_name_the_parameter(kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         ActiveLearningConfig(**kwargs)
@@ -156,3 +157,34 @@ def test_a_run_too_short_for_the_growth_fit_is_refused_with_the_rounds_it_needs(
     with pytest.raises(ValueError, match="rounds must be an integer >= 3"):
         active.check_rounds_for_growth_fit(2)
     assert active.check_rounds_for_growth_fit(3) == 3
+
+
+def test_replay_trains_on_the_new_labels_plus_a_sample_of_the_earlier_ones() -> None:
+    rng = np.random.default_rng(0)
+    earlier, new = list(range(10)), [20, 21]
+    assert active._round_training_set(earlier, new, None, rng) == earlier + new  # no replay: re-read everything
+    assert active._round_training_set(earlier[:3], new, 5, rng) == [0, 1, 2, 20, 21]  # fewer than 5 so far
+    replayed = active._round_training_set(earlier, new, 4, rng)
+    assert replayed[-2:] == new and len(set(replayed[:4])) == 4 and set(replayed[:4]) <= set(earlier)
+
+
+def test_a_replay_run_counts_its_re_reads_and_samples_the_labelled_set_it_explores_from(tiny_data, tmp_path) -> None:
+    run = _run(tiny_data, _tiny_config(tmp_path, replay=4, candidates=8))
+    assert list(run.history["labels"]) == [0, 8, 16, 24]
+    assert list(run.history["R"]) == [0, 0, 4, 4]  # the 4 replayed labels, not all the earlier ones
+    assert len({i for batch in run.queried for i in batch}) == 24
+
+
+def test_scores_come_back_in_the_order_of_the_sentences(tiny_data) -> None:
+    from transformers import DataCollatorWithPadding
+
+    from curiolib.training import tokenize_sentences
+
+    tokenizer, model = load_model_for_task("minilm", "sequence", ["negative", "positive"], seed=0)
+    sentences = tokenize_sentences(tiny_data["validation"].select(range(12)), tokenizer, max_length=64)
+    assert len(set(len(ids) for ids in sentences["input_ids"])) > 3  # lengths differ, so sorting reorders
+    collator = DataCollatorWithPadding(tokenizer)
+    probabilities, embeddings = active._embed_and_score(model, sentences, collator, batch_size=5)
+    one_by_one = [active._embed_and_score(model, sentences.select([i]), collator) for i in range(12)]
+    assert np.allclose(probabilities, np.concatenate([p for p, _ in one_by_one]), atol=1e-5)
+    assert np.allclose(embeddings, np.concatenate([e for _, e in one_by_one]), atol=1e-5)
