@@ -47,14 +47,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def labels_to_target(curves: list[list[dict]], targets: list[float]) -> dict:
-    """Per target: labels each seed needed (NaN where it never got there), their mean and spread over the seeds."""
+    """Per target: labels each seed needed (None where it never got there), their mean and spread where reached."""
     from curiolib.active import labels_to_reach
 
     needed = {}
     for target in targets:
         counts = np.array([labels_to_reach(pd.DataFrame(curve), target) for curve in curves])
         reached = np.isfinite(counts)
-        needed[str(target)] = {"per_seed": [float(c) if np.isfinite(c) else None for c in counts],  # None: never
+        needed[str(target)] = {"per_seed": [float(c) if np.isfinite(c) else None for c in counts],
                                "reached": int(reached.sum()),
                                "mean": float(counts[reached].mean()) if reached.any() else None,
                                "std": float(counts[reached].std()) if reached.any() else None}
