@@ -168,8 +168,18 @@ def test_replay_trains_on_the_new_labels_plus_a_sample_of_the_earlier_ones() -> 
     assert replayed[-2:] == new and len(set(replayed[:4])) == 4 and set(replayed[:4]) <= set(earlier)
 
 
-def test_a_replay_run_counts_its_re_reads_and_samples_the_labelled_set_it_explores_from(tiny_data, tmp_path) -> None:
+def test_a_replay_run_counts_its_re_reads_and_samples_the_labelled_set_it_explores_from(tiny_data, tmp_path,
+                                                                                        monkeypatch) -> None:
+    scored_sizes = []
+    real_embed_and_score = active._embed_and_score
+
+    def recording_embed_and_score(model, dataset, *args, **kwargs):
+        scored_sizes.append(len(dataset))
+        return real_embed_and_score(model, dataset, *args, **kwargs)
+
+    monkeypatch.setattr(active, "_embed_and_score", recording_embed_and_score)
     run = _run(tiny_data, _tiny_config(tmp_path, replay=4, candidates=8))
+    assert 16 not in scored_sizes  # round 3 explores from 8 of its 16 labelled sentences, not all of them
     assert list(run.history["labels"]) == [0, 8, 16, 24]
     assert list(run.history["R"]) == [0, 0, 4, 4]  # the 4 replayed labels, not all the earlier ones
     assert len({i for batch in run.queried for i in batch}) == 24
