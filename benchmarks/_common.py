@@ -56,7 +56,7 @@ def machine() -> dict:
 
 def versions() -> dict:
     """Versions of the packages that shape the numbers."""
-    from curiolib.notebook import versions as package_versions
+    from curiolib.course.notebook import versions as package_versions
 
     return package_versions()
 

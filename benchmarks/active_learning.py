@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
 from _common import benchmark_parser, load_sst2_or_explain, results_header, write_results
 
 
@@ -87,14 +86,13 @@ def save_learning_curves(runs: dict, targets: list[float], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
-    from curiolib.active_plots import plot_learning_curves
+    from curiolib.active import plot_learning_curves
 
-    figure = plot_learning_curves(runs)
+    ax = plot_learning_curves(runs)
     for target in targets:
-        figure.axes[0].axhline(target, color="gray", ls=":", lw=1)
-    figure.axes[0].set_title("SST-2 validation accuracy against labels (band: min–max over seeds; dotted: targets)",
-                             fontsize=10)
-    figure.savefig(path, dpi=110, bbox_inches="tight")
+        ax.axhline(target, color="gray", ls=":", lw=1)
+    ax.set_title("SST-2 validation accuracy against labels (band: min–max over seeds; dotted: targets)", fontsize=10)
+    ax.figure.savefig(path, dpi=110, bbox_inches="tight")
     print(f"wrote {path}")
 
 
@@ -105,8 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     if data is None:
         return 0
     from curiolib.active import ActiveLearningConfig, ActiveLearningRun, run_active_learning
-    from curiolib.models import load_model_for_task
-    from curiolib.notebook import quiet
+    from curiolib.course.notebook import quiet
+    from curiolib.finetune.models import load_model_for_task
 
     quiet()
     results = results_header(args) | {"pool": len(data["train"]), "validation": len(data["validation"])}

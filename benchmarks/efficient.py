@@ -35,8 +35,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def child(args) -> int:
     """Train one method (in its own process) and write its figures for the parent."""
+    from curiolib.course.notebook import quiet
     from curiolib.efficient import fine_tune_with
-    from curiolib.notebook import quiet
 
     quiet()
     method, rank = args.child[0], int(args.child[1])
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     args.work_dir.mkdir(parents=True, exist_ok=True)
     from curiolib.efficient import compare_serving
-    from curiolib.models import load_model_for_task
+    from curiolib.finetune.models import load_model_for_task
 
     methods = [run_child(args, "full", 0)] + [run_child(args, "lora", rank) for rank in args.ranks]
     for figures in methods:

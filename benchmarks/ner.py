@@ -36,9 +36,9 @@ def fine_tune(args, data, tag_names, *, minutes: float, max_steps: int | None, n
     from transformers import DataCollatorForTokenClassification
 
     from curiolib.data import tokenize_ner_dataset
-    from curiolib.models import load_model_for_task
-    from curiolib.ner_scores import ner_metrics
-    from curiolib.training import TrainingConfig, train
+    from curiolib.finetune.loop import TrainingConfig, train
+    from curiolib.finetune.models import load_model_for_task
+    from curiolib.tasks.ner import ner_metrics
 
     tokenizer, model = load_model_for_task(args.model, "token", tag_names, seed=args.seed)
     train_set = tokenize_ner_dataset(data["train"], tokenizer, max_length=args.max_length)
@@ -58,8 +58,8 @@ def score_on_test(model, tokenizer, data, tag_names, max_length: int) -> tuple[d
     from transformers import DataCollatorForTokenClassification
 
     from curiolib.data import tokenize_ner_dataset
-    from curiolib.ner_scores import entity_scores, word_level_tags
-    from curiolib.training import predict
+    from curiolib.finetune.loop import predict
+    from curiolib.tasks.ner import entity_scores, word_level_tags
 
     test_set = tokenize_ner_dataset(data["test"], tokenizer, max_length=max_length)
     start = time.perf_counter()
@@ -76,18 +76,17 @@ def by_type(scores: dict) -> dict:
 def main(argv: list[str] | None = None) -> int:
     """Run every measurement in one process, on the standard split, and write the results."""
     args = parse_args(argv)
+    from curiolib.course.notebook import quiet, seed_everything
     from curiolib.data import load_ner
-    from curiolib.notebook import quiet, seed_everything
 
     data_dir = data_root_or_explain(args, "conll2003", "conll2003/train.txt, validation.txt and test.txt")
     if data_dir is None:
         return 0
     quiet()
     seed_everything(args.seed)
-    from curiolib.baselines import seen_entity_baseline
-    from curiolib.deploy import measure_latency
-    from curiolib.entities import find_entities
-    from curiolib.ner_scores import dataset_tags, entity_scores
+    from curiolib.efficient.serving import measure_latency
+    from curiolib.finetune.inference import find_entities
+    from curiolib.tasks.ner import dataset_tags, entity_scores, seen_entity_baseline
 
     data = load_ner("conll2003", data_dir=data_dir)
     if args.train_size:

@@ -33,9 +33,10 @@ def fine_tune(args, data, tokenizer, *, minutes: float, max_steps: int | None, n
     """One training run of the embedded model on SST-2 train, scored on validation."""
     from transformers import DataCollatorWithPadding
 
-    from curiolib.metrics import classification_metrics
-    from curiolib.models import load_model_for_task
-    from curiolib.training import TrainingConfig, tokenize_sentences, train
+    from curiolib.data import tokenize_sentences
+    from curiolib.finetune.loop import TrainingConfig, train
+    from curiolib.finetune.models import load_model_for_task
+    from curiolib.tasks.sentiment import classification_metrics
 
     _, model = load_model_for_task(args.model, "sequence", ["negative", "positive"], seed=args.seed)
     train_set = tokenize_sentences(data["train"], tokenizer, max_length=args.max_length)
@@ -51,8 +52,8 @@ def fine_tune(args, data, tokenizer, *, minutes: float, max_steps: int | None, n
 
 def latency(model, tokenizer, sentences: list[str]) -> dict:
     """One sentence at a time, as the widget does: p50/p95 milliseconds; and batched sentences per second."""
-    from curiolib.deploy import measure_latency
-    from curiolib.inference import classify
+    from curiolib.efficient.serving import measure_latency
+    from curiolib.finetune.inference import classify
 
     timing = measure_latency(lambda sentence: classify(sentence, model, tokenizer),
                              lambda batch: classify(batch, model, tokenizer, batch_size=64), sentences)
@@ -63,16 +64,16 @@ def latency(model, tokenizer, sentences: list[str]) -> dict:
 def main(argv: list[str] | None = None) -> int:
     """Run every measurement in one process, on the same split, and write the results."""
     args = parse_args(argv)
-    from curiolib.notebook import quiet, seed_everything
+    from curiolib.course.notebook import quiet, seed_everything
 
     data = load_sst2_or_explain(args)
     if data is None:
         return 0
     quiet()
     seed_everything(args.seed)
-    from curiolib.baselines import tfidf_baseline
-    from curiolib.models import load_model_for_task
-    from curiolib.throughput import compare_padding
+    from curiolib.efficient.padding import compare_padding
+    from curiolib.finetune.models import load_model_for_task
+    from curiolib.tasks.sentiment import tfidf_baseline
 
     results = results_header(args) | {"train_examples": len(data["train"]),
                                       "validation_examples": len(data["validation"])}
@@ -86,11 +87,11 @@ def main(argv: list[str] | None = None) -> int:
     tokenizer, model = load_model_for_task(args.model, "sequence", ["negative", "positive"], seed=args.seed)
     sample = data["train"].shuffle(seed=args.seed).select(range(args.throughput_examples))
     speed = compare_padding(model, tokenizer, sample["sentence"], sample["label"], batch_size=args.batch_size)
-    results |= {"throughput_ratio": speed.speedup, "tutorial_examples_per_s": speed.tutorial_examples_per_s,
+    results |= {"throughput_ratio": speed.speedup, "max_length_examples_per_s": speed.max_length_examples_per_s,
                 "dynamic_examples_per_s": speed.dynamic_examples_per_s,
-                "padded_tokens_tutorial": speed.padded_tokens_tutorial,
+                "padded_tokens_max_length": speed.padded_tokens_max_length,
                 "padded_tokens_dynamic": speed.padded_tokens_dynamic}
-    print(f"training speed on the same {speed.examples} examples: pad to 512 {speed.tutorial_examples_per_s:.1f} "
+    print(f"training speed on the same {speed.examples} examples: pad to 512 {speed.max_length_examples_per_s:.1f} "
           f"ex/s, dynamic padding + length grouping {speed.dynamic_examples_per_s:.1f} ex/s: "
           f"{speed.speedup:.1f}x", flush=True)
 

@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .catalog import LESSONS, available_lessons
+from .course.catalog import LESSONS, available_lessons
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{lesson.stem:28} {lesson.title}{mark}")
         return 0
 
-    from .harness import parse_parameter, run_all, write_summary
+    from .course.harness import parse_parameter, run_all, write_summary
 
     parameters = {name: parse_parameter(value) for name, value in args.parameter}
     try:

@@ -48,17 +48,22 @@ def check_int(name: str, value: Any, *, low: int | None = None, high: int | None
     return value
 
 
+def choice_error(name: str, value: Any, allowed: Iterable[Any]) -> ValueError:
+    """The ValueError for a value outside ``allowed``, listing the choices (for callers that already know)."""
+    listed = ", ".join(repr(c) for c in allowed)
+    return ValueError(f"{name} must be one of {listed}; got {value!r}")
+
+
 def check_choice(name: str, value: Any, allowed: Iterable[Any]) -> Any:
     """Return ``value`` if it is one of ``allowed``, else raise ValueError listing the choices."""
     choices = list(allowed)
     if value not in choices:
-        listed = ", ".join(repr(c) for c in choices)
-        raise ValueError(f"{name} must be one of {listed}; got {value!r}")
+        raise choice_error(name, value, choices)
     return value
 
 
 def check_text(name: str, value: Any) -> str:
-    """Return ``value`` stripped if it is a non-empty string, else raise ValueError."""
+    """Return ``value`` unchanged if it is a string with some non-blank text, else raise ValueError."""
     if not isinstance(value, str):
         raise ValueError(f"{name} must be a non-empty string, got {type(value).__name__}")
     if not value.strip():

@@ -4,11 +4,11 @@ import sys
 
 from transformers import DataCollatorWithPadding
 
-from curiolib.data import load_sentiment
-from curiolib.metrics import classification_metrics
-from curiolib.models import load_model_for_task
-from curiolib.notebook import quiet
-from curiolib.training import TrainingConfig, tokenize_sentences, train
+from curiolib.course.notebook import quiet
+from curiolib.data import load_sentiment, tokenize_sentences
+from curiolib.finetune.loop import TrainingConfig, train
+from curiolib.finetune.models import load_model_for_task
+from curiolib.tasks.sentiment import classification_metrics
 
 output_dir, per_process_batch, result_file = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 quiet()

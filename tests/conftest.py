@@ -27,6 +27,6 @@ def data_dir() -> Path:
 @pytest.fixture(scope="session")
 def tokenizer():
     """The embedded model's fast tokenizer."""
-    from curiolib.models import load_tokenizer
+    from curiolib.finetune.models import load_tokenizer
 
     return load_tokenizer("minilm")

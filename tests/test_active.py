@@ -5,11 +5,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import curiolib.active as active
-from curiolib.active import (ActiveLearningConfig, entropy, farthest_first, fit_growth_to_run, labels_to_reach,
-                             least_confidence, run_active_learning, select)
+import curiolib.active.loop as active
+from curiolib.active import (ActiveLearningConfig, entropy, farthest_first, labels_to_reach, least_confidence,
+                             run_active_learning, select)
 from curiolib.data import load_sentiment
-from curiolib.models import load_model_for_task
+from curiolib.finetune.models import load_model_for_task
+from curiolib.growth import check_rounds_for_growth_fit, fit_growth_to_run
 
 # Six pool examples: two right at the decision boundary (indices 2 and 4), the rest confident.
 PROBABILITIES = np.array([[0.99, 0.01], [0.05, 0.95], [0.52, 0.48], [0.9, 0.1], [0.45, 0.55], [0.2, 0.8]])
@@ -155,8 +156,8 @@ def test_a_run_too_short_for_the_growth_fit_is_refused_with_the_rounds_it_needs(
     with pytest.raises(ValueError, match="rounds must be an integer >= 3 to fit the growth model.*got 2"):
         fit_growth_to_run(history)
     with pytest.raises(ValueError, match="rounds must be an integer >= 3"):
-        active.check_rounds_for_growth_fit(2)
-    assert active.check_rounds_for_growth_fit(3) == 3
+        check_rounds_for_growth_fit(2)
+    assert check_rounds_for_growth_fit(3) == 3
 
 
 def test_replay_trains_on_the_new_labels_plus_a_sample_of_the_earlier_ones() -> None:
@@ -188,7 +189,7 @@ def test_a_replay_run_counts_its_re_reads_and_samples_the_labelled_set_it_explor
 def test_scores_come_back_in_the_order_of_the_sentences(tiny_data) -> None:
     from transformers import DataCollatorWithPadding
 
-    from curiolib.training import tokenize_sentences
+    from curiolib.data import tokenize_sentences
 
     tokenizer, model = load_model_for_task("minilm", "sequence", ["negative", "positive"], seed=0)
     sentences = tokenize_sentences(tiny_data["validation"].select(range(12)), tokenizer, max_length=64)

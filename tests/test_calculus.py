@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 import torch
 
-from curiolib.calculus import (binary_cross_entropy, binary_cross_entropy_gradient, check_gradient,
-                               gradient_descent, mse_gradient, mse_loss, mse_smoothness, numerical_gradient,
-                               softmax_cross_entropy, softmax_cross_entropy_gradient, wrong_mse_gradient)
-from curiolib.optim_demos import (check_gradient_accumulation, clipping_effect, linear_warmup_schedule,
-                                  optimizer_paths, overfitting_run)
+from curiolib.maths.calculus import (binary_cross_entropy, binary_cross_entropy_gradient, check_gradient,
+                                     gradient_descent, mse_gradient, mse_loss, mse_smoothness, numerical_gradient,
+                                     softmax_cross_entropy, softmax_cross_entropy_gradient, wrong_mse_gradient)
+from curiolib.maths.optimisers import (check_gradient_accumulation, clipping_effect, linear_warmup_schedule,
+                                       optimizer_paths, overfitting_run)
 
 rng = np.random.default_rng(0)
 X = rng.normal(size=(40, 3))
@@ -83,7 +83,7 @@ def test_training_loop_pieces_behave_as_the_lesson_says() -> None:
     paths = optimizer_paths(steps=150)
     assert np.linalg.norm(paths["AdamW"][-1] - [1, -1]) < 0.1
     rates = linear_warmup_schedule(100, 0.1, learning_rate=1.0)
-    assert rates[0] == 0 and rates[10] == pytest.approx(1.0) and rates[-1] == pytest.approx(1 / 90)  # (100 − 99)/(100 − 10)
+    assert rates[0] == 0 and rates[10] == pytest.approx(1.0) and rates[-1] == pytest.approx(1 / 90)  # (100−99)/(100−10)
     before, after = clipping_effect(max_norm=1.0)
     assert before > 10 and after == pytest.approx(1.0)
     run = overfitting_run(epochs=300)
@@ -94,7 +94,8 @@ def test_training_loop_pieces_behave_as_the_lesson_says() -> None:
 @pytest.mark.parametrize("call, match", [
     (lambda: numerical_gradient(np.sum, np.ones(2), eps=0), "eps must be > 0"),
     (lambda: gradient_descent(np.sum, np.sign, np.ones(2), learning_rate=-1, steps=3), "learning_rate must be > 0"),
-    (lambda: gradient_descent(np.sum, np.sign, np.ones(2), learning_rate=0.1, steps=0), "steps must be an integer >= 1"),
+    (lambda: gradient_descent(np.sum, np.sign, np.ones(2), learning_rate=0.1, steps=0),
+     "steps must be an integer >= 1"),
     (lambda: mse_loss(np.ones(3), X, y), r"theta must hold 3 weights and a bias \(4 values\)"),
     (lambda: mse_loss(THETA, X, y[:5]), "X and y must have the same number of rows"),
     (lambda: linear_warmup_schedule(10, 1.5), r"warmup_ratio must be in \[0, 1\]"),

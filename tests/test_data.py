@@ -3,17 +3,19 @@ from __future__ import annotations
 
 import gzip
 import re
+import sys
 import time
 from pathlib import Path
 
 import pytest
 from datasets import ClassLabel
 
-from curiolib.data import (IGNORE_INDEX, align_labels_with_tokens, b_to_i_map, load_ner, load_sentiment,
-                           read_conll, read_text_classification, tokenize_and_align_labels, validate_iob2)
+from curiolib.data import (IGNORE_INDEX, align_labels_with_tokens, b_to_i_map, load_ner, load_sentiment, read_conll,
+                           read_text_classification, tokenize_and_align_labels, validate_iob2)
 from curiolib.data.loaders import EMBEDDED_DIR
 
-PACKAGE_DIR = Path(__file__).resolve().parents[1] / "curiolib"
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PACKAGE_DIR = PROJECT_ROOT / "curiolib"
 
 
 def test_embedded_sentiment_has_fixed_balanced_splits(capsys) -> None:
@@ -266,7 +268,11 @@ def test_label_all_tokens_in_the_batched_helper_needs_the_tag_names(tokenizer) -
 
 
 def test_the_shipped_data_is_exactly_what_the_build_script_makes(data_dir: Path, tmp_path: Path) -> None:
-    from curiolib.data.build_embedded import build
+    sys.path.insert(0, str(PROJECT_ROOT / "scripts"))  # a maintainer's script, not part of the package
+    try:
+        from build_embedded import build
+    finally:
+        sys.path.remove(str(PROJECT_ROOT / "scripts"))
 
     if not (data_dir / "sentiment_sentences").is_dir() or not (data_dir / "uner_english_ewt").is_dir():
         pytest.skip("the redistributable sets (sentiment_sentences/, uner_english_ewt/) are not in CURIOLIB_DATA")

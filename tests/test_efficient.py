@@ -6,14 +6,13 @@ import pytest
 import torch
 from transformers import DataCollatorWithPadding
 
-from curiolib.data import load_sentiment
-from curiolib.deploy import OnnxClassifier, agreement, export_onnx, model_size_mb, quantize_int8
-from curiolib.inference import classify
-from curiolib.lora import (add_lora, count_parameters, folder_size_mb, load_adapter, lora_parameter_count,
-                           merge_lora, save_adapter)
-from curiolib.metrics import classification_metrics
-from curiolib.models import load_model_for_task
-from curiolib.training import TrainingConfig, _restore_best, tokenize_sentences, train
+from curiolib.data import load_sentiment, tokenize_sentences
+from curiolib.efficient import (OnnxClassifier, add_lora, agreement, count_parameters, export_onnx, load_adapter,
+                                lora_parameter_count, merge_lora, model_size_mb, quantize_int8, save_adapter)
+from curiolib.finetune.inference import classify
+from curiolib.finetune.loop import TrainingConfig, _restore_best, train
+from curiolib.finetune.models import load_model_for_task
+from curiolib.tasks.sentiment import classification_metrics
 
 LABELS = ["negative", "positive"]
 
@@ -87,7 +86,7 @@ def test_adapter_saves_alone_and_loads_back_only_onto_its_base(tokenizer, tmp_pa
     texts = ["not bad at all", "dreadful"]
     before = _logits(lora, tokenizer, texts)
     folder = save_adapter(lora, tmp_path / "adapter")
-    assert folder_size_mb(folder) < 1.0  # the full model is about 90 MB
+    assert model_size_mb(folder) < 1.0  # the full model is about 90 MB
     _, fresh = load_model_for_task("minilm", "sequence", LABELS, seed=5)  # another random head: must be replaced
     assert torch.allclose(_logits(load_adapter(fresh, folder), tokenizer, texts), before, atol=1e-6)
     _, other = load_model_for_task("minilm", "sequence", LABELS, seed=0)

@@ -4,8 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from curiolib.growth import (closed_form, closed_form_optimal_beta, fit, material_limited_final, optimal_beta,
-                             simulate)
+from curiolib.growth import closed_form, closed_form_optimal_beta, fit, material_limited_final, optimal_beta, simulate
 
 
 def _noisy_run(alpha: float, beta: float, steps: int, noise: float, seed: int):

@@ -9,7 +9,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from curiolib.harness import clean_notebook, parse_parameter, run_notebook
+from curiolib.course.harness import clean_notebook, parse_parameter, run_notebook
 
 
 def _notebook(path: Path, *sources: str) -> Path:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from curiolib.models import MODELS, load_model_for_task, load_tokenizer, model_info, resolve_model
+from curiolib.finetune.models import MODELS, load_model_for_task, load_tokenizer, model_info, resolve_model
 
 
 def test_embedded_model_gives_sequence_logits_with_named_labels() -> None:
@@ -66,7 +66,7 @@ def test_hub_model_offline_loads_from_the_local_cache(monkeypatch, tmp_path) -> 
     # A hub model downloaded once works offline: lay out a hub cache entry that points at the MiniLM files.
     from huggingface_hub import constants
 
-    from curiolib.models import embedded_model_path
+    from curiolib.finetune.models import embedded_model_path
 
     snapshot = tmp_path / "models--curiolib-tests--cached-minilm" / "snapshots" / ("0" * 40)
     snapshot.mkdir(parents=True)
@@ -85,7 +85,7 @@ def test_hub_errors_online_are_rewritten_to_suggest_minilm(monkeypatch) -> None:
     # The network boundary: pretend the hub answers, and let from_pretrained fail the way it does for a bad id.
     import transformers
 
-    from curiolib import models
+    from curiolib.finetune import models
 
     def not_found(*args, **kwargs):
         raise OSError("someone/missing is not a local folder and is not a valid model identifier")

@@ -5,14 +5,13 @@ import numpy as np
 import pytest
 from transformers import DataCollatorForTokenClassification
 
-from curiolib.baselines import seen_entity_baseline
+from curiolib.course.widgets import entities_html, ner_widget
 from curiolib.data import IGNORE_INDEX, align_labels_by_position, load_ner, tokenize_ner_dataset
-from curiolib.entities import find_entities
-from curiolib.models import load_model_for_task
-from curiolib.ner_errors import entity_outcomes, outcome_table, worst_tagged_sentences
-from curiolib.ner_scores import dataset_tags, entity_report, entity_scores, ner_metrics, word_level_tags
-from curiolib.training import TrainingConfig, predict, train
-from curiolib.widgets import entities_html, ner_widget
+from curiolib.finetune.inference import find_entities
+from curiolib.finetune.loop import TrainingConfig, predict, train
+from curiolib.finetune.models import load_model_for_task
+from curiolib.tasks.ner import (dataset_tags, entity_outcomes, entity_report, entity_scores, ner_metrics, outcome_table,
+                                seen_entity_baseline, word_level_tags, worst_tagged_sentences)
 
 GOLD = [["B-PER", "I-PER", "O", "B-LOC"], ["B-ORG", "O"]]
 PREDICTED = [["B-PER", "I-PER", "O", "B-ORG"], ["B-ORG", "B-PER"]]

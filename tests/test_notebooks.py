@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from curiolib.catalog import PROJECT_ROOT, Lesson, available_lessons
-from curiolib.harness import run_notebook
+from curiolib.course.catalog import PROJECT_ROOT, Lesson, available_lessons
+from curiolib.course.harness import run_notebook
 
 LESSONS = available_lessons()
 COMMITTED = [lesson for lesson in LESSONS if lesson.nbval == "committed"]

@@ -1,17 +1,17 @@
-"""The project's front door: metadata agrees with itself, the README's badges and notebooks agree, notebooks are clean."""
+"""The project's front door: metadata agrees with itself, README badges and notebooks agree, notebooks are clean."""
 from __future__ import annotations
 
 import json
 import re
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 import yaml
 from packaging.requirements import Requirement
 
-from curiolib.catalog import (LESSONS, NOTEBOOK_DIR, PROJECT_ROOT, available_lessons, colab_url, repository_url,
-                             setup_cell_source)
+from curiolib.course.catalog import (LESSONS, NOTEBOOK_DIR, PROJECT_ROOT, available_lessons, colab_url, repository_url,
+                                     setup_cell_source)
 
 PYPROJECT = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())
 README = (PROJECT_ROOT / "README.md").read_text()
@@ -31,7 +31,8 @@ def test_environment_yml_names_the_same_runtime_dependencies_as_pyproject() -> N
     from_env = [r for r in pip_section if not r.startswith("-e")]
     assert _names(from_env) == _names(PYPROJECT["project"]["dependencies"])
     # Same lower bounds too, so the two files cannot drift apart silently.
-    assert {str(Requirement(r)) for r in from_env} == {str(Requirement(r)) for r in PYPROJECT["project"]["dependencies"]}
+    declared = PYPROJECT["project"]["dependencies"]
+    assert {str(Requirement(r)) for r in from_env} == {str(Requirement(r)) for r in declared}
 
 
 def test_dependencies_have_lower_bounds_not_pins() -> None:
@@ -99,3 +100,51 @@ def test_every_lesson_records_smoke_parameters_it_declares() -> None:
         for name in lesson.smoke:
             assert re.search(rf"^{name}\s*=", params_cell, re.M), f"{lesson.stem} has no parameter {name!r}"
     assert all(lesson.nbval in {"committed", "smoke"} for lesson in LESSONS)
+
+
+#: What a lesson may import from: the package's API, and the one namespace of the lessons that have one.
+LESSON_MODULES = {"curiolib", "curiolib.growth", "curiolib.maths", "curiolib.active", "curiolib.efficient"}
+
+
+def _curiolib_imports(source: str) -> list[tuple[str, str]]:
+    """(module, name) for every name a notebook cell imports from curiolib (IPython magics blanked first)."""
+    import ast
+
+    code = "\n".join(line[:len(line) - len(line.lstrip())] + "pass" if line.lstrip().startswith(("%", "!"))
+                     else line for line in source.splitlines())
+    found = []
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "curiolib":
+            found += [(node.module, alias.name) for alias in node.names]
+        elif isinstance(node, ast.Import):
+            found += [(alias.name, "") for alias in node.names if alias.name.split(".")[0] == "curiolib"]
+    return found
+
+
+def test_notebooks_import_only_the_public_api() -> None:
+    import importlib
+
+    for lesson in available_lessons():
+        nb = json.loads(lesson.path.read_text())
+        for cell in nb["cells"]:
+            if cell["cell_type"] != "code":
+                continue
+            for module, name in _curiolib_imports("".join(cell["source"])):
+                assert module in LESSON_MODULES, f"{lesson.filename} imports from {module}; use one of {LESSON_MODULES}"
+                assert not name.startswith("_"), f"{lesson.filename} imports the private name {module}.{name}"
+                assert name == "" or hasattr(importlib.import_module(module), name), f"{module} has no {name}"
+
+
+def test_the_import_check_catches_a_private_name_and_an_internal_module() -> None:
+    source = "%pip install x\nfrom curiolib.finetune.loop import _restore_best\nimport curiolib.data\n"
+    found = _curiolib_imports(source)
+    assert found == [("curiolib.finetune.loop", "_restore_best"), ("curiolib.data", "")]
+
+
+def test_every_name_of_the_public_api_resolves() -> None:
+    import curiolib
+
+    for name in curiolib.__all__:
+        assert getattr(curiolib, name) is not None, name
+    with pytest.raises(AttributeError, match="no attribute 'no_such_name'"):
+        curiolib.no_such_name  # noqa: B018

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from transformers import DataCollatorWithPadding
 
-from curiolib.data import load_sentiment
-from curiolib.metrics import classification_metrics
-from curiolib.models import load_model_for_task
-from curiolib.training import TrainingConfig, evaluate, tokenize_sentences, train
+from curiolib.data import load_sentiment, tokenize_sentences
+from curiolib.finetune.loop import TrainingConfig, evaluate, train
+from curiolib.finetune.models import load_model_for_task
+from curiolib.tasks.sentiment import classification_metrics
 
 
 @pytest.fixture(scope="module")

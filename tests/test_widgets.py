@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from curiolib.inference import classify
-from curiolib.models import load_model_for_task
-from curiolib.widgets import explain_input, sentiment_html, sentiment_widget
+from curiolib.course.widgets import explain_input, sentiment_html, sentiment_widget
+from curiolib.finetune.inference import classify
+from curiolib.finetune.models import load_model_for_task
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from datasets import Dataset, DatasetDict
 
-from ..hub import hub_reachable
+from ..finetune.models import hub_reachable
 from .features import SENTIMENT_LABELS, sentiment_features
 from .readers import TEXT_SUFFIXES, ner_dataset, parse_conll, read_text_classification
 

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+import tomllib
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
 
 
@@ -66,14 +67,13 @@ def available_lessons() -> list[Lesson]:
 
 def find_lesson(name: str) -> Lesson:
     """Look a lesson up by stem, number prefix ("03") or notebook path."""
-    from ._validation import check_choice
+    from .._validation import choice_error
 
     stem = Path(name).name.removesuffix(".ipynb")
     for lesson in LESSONS:
         if stem == lesson.stem or stem == lesson.stem[:2]:
             return lesson
-    check_choice("notebook", stem, [lesson.stem for lesson in available_lessons()])
-    raise AssertionError("unreachable")
+    raise choice_error("notebook", stem, [lesson.stem for lesson in available_lessons()])
 
 
 @lru_cache(maxsize=1)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validation import check_int, check_number
+from .._validation import check_int, check_number
 
 Loss = Callable[[np.ndarray], float]
 Gradient = Callable[[np.ndarray], np.ndarray]

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._validation import check_int, check_number
+from .._validation import check_int, check_number
 
 
 def _quadratic_loss(params: torch.Tensor) -> torch.Tensor:

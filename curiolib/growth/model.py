@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ._validation import check_int, check_number
+from .._validation import check_int, check_number
 
 #: An input series: a constant, an array with one value per step, or a function of the step numbers t.
 Input = float | np.ndarray | Callable[[np.ndarray], np.ndarray]

@@ -1,7 +1,13 @@
-"""Word-level NER tags to sub-word labels, the step the usual tutorials get wrong."""
+"""Text to model inputs: sentences for classification, and word-level NER tags aligned to sub-words.
+
+The alignment is the step the usual tutorials get wrong; `align_labels_by_position` keeps their habit for the
+lesson to show failing.
+"""
 from __future__ import annotations
 
 from collections.abc import Sequence
+
+from datasets import Dataset
 
 IGNORE_INDEX = -100  # the label PyTorch's cross-entropy skips
 
@@ -89,3 +95,16 @@ def tokenize_ner_dataset(dataset, tokenizer, *, max_length: int = 256, alignment
     encoded = dataset.map(tokenize_and_align_labels, batched=True, remove_columns=dataset.column_names,
                           fn_kwargs={"tokenizer": tokenizer, "max_length": max_length, "alignment": alignment})
     return encoded
+
+
+def tokenize_sentences(dataset: Dataset, tokenizer, *, text_column: str = "sentence", label_column: str = "label",
+                       max_length: int = 128) -> Dataset:
+    """Tokenize without padding (the collator pads each batch) and keep only what the model takes."""
+    from .._validation import check_int
+
+    check_int("max_length", max_length, low=8, high=tokenizer.model_max_length)
+    encoded = dataset.map(lambda batch: tokenizer(batch[text_column], truncation=True, max_length=max_length),
+                          batched=True)
+    encoded = encoded.rename_column(label_column, "labels")
+    keep = {"input_ids", "attention_mask", "token_type_ids", "labels"}
+    return encoded.remove_columns([c for c in encoded.column_names if c not in keep])

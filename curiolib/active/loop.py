@@ -1,13 +1,7 @@
 """Pool-based active learning for sentence classification: the curiosity loop made concrete.
 
 A round: fine-tune on the labelled set, score a sample of the unlabelled pool, query the next batch with a
-strategy, reveal its (hidden) labels. Strategies (`STRATEGIES`):
-
-- "random": uniform picks, the control every other strategy must beat;
-- "least_confidence": the lowest top-class probability; "entropy": the most uncertain prediction;
-- "explore_exploit": a share β of each batch picked for diversity (farthest-first in the model's sentence
-  embedding space, away from everything already labelled), the rest by entropy: β is the growth model's
-  exploration share made literal (β = 0 is "entropy", β = 1 pure exploration).
+strategy (`strategies.py`), reveal its (hidden) labels.
 
 What keeps it cheap on a CPU: the model is **warm-started** (each round continues from the last round's
 weights, so a round needs only a few passes); only a random sample of `candidates` pool sentences is scored
@@ -34,76 +28,14 @@ from datasets import DatasetDict
 from torch.utils.data import DataLoader
 from transformers import DataCollatorWithPadding
 
-from ._validation import check_choice, check_int, check_number
-from .growth import GrowthFit, fit
-from .metrics import classification_metrics
-from .training import TrainingConfig, tokenize_sentences, train
+from .._validation import check_choice, check_int, check_number
+from ..data.tokenize import tokenize_sentences
+from ..finetune.loop import TrainingConfig, train
+from ..tasks.sentiment import classification_metrics
+from .strategies import STRATEGIES, entropy, select
 
-STRATEGIES = ("random", "least_confidence", "entropy", "explore_exploit")
-SCORES = ("accuracy", "log_error")
 STATE_FILE = "active_state.json"
 
-
-# --------------------------------------------------------------------------- how each strategy picks
-
-def least_confidence(probabilities: np.ndarray) -> np.ndarray:
-    """1 − the top-class probability: largest for the examples nearest the decision boundary."""
-    return 1.0 - np.asarray(probabilities).max(axis=1)
-
-
-def entropy(probabilities: np.ndarray) -> np.ndarray:
-    """Predictive entropy −Σ p log p (nats): largest where the model spreads its belief most evenly."""
-    p = np.clip(np.asarray(probabilities, dtype=float), 1e-12, 1.0)
-    return -(p * np.log(p)).sum(axis=1)
-
-
-def _distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Euclidean distances between the rows of a and of b, without an (n, m, d) intermediate."""
-    squared = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2 * a @ b.T
-    return np.sqrt(np.clip(squared, 0, None))
-
-
-def farthest_first(candidates: np.ndarray, labelled: np.ndarray, k: int) -> np.ndarray:
-    """Greedily pick k candidates, each the farthest (Euclidean) from the labelled set and the picks so far."""
-    candidates = np.asarray(candidates, dtype=float)
-    labelled = np.asarray(labelled, dtype=float).reshape(-1, candidates.shape[1])
-    check_int("k", k, low=0, high=len(candidates))
-    # With nothing labelled yet every distance is infinite, and argmax starts from the first candidate.
-    distance = _distances(candidates, labelled).min(axis=1) if len(labelled) else np.full(len(candidates), np.inf)
-    picks: list[int] = []
-    for _ in range(k):
-        best = int(np.argmax(distance))
-        picks.append(best)
-        distance = np.minimum(distance, _distances(candidates, candidates[best:best + 1])[:, 0])
-        distance[picks] = -np.inf
-    return np.array(picks, dtype=int)
-
-
-def select(strategy: str, k: int, probabilities: np.ndarray, embeddings: np.ndarray | None = None,
-           labelled_embeddings: np.ndarray | None = None, *, beta: float = 0.5,
-           rng: np.random.Generator | None = None) -> np.ndarray:
-    """Indices (into the candidates) of the k examples ``strategy`` asks about next."""
-    check_choice("strategy", strategy, STRATEGIES)
-    n = len(probabilities)
-    check_int("k", k, low=1, high=n)
-    check_number("beta", beta, low=0, high=1)
-    if strategy == "random":
-        return (rng or np.random.default_rng(0)).choice(n, size=k, replace=False)
-    if strategy == "least_confidence":
-        return np.argsort(-least_confidence(probabilities), kind="stable")[:k]
-    if strategy == "entropy":
-        return np.argsort(-entropy(probabilities), kind="stable")[:k]
-    if embeddings is None:
-        raise ValueError("strategy 'explore_exploit' needs the candidates' embeddings")
-    explore = int(round(beta * k))
-    labelled = np.empty((0, embeddings.shape[1])) if labelled_embeddings is None else labelled_embeddings
-    explored = farthest_first(embeddings, labelled, explore) if explore else np.array([], dtype=int)
-    rest = np.setdiff1d(np.arange(n), explored)
-    exploited = rest[np.argsort(-entropy(probabilities[rest]), kind="stable")[: k - explore]]
-    return np.concatenate([explored, exploited]).astype(int)
-
-
-# --------------------------------------------------------------------------- the loop
 
 @dataclass
 class ActiveLearningConfig:
@@ -278,66 +210,13 @@ def run_active_learning(model: torch.nn.Module, tokenizer, data: DatasetDict, co
     return ActiveLearningRun(config=config, history=pd.DataFrame(state["history"]), queried=state["queried"])
 
 
-# --------------------------------------------------------------------------- reading the curves
-
-def labels_to_reach(history: pd.DataFrame, target: float) -> float:
-    """Labels used when validation accuracy first reaches ``target``; NaN if it never does."""
-    check_number("target", target, low=0, high=1)
-    reached = history[(history["round"] > 0) & (history["accuracy"] >= target)]
-    return float(reached["labels"].iloc[0]) if len(reached) else float("nan")
-
-
-def growth_score(accuracy: np.ndarray, score: str = "accuracy") -> np.ndarray:
-    """Knowledge I from accuracy: the accuracy itself, or −log(1 − accuracy), which does not saturate at 1."""
-    check_choice("score", score, SCORES)
-    accuracy = np.asarray(accuracy, dtype=float)
-    return accuracy if score == "accuracy" else -np.log(np.clip(1.0 - accuracy, 1e-6, None))
-
-
-def check_rounds_for_growth_fit(rounds: int) -> int:
-    """Raise ValueError unless a run of ``rounds`` rounds gives the growth fit enough points (rounds >= 3)."""
-    rounds = check_int("rounds", rounds, low=1)
-    if rounds < 3:  # two unknowns (αβ and α(1−β)): fewer than 3 increments leave nothing to check the fit on
-        raise ValueError(f"rounds must be an integer >= 3 to fit the growth model (one increment per round), "
-                         f"got {rounds}")
-    return rounds
-
-
-def fit_growth_to_run(history: pd.DataFrame, score: str = "accuracy", capacity: float | None = None) -> GrowthFit:
-    """Fit I(t+1) = I(t) + α(βE + (1−β)R) to a run: I from accuracy, E new examples, R extra passes per round.
-
-    With ``capacity=K`` the fitted model is the growth lesson's saturating one, ΔI = α(βE + (1−β)R)·(1 − I/K):
-    dividing each increment by (1 − I/K) turns it back into the linear fit. E and R count hundreds of examples.
-    """
-    rows = history.sort_values("round")
-    check_rounds_for_growth_fit(int(rows["round"].max()))
-    E = rows["E"].to_numpy(dtype=float)[1:] / 100
-    R = rows["R"].to_numpy(dtype=float)[1:] / 100
-    I = growth_score(rows["accuracy"].to_numpy(), score)  # noqa: E741 - the growth model's symbol
-    if capacity is not None:
-        check_number("capacity", capacity, low=float(I.max()), low_inclusive=False)
-        increments = np.diff(I) / (1 - I[:-1] / capacity)
-        I = np.concatenate([[I[0]], I[0] + np.cumsum(increments)])  # noqa: E741
-    return fit(I, E, R)
-
-
-def predicted_curve(fitted: GrowthFit, I0: float, E: np.ndarray, R: np.ndarray,
-                    capacity: float | None = None) -> np.ndarray:
-    """The trajectory a fit draws from I0: linear, or slowed by (1 − I/K) when it was fitted with a capacity K."""
-    if capacity is None:
-        return fitted.predict(I0, E, R)
-    I = [float(I0)]  # noqa: E741
-    for e, r in zip(E, R):
-        I.append(I[-1] + (fitted.a * e + fitted.b * r) * (1 - I[-1] / capacity))
-    return np.array(I)
-
-
 # --------------------------------------------------------------------------- several strategies and seeds
 
 def compare_strategies(model_name: str, data: DatasetDict, strategies: list[str], seeds: list[int], *,
-                       output_dir: str | Path = "checkpoints/05_active", **settings) -> dict[str, list[ActiveLearningRun]]:
+                       output_dir: str | Path = "checkpoints/active",
+                       **settings) -> dict[str, list[ActiveLearningRun]]:
     """Run every strategy with every seed from the same pretrained model; settings go to ActiveLearningConfig."""
-    from .models import load_model_for_task
+    from ..finetune.models import load_model_for_task
 
     for strategy in strategies:
         check_choice("strategies", strategy, STRATEGIES)
@@ -354,67 +233,3 @@ def compare_strategies(model_name: str, data: DatasetDict, strategies: list[str]
     return runs
 
 
-def mean_curve(runs: list[ActiveLearningRun]) -> pd.DataFrame:
-    """The seeds' histories averaged round by round (labels, E and R are the same for every seed)."""
-    frames = pd.concat([run.history.assign(seed=run.config.seed) for run in runs])
-    grouped = frames.groupby("round")
-    curve = grouped[["labels", "E", "R", "accuracy"]].mean()
-    return curve.assign(accuracy_min=grouped["accuracy"].min(), accuracy_max=grouped["accuracy"].max(),
-                        seconds=grouped["seconds"].mean()).reset_index()
-
-
-def labels_to_target_table(runs: dict[str, list[ActiveLearningRun]], targets: list[float]) -> pd.DataFrame:
-    """For each strategy and target accuracy: mean and spread of the labels needed, and how many seeds got there."""
-    rows = []
-    for strategy, strategy_runs in runs.items():
-        for target in targets:
-            needed = np.array([labels_to_reach(run.history, target) for run in strategy_runs])
-            reached = np.isfinite(needed)
-            rows.append({"strategy": strategy, "target": target, "seeds reaching it": f"{reached.sum()}/{len(needed)}",
-                         "labels (mean)": needed[reached].mean() if reached.any() else np.nan,
-                         "labels (min–max)": f"{needed[reached].min():.0f}–{needed[reached].max():.0f}"
-                         if reached.any() else "not reached"})
-    return pd.DataFrame(rows).set_index(["strategy", "target"])
-
-
-def growth_fit_table(runs: dict[str, list[ActiveLearningRun]], score: str = "accuracy",
-                     capacity: float | None = None) -> pd.DataFrame:
-    """The growth model fitted to each strategy's mean curve: α, β with standard errors, R², and the verdict."""
-    rows = []
-    for strategy, strategy_runs in runs.items():
-        fitted = fit_growth_to_run(mean_curve(strategy_runs), score, capacity)
-        rows.append({"strategy": strategy, "α": fitted.alpha, "α SE": fitted.alpha_se, "β": fitted.beta,
-                     "β SE": fitted.beta_se, "R²": fitted.r_squared, "verdict": fitted.message})
-    return pd.DataFrame(rows).set_index("strategy")
-
-
-def _labels_or_never(labels: float) -> str:
-    return "not reached within the run" if np.isnan(labels) else f"{labels:.0f} labels"
-
-
-def summarise_against_random(runs: dict[str, list[ActiveLearningRun]], target: float) -> str:
-    """One sentence per strategy: labels it needed to reach ``target`` against random sampling, on average."""
-    if "random" not in runs:
-        raise ValueError("runs must include the 'random' strategy to compare against")
-    table = labels_to_target_table(runs, [target])["labels (mean)"].droplevel("target")
-    baseline = table["random"]
-    lines = []
-    for strategy, needed in table.items():
-        if strategy == "random":
-            continue
-        if np.isnan(needed) or np.isnan(baseline):
-            lines.append(f"{strategy}: {_labels_or_never(needed)} to reach {target:g}; "
-                         f"random: {_labels_or_never(baseline)} (mean over seeds)")
-        else:
-            change = (needed - baseline) / baseline
-            verdict = "fewer" if change < 0 else "more" if change > 0 else "as many"
-            lines.append(f"{strategy}: {needed:.0f} labels to reach {target:g} against {baseline:.0f} for random, "
-                         f"{abs(change):.0%} {verdict} (mean over seeds)")
-    return "\n".join(lines)
-
-
-def query_uncertainty_table(runs: dict[str, list[ActiveLearningRun]]) -> pd.DataFrame:
-    """Per round: mean entropy of the examples each strategy asked about, and of the candidates (seed mean)."""
-    columns = ["asked_entropy", "candidate_entropy"]
-    return pd.concat({strategy: pd.concat([run.history.set_index("round")[columns] for run in strategy_runs])
-                      .groupby(level=0).mean() for strategy, strategy_runs in runs.items()}, axis=1)

@@ -4,8 +4,7 @@ from __future__ import annotations
 import html
 import unicodedata
 
-from .entities import Entity, find_entities
-from .inference import Prediction, classify
+from ..finetune.inference import Entity, Prediction, classify, find_entities
 
 #: Above this many characters the widget reads only the start (the model sees at most max_length tokens).
 MAX_WIDGET_CHARS = 5_000
@@ -98,7 +97,8 @@ def highlight_entities_html(text: str, entities: list[Entity], types: list[str] 
         colour = entity_colour(entity.type, types)
         parts.append(html.escape(text[position:entity.start]))
         parts.append(f"<mark style='background:{colour};padding:0 2px;border-radius:3px' "
-                     f"title='{html.escape(entity.type)} {entity.score:.0%}'>{html.escape(text[entity.start:entity.end])}"
+                     f"title='{html.escape(entity.type)} {entity.score:.0%}'>"
+                     f"{html.escape(text[entity.start:entity.end])}"
                      f"<sub style='font-size:0.7em'> {html.escape(entity.type)}</sub></mark>")
         position = entity.end
     parts.append(html.escape(text[position:]))

@@ -1,31 +1,36 @@
-"""Figures and the slider widget of the growth lesson (notebook 01)."""
+"""Figures of the growth model (lessons 01 and 05): the curiosity loop, trajectories, fits, and the slider widget."""
 from __future__ import annotations
 
 import numpy as np
 
-from .growth import GrowthFit, OptimalBeta, Trajectory, simulate
+from .model import GrowthFit, OptimalBeta, Trajectory, simulate
+
+#: The loop's four stages, each with what it means in the growth model.
+GROWTH_STAGES = (("acquire", "explore: new material\n(E)"), ("practise", "use what was\nacquired"),
+                 ("reflect", "re-work what is\nknown (R)"), ("optimise", "α grows: better\nat learning"))
 
 
-def draw_curiosity_loop(ax=None):
-    """The curiosity loop as a circle of four stages: acquire → practise → reflect → optimise → acquire."""
+def plot_curiosity_loop(stages: tuple[tuple[str, str], ...] = GROWTH_STAGES, centre: str = "I(t) → I(t+1)",
+                        ax=None):
+    """The curiosity loop as a cycle of four stages, each with what it means; lesson 05 passes its own meanings."""
     import matplotlib.pyplot as plt
 
     if ax is None:
-        _, ax = plt.subplots(figsize=(4.5, 4.5))
-    stages = ["acquire\n(explore: E)", "practise", "reflect\n(R)", "optimise\n(α grows)"]
-    angles = np.pi / 2 - np.arange(4) * np.pi / 2
+        _, ax = plt.subplots(figsize=(6.2, 5.2))
+    angles = np.pi / 2 - np.arange(len(stages)) * 2 * np.pi / len(stages)  # clockwise from the top
     points = np.column_stack([np.cos(angles), np.sin(angles)])
-    for i, (x, y) in enumerate(points):
-        ax.text(x, y, stages[i], ha="center", va="center", fontsize=11,
-                bbox={"boxstyle": "round,pad=0.4", "fc": "#e9f5f3", "ec": "#2a9d8f"})
-        start, end = angles[i] - 0.35, angles[i] - np.pi / 2 + 0.35
-        arc = np.linspace(start, end, 30)
-        ax.plot(np.cos(arc) * 0.95, np.sin(arc) * 0.95, color="#264653")
-        ax.annotate("", xy=(np.cos(end) * 0.95, np.sin(end) * 0.95),
-                    xytext=(np.cos(end + 0.05) * 0.95, np.sin(end + 0.05) * 0.95),
-                    arrowprops={"arrowstyle": "-|>", "color": "#264653"})
-    ax.text(0, 0, "I(t) → I(t+1)", ha="center", va="center", fontsize=12)
-    ax.set(xlim=(-1.5, 1.5), ylim=(-1.4, 1.4), aspect="equal")
+    for (stage, meaning), (x, y) in zip(stages, points):
+        ax.text(x, y, stage, ha="center", va="center", fontsize=12, weight="bold",
+                bbox={"boxstyle": "round,pad=0.5", "fc": "#e8f0fe", "ec": "#4a6fa5"})
+        above = y > 0.5  # the top stage's note goes above its box, the others' below: away from the arrows
+        ax.text(x, y + (0.16 if above else -0.16), meaning, ha="center", va="bottom" if above else "top",
+                fontsize=8.5, color="#333")
+    for start, end in zip(points, np.roll(points, -1, axis=0)):
+        ax.annotate("", xy=start + 0.66 * (end - start), xytext=start + 0.34 * (end - start),
+                    arrowprops={"arrowstyle": "-|>", "lw": 1.8, "color": "#4a6fa5",
+                                "connectionstyle": "arc3,rad=-0.25"})
+    ax.text(0, 0, centre, ha="center", va="center", fontsize=10, style="italic")
+    ax.set(xlim=(-1.6, 1.6), ylim=(-1.5, 1.5), aspect="equal")
     ax.axis("off")
     return ax
 
@@ -109,7 +114,7 @@ def growth_explorer(I0: float = 0.0, alpha: float = 0.5, beta: float = 0.5, E: f
     """Sliders for α, β, E, R, I0 and the horizon, redrawing I(t) against the all-explore/all-reflect extremes."""
     import ipywidgets as widgets
 
-    from .sliders import slider_plot
+    from ..course.sliders import slider_plot
 
     def draw(ax, I0: float, alpha: float, beta: float, E: float, R: float, steps: int) -> None:
         runs = {f"β = {beta:.2f}": simulate(I0, alpha, beta, E, R, steps),

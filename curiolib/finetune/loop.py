@@ -26,8 +26,8 @@ from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
 from transformers.trainer_pt_utils import LengthGroupedSampler, get_parameter_names
 
-from ._validation import check_choice, check_int, check_number
-from .notebook import seed_everything
+from .._validation import check_choice, check_int, check_number
+from ..course.notebook import seed_everything
 
 Metrics = Callable[[np.ndarray, np.ndarray], dict[str, float]]
 STATE_FILE = "trainer_state.json"
@@ -97,17 +97,6 @@ class TrainResult:
     stopped_early: bool
     checkpoint_dir: Path
     config: dict = field(default_factory=dict)
-
-
-def tokenize_sentences(dataset: Dataset, tokenizer, *, text_column: str = "sentence", label_column: str = "label",
-                       max_length: int = 128) -> Dataset:
-    """Tokenize without padding (the collator pads each batch) and keep only what the model takes."""
-    check_int("max_length", max_length, low=8, high=tokenizer.model_max_length)
-    encoded = dataset.map(lambda batch: tokenizer(batch[text_column], truncation=True, max_length=max_length),
-                          batched=True)
-    encoded = encoded.rename_column(label_column, "labels")
-    keep = {"input_ids", "attention_mask", "token_type_ids", "labels"}
-    return encoded.remove_columns([c for c in encoded.column_names if c not in keep])
 
 
 def _parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from ._validation import check_choice, check_int, check_number
+from .._validation import check_choice, check_int, check_number
 
 #: BERT's attention projections, the LoRA paper's choice (W_q and W_v).
 DEFAULT_TARGETS = ("query", "value")
@@ -24,7 +24,7 @@ FINGERPRINT_FILE = "curiolib_base_model.json"
 def _peft_task(task: str):
     from peft import TaskType
 
-    from .models import TASK_ALIASES, TASKS
+    from ..finetune.models import TASK_ALIASES, TASKS
 
     task = TASK_ALIASES.get(task, task)
     check_choice("task", task, list(TASKS) + list(TASK_ALIASES))
@@ -133,6 +133,3 @@ def load_adapter(base_model: torch.nn.Module, directory: str | Path):
     return PeftModel.from_pretrained(base_model, directory)
 
 
-def folder_size_mb(directory: str | Path) -> float:
-    """Size on disk of every file under ``directory``, in MB."""
-    return sum(f.stat().st_size for f in Path(directory).rglob("*") if f.is_file()) / 1e6

@@ -14,13 +14,14 @@ import torch
 from datasets import DatasetDict
 from transformers import DataCollatorWithPadding
 
-from ._validation import check_choice, check_int
-from .deploy import OnnxClassifier, agreement, export_onnx, measure_latency, model_size_mb, quantize_int8
-from .inference import classify
-from .lora import add_lora, count_parameters, folder_size_mb, freeze_encoder, save_adapter
-from .metrics import classification_metrics
-from .models import load_model_for_task
-from .training import TrainingConfig, tokenize_sentences, train
+from .._validation import check_choice, check_int
+from ..data.tokenize import tokenize_sentences
+from ..finetune.inference import classify
+from ..finetune.loop import TrainingConfig, train
+from ..finetune.models import load_model_for_task
+from ..tasks.sentiment import classification_metrics
+from .lora import add_lora, count_parameters, freeze_encoder, save_adapter
+from .serving import OnnxClassifier, agreement, export_onnx, measure_latency, model_size_mb, quantize_int8
 
 METHODS = ("full", "lora", "frozen encoder")
 BYTES_PER_FLOAT = 4
@@ -90,11 +91,11 @@ def fine_tune_with(method: str, data: DatasetDict, *, model_name: str = "minilm"
     result = train(model, train_set, validation_set, collator=DataCollatorWithPadding(tokenizer),
                    compute_metrics=classification_metrics, config=config)
     if method == "lora":
-        saved = folder_size_mb(save_adapter(model, folder / "adapter"))
+        saved = model_size_mb(save_adapter(model, folder / "adapter"))
     else:
         model.save_pretrained(folder / "model")
         tokenizer.save_pretrained(folder / "model")  # a saved model must load on its own
-        saved = folder_size_mb(folder / "model")
+        saved = model_size_mb(folder / "model")
     return MethodResult(method, rank if method == "lora" else None, result.final_metrics["accuracy"], trainable,
                         total, result.train_seconds, result.train_examples_per_s, saved, model)
 
@@ -114,8 +115,8 @@ def compare_serving(model: torch.nn.Module, tokenizer, texts: list[str], labels:
     for name, (predictor, size) in versions.items():
         predicted = [p.label for p in classify(texts, predictor, tokenizer, batch_size=64)]
         reference = reference or predicted
-        timing = measure_latency(lambda text: classify(text, predictor, tokenizer),
-                                 lambda batch: classify(batch, predictor, tokenizer, batch_size=64), texts[:timed])
+        timing = measure_latency(lambda text, p=predictor: classify(text, p, tokenizer),
+                                 lambda batch, p=predictor: classify(batch, p, tokenizer, batch_size=64), texts[:timed])
         rows.append({"version": name, "p50 ms": timing.p50_ms, "p95 ms": timing.p95_ms,
                      "sentences/s": timing.sentences_per_s,
                      "size MB": size if size is not None else model_size_mb(predictor),

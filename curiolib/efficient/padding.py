@@ -9,22 +9,22 @@ import numpy as np
 import torch
 from transformers import DataCollatorWithPadding
 
-from ._validation import check_int
+from .._validation import check_int
 
 
 @dataclass(frozen=True)
 class PaddingComparison:
-    """Training speed of the same examples padded to max_length against padded per batch, grouped by length."""
+    """Training speed of the same examples padded to max_length (the tutorials' habit) against padded per batch."""
 
     examples: int
-    padded_tokens_tutorial: int
+    padded_tokens_max_length: int
     padded_tokens_dynamic: int
-    tutorial_examples_per_s: float
+    max_length_examples_per_s: float
     dynamic_examples_per_s: float
 
     @property
     def speedup(self) -> float:
-        return self.dynamic_examples_per_s / self.tutorial_examples_per_s
+        return self.dynamic_examples_per_s / self.max_length_examples_per_s
 
 
 def _seconds_to_train(model: torch.nn.Module, batches: list[dict[str, torch.Tensor]], learning_rate: float) -> float:
@@ -44,7 +44,7 @@ def _seconds_to_train(model: torch.nn.Module, batches: list[dict[str, torch.Tens
 
 
 def compare_padding(model: torch.nn.Module, tokenizer, sentences: list[str], labels: list[int], *,
-                    batch_size: int = 32, tutorial_max_length: int | None = None,
+                    batch_size: int = 32, max_length: int | None = None,
                     learning_rate: float = 5e-5) -> PaddingComparison:
     """Time training steps on the same sentences, the tutorial way and curiolib's way, in one run."""
     batch_size = check_int("batch_size", batch_size, low=1)
@@ -53,11 +53,11 @@ def compare_padding(model: torch.nn.Module, tokenizer, sentences: list[str], lab
         raise ValueError(f"sentences and labels must have the same length, at least batch_size={batch_size}; "
                          f"got {len(sentences)} and {len(labels)}")
     # The tutorial habit: padding="max_length" with no max_length pads to the model's limit (512 here).
-    tutorial = tokenizer(sentences, padding="max_length", truncation=True,
-                         max_length=tutorial_max_length or tokenizer.model_max_length, return_tensors="pt")
-    tutorial_batches = [
-        {"input_ids": tutorial["input_ids"][i:i + batch_size],
-         "attention_mask": tutorial["attention_mask"][i:i + batch_size],
+    padded = tokenizer(sentences, padding="max_length", truncation=True,
+                         max_length=max_length or tokenizer.model_max_length, return_tensors="pt")
+    max_length_batches = [
+        {"input_ids": padded["input_ids"][i:i + batch_size],
+         "attention_mask": padded["attention_mask"][i:i + batch_size],
          "labels": torch.tensor(labels[i:i + batch_size])}
         for i in range(0, len(sentences), batch_size)]
 
@@ -69,12 +69,12 @@ def compare_padding(model: torch.nn.Module, tokenizer, sentences: list[str], lab
                   "labels": labels[j]} for j in order[i:i + batch_size]])
         for i in range(0, len(sentences), batch_size)]
 
-    tutorial_seconds = _seconds_to_train(model, tutorial_batches, learning_rate)
+    max_length_seconds = _seconds_to_train(model, max_length_batches, learning_rate)
     dynamic_seconds = _seconds_to_train(model, dynamic_batches, learning_rate)
     return PaddingComparison(
         examples=len(sentences),
-        padded_tokens_tutorial=int(tutorial["input_ids"].numel()),
+        padded_tokens_max_length=int(padded["input_ids"].numel()),
         padded_tokens_dynamic=int(sum(b["input_ids"].numel() for b in dynamic_batches)),
-        tutorial_examples_per_s=len(sentences) / tutorial_seconds,
+        max_length_examples_per_s=len(sentences) / max_length_seconds,
         dynamic_examples_per_s=len(sentences) / dynamic_seconds,
     )

@@ -31,7 +31,7 @@ def descent_explorer(x: np.ndarray, y: np.ndarray, learning_rate: float = 0.1, s
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
 
-    from .sliders import slider_plot
+    from ..course.sliders import slider_plot
 
     bound = 2 / mse_smoothness(x)
     loss, grad = (lambda t: mse_loss(t, x, y)), (lambda t: mse_gradient(t, x, y))

@@ -1,6 +1,6 @@
 """Build the small datasets curiolib ships, from the redistributable sets in ../shared/data.
 
-    python -m curiolib.data.build_embedded [--source ../shared/data] [--out curiolib/data/embedded]
+    python scripts/build_embedded.py [--source ../shared/data] [--out curiolib/data/embedded]
 
 Sentiment: the 3,000 Sentiment Labelled Sentences (Kotzias et al. 2015, CC BY 4.0), duplicates removed,
 split 80/10/10 stratified by site and label. NER: Universal NER English-EWT dev + test (Mayhew et al.
@@ -20,8 +20,8 @@ from pathlib import Path
 
 from sklearn.model_selection import train_test_split
 
-from .loaders import EMBEDDED_DIR
-from .readers import parse_conll
+from curiolib.data.loaders import EMBEDDED_DIR
+from curiolib.data.readers import parse_conll
 
 SEED = 20260101
 SITES = {"amazon": "amazon_cells_labelled.txt", "imdb": "imdb_labelled.txt", "yelp": "yelp_labelled.txt"}
@@ -95,7 +95,7 @@ def build(source: Path, out: Path = EMBEDDED_DIR) -> dict[str, list[dict]]:
 def default_source() -> Path:
     """$CURIOLIB_DATA if set, else ../shared/data beside the project checkout."""
     chosen = os.environ.get("CURIOLIB_DATA")
-    return Path(chosen) if chosen else Path(__file__).resolve().parents[3] / "shared" / "data"
+    return Path(chosen) if chosen else Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def main(argv: list[str] | None = None) -> None:

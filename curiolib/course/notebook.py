@@ -32,7 +32,7 @@ class NotebookEnv:
 
 def seed_everything(seed: int) -> None:
     """Seed Python, numpy and torch (all devices) so a CPU run repeats its numbers."""
-    from ._validation import check_int
+    from .._validation import check_int
 
     seed = check_int("seed", seed, low=0, high=2**32 - 1)
     random.seed(seed)
@@ -144,7 +144,7 @@ def _jsonable(value: Any) -> Any:
 
 def record(name: str, value: Any) -> None:
     """Keep one of the notebook's key numbers; under the harness it goes to JSON next to the executed copy."""
-    from ._validation import check_text
+    from .._validation import check_text
 
     check_text("name", name)
     value = _jsonable(value)

@@ -1,0 +1,88 @@
+"""Reading active-learning runs: mean curves over seeds, labels to reach a target, the growth fit, what was asked."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .._validation import check_number
+from ..growth.learning_curves import fit_growth_to_run
+from .loop import ActiveLearningRun
+
+
+def labels_to_reach(history: pd.DataFrame, target: float) -> float:
+    """Labels used when validation accuracy first reaches ``target``; NaN if it never does."""
+    check_number("target", target, low=0, high=1)
+    reached = history[(history["round"] > 0) & (history["accuracy"] >= target)]
+    return float(reached["labels"].iloc[0]) if len(reached) else float("nan")
+
+
+
+def mean_curve(runs: list[ActiveLearningRun]) -> pd.DataFrame:
+    """The seeds' histories averaged round by round (labels, E and R are the same for every seed)."""
+    frames = pd.concat([run.history.assign(seed=run.config.seed) for run in runs])
+    grouped = frames.groupby("round")
+    curve = grouped[["labels", "E", "R", "accuracy"]].mean()
+    return curve.assign(accuracy_min=grouped["accuracy"].min(), accuracy_max=grouped["accuracy"].max(),
+                        seconds=grouped["seconds"].mean()).reset_index()
+
+
+
+def labels_to_target_table(runs: dict[str, list[ActiveLearningRun]], targets: list[float]) -> pd.DataFrame:
+    """For each strategy and target accuracy: mean and spread of the labels needed, and how many seeds got there."""
+    rows = []
+    for strategy, strategy_runs in runs.items():
+        for target in targets:
+            needed = np.array([labels_to_reach(run.history, target) for run in strategy_runs])
+            reached = np.isfinite(needed)
+            rows.append({"strategy": strategy, "target": target, "seeds reaching it": f"{reached.sum()}/{len(needed)}",
+                         "labels (mean)": needed[reached].mean() if reached.any() else np.nan,
+                         "labels (min–max)": f"{needed[reached].min():.0f}–{needed[reached].max():.0f}"
+                         if reached.any() else "not reached"})
+    return pd.DataFrame(rows).set_index(["strategy", "target"])
+
+
+
+def growth_fit_table(runs: dict[str, list[ActiveLearningRun]], score: str = "accuracy",
+                     capacity: float | None = None) -> pd.DataFrame:
+    """The growth model fitted to each strategy's mean curve: α, β with standard errors, R², and the verdict."""
+    rows = []
+    for strategy, strategy_runs in runs.items():
+        fitted = fit_growth_to_run(mean_curve(strategy_runs), score, capacity)
+        rows.append({"strategy": strategy, "α": fitted.alpha, "α SE": fitted.alpha_se, "β": fitted.beta,
+                     "β SE": fitted.beta_se, "R²": fitted.r_squared, "verdict": fitted.message})
+    return pd.DataFrame(rows).set_index("strategy")
+
+
+
+def _labels_or_never(labels: float) -> str:
+    return "not reached within the run" if np.isnan(labels) else f"{labels:.0f} labels"
+
+
+
+def summarise_against_random(runs: dict[str, list[ActiveLearningRun]], target: float) -> str:
+    """One sentence per strategy: labels it needed to reach ``target`` against random sampling, on average."""
+    if "random" not in runs:
+        raise ValueError("runs must include the 'random' strategy to compare against")
+    table = labels_to_target_table(runs, [target])["labels (mean)"].droplevel("target")
+    baseline = table["random"]
+    lines = []
+    for strategy, needed in table.items():
+        if strategy == "random":
+            continue
+        if np.isnan(needed) or np.isnan(baseline):
+            lines.append(f"{strategy}: {_labels_or_never(needed)} to reach {target:g}; "
+                         f"random: {_labels_or_never(baseline)} (mean over seeds)")
+        else:
+            change = (needed - baseline) / baseline
+            verdict = "fewer" if change < 0 else "more" if change > 0 else "as many"
+            lines.append(f"{strategy}: {needed:.0f} labels to reach {target:g} against {baseline:.0f} for random, "
+                         f"{abs(change):.0%} {verdict} (mean over seeds)")
+    return "\n".join(lines)
+
+
+
+def query_uncertainty_table(runs: dict[str, list[ActiveLearningRun]]) -> pd.DataFrame:
+    """Per round: mean entropy of the examples each strategy asked about, and of the candidates (seed mean)."""
+    columns = ["asked_entropy", "candidate_entropy"]
+    return pd.concat({strategy: pd.concat([run.history.set_index("round")[columns] for run in strategy_runs])
+                      .groupby(level=0).mean() for strategy, strategy_runs in runs.items()}, axis=1)

@@ -1,0 +1,199 @@
+"""NER as a task: entity-level scores (seqeval), the errors worth reading, and the seen-entity baseline.
+
+A prediction counts only if an entity's type *and* both its boundaries are right. Token accuracy counts
+every word, and most words are O, so a model that tags nothing at all still scores high on it.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+from seqeval.metrics import classification_report, f1_score, precision_score, recall_score
+from seqeval.metrics.sequence_labeling import get_entities
+
+from ..data.tokenize import IGNORE_INDEX
+
+
+def word_level_tags(logits: np.ndarray, labels: np.ndarray, tag_names: list[str]) -> tuple[list[list[str]],
+                                                                                            list[list[str]]]:
+    """Gold and predicted tags, one per word: the positions whose label is not −100 (each word's first sub-token)."""
+    logits, labels = np.asarray(logits), np.asarray(labels)
+    if logits.shape[:2] != labels.shape:
+        raise ValueError(f"logits {logits.shape} and labels {labels.shape} must agree on (sentences, tokens)")
+    predictions = logits.argmax(-1)
+    gold, predicted = [], []
+    for guess_row, label_row in zip(predictions, labels):
+        keep = label_row != IGNORE_INDEX
+        gold.append([tag_names[i] for i in label_row[keep]])
+        predicted.append([tag_names[i] for i in guess_row[keep]])
+    return gold, predicted
+
+
+def dataset_tags(dataset) -> tuple[list[list[str]], list[list[str]]]:
+    """(words, IOB2 tag strings) of every sentence of a `load_ner` split."""
+    names = dataset.features["ner_tags"].feature.names
+    rows = dataset.to_dict()
+    return rows["tokens"], [[names[t] for t in tags] for tags in rows["ner_tags"]]
+
+
+def _check_same_shape(gold: list[list[str]], predicted: list[list[str]]) -> None:
+    if len(gold) != len(predicted) or any(len(g) != len(p) for g, p in zip(gold, predicted)):
+        raise ValueError("gold and predicted must hold the same sentences with one tag per word each")
+
+
+def entity_scores(gold: list[list[str]], predicted: list[list[str]]) -> dict[str, float]:
+    """Entity-level precision, recall and F1 (micro, as conlleval), F1 per type, and token accuracy."""
+    _check_same_shape(gold, predicted)
+    flat_gold = [tag for sentence in gold for tag in sentence]
+    flat_predicted = [tag for sentence in predicted for tag in sentence]
+    scores = {"precision": precision_score(gold, predicted, zero_division=0),
+              "recall": recall_score(gold, predicted, zero_division=0),
+              "f1": f1_score(gold, predicted, zero_division=0),
+              "token_accuracy": float(np.mean([g == p for g, p in zip(flat_gold, flat_predicted)]))
+              if flat_gold else float("nan")}
+    report = classification_report(gold, predicted, output_dict=True, zero_division=0)
+    scores |= {f"f1_{name}": row["f1-score"] for name, row in report.items() if not name.endswith(" avg")}
+    return {name: float(value) for name, value in scores.items()}
+
+
+def ner_metrics(tag_names: list[str]) -> Callable[[np.ndarray, np.ndarray], dict[str, float]]:
+    """A ``compute_metrics`` for the training loop: entity-level scores from (logits, labels)."""
+    if not tag_names or "O" not in tag_names:
+        raise ValueError(f"tag_names must be the dataset's IOB2 tag names including 'O', got {tag_names!r}")
+    return lambda logits, labels: entity_scores(*word_level_tags(logits, labels, tag_names))
+
+
+def entity_report(gold: list[list[str]], predicted: list[list[str]]) -> pd.DataFrame:
+    """Precision, recall, F1 and support per entity type, then the micro and macro averages (seqeval)."""
+    _check_same_shape(gold, predicted)
+    report = classification_report(gold, predicted, output_dict=True, zero_division=0)
+    table = pd.DataFrame(report).T.rename(columns={"f1-score": "f1"})
+    table = table.loc[[name for name in table.index if name != "weighted avg"]]
+    table["support"] = table["support"].astype(int)
+    return table[["precision", "recall", "f1", "support"]]
+
+
+# --------------------------------------------------------------------------- errors
+
+#: What can happen to a gold entity, from best to worst; a predicted entity that touches no gold one is spurious.
+OUTCOMES = ("correct", "wrong type", "wrong boundary", "wrong type and boundary", "missed", "spurious")
+NONE = "none"
+
+
+def _entities(tags: list[str]) -> list[tuple[str, int, int]]:
+    return [(kind, start, end) for kind, start, end in get_entities(list(tags))]  # end inclusive
+
+
+def _outcome(entity: tuple[str, int, int], guesses: list[tuple[str, int, int]]) -> tuple[str, str]:
+    kind, start, end = entity
+    overlapping = [g for g in guesses if g[1] <= end and start <= g[2]]
+    if entity in guesses:
+        return "correct", kind
+    same_span = [g for g in overlapping if (g[1], g[2]) == (start, end)]
+    if same_span:
+        return "wrong type", same_span[0][0]
+    if any(g[0] == kind for g in overlapping):
+        return "wrong boundary", kind
+    if overlapping:
+        return "wrong type and boundary", overlapping[0][0]
+    return "missed", NONE
+
+
+def entity_outcomes(gold: list[list[str]], predicted: list[list[str]]) -> pd.DataFrame:
+    """One row per gold entity (and per spurious prediction): sentence, gold type, predicted type, outcome."""
+    if len(gold) != len(predicted):
+        raise ValueError(f"gold and predicted must hold the same sentences, got {len(gold)} and {len(predicted)}")
+    rows = []
+    for sentence, (gold_tags, predicted_tags) in enumerate(zip(gold, predicted)):
+        truths, guesses = _entities(gold_tags), _entities(predicted_tags)
+        for entity in truths:
+            outcome, kind = _outcome(entity, guesses)
+            rows.append({"sentence": sentence, "start": entity[1], "end": entity[2] + 1, "gold": entity[0],
+                         "predicted": kind, "outcome": outcome})
+        for kind, start, end in guesses:
+            if not any(t[1] <= end and start <= t[2] for t in truths):
+                rows.append({"sentence": sentence, "start": start, "end": end + 1, "gold": NONE,
+                             "predicted": kind, "outcome": "spurious"})
+    return pd.DataFrame(rows, columns=["sentence", "start", "end", "gold", "predicted", "outcome"])
+
+
+def outcome_table(outcomes: pd.DataFrame) -> pd.DataFrame:
+    """Counts of each outcome per gold type: where the errors are type confusions and where boundaries."""
+    table = pd.crosstab(outcomes["gold"], outcomes["outcome"])
+    return table.reindex(columns=[o for o in OUTCOMES if o in table.columns], fill_value=0)
+
+
+def plot_entity_confusion(outcomes: pd.DataFrame, *, title: str = "Entity errors"):
+    """Two panels: gold type against the overlapping predicted type ('none' = missed or spurious), and the
+    errors of each gold type split into type, boundary and missed."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    types = sorted((set(outcomes["gold"]) | set(outcomes["predicted"])) - {NONE}) + [NONE]
+    matrix = pd.crosstab(outcomes["gold"], outcomes["predicted"]).reindex(index=types, columns=types, fill_value=0)
+    matrix.loc[NONE, NONE] = 0  # no entity on either side is not an event
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 0.6 * len(types) + 2.2))
+    sns.heatmap(matrix, annot=True, fmt="d", cmap="Oranges", cbar=False, ax=left)
+    left.set(xlabel="predicted type (overlapping span)", ylabel="gold type", title="which type is taken for which")
+    errors = outcome_table(outcomes).drop(columns=["correct"], errors="ignore")
+    errors.plot.barh(stacked=True, ax=right, colormap="tab10", width=0.7)
+    right.set(xlabel="entities", ylabel="", title="errors by gold type")
+    right.legend(fontsize=8, loc="lower right")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def _spans(words: list[str], tags: list[str]) -> str:
+    return "; ".join(f"{' '.join(words[start:end + 1])} ({kind})" for kind, start, end in _entities(tags)) or "—"
+
+
+def worst_tagged_sentences(words: list[list[str]], gold: list[list[str]], predicted: list[list[str]],
+                           k: int = 5) -> pd.DataFrame:
+    """The k sentences with the most entity errors (gold entities not found exactly plus spurious or wrong ones)."""
+    if not len(words) == len(gold) == len(predicted):
+        raise ValueError("words, gold and predicted must hold the same sentences")
+    errors = []
+    for index, (gold_tags, predicted_tags) in enumerate(zip(gold, predicted)):
+        truths, guesses = set(_entities(gold_tags)), set(_entities(predicted_tags))
+        errors.append((len(truths ^ guesses), index))
+    worst = [index for count, index in sorted(errors, key=lambda e: (-e[0], e[1]))[:k] if count]
+    return pd.DataFrame({"sentence": [" ".join(words[i]) for i in worst],
+                         "gold entities": [_spans(words[i], gold[i]) for i in worst],
+                         "predicted entities": [_spans(words[i], predicted[i]) for i in worst],
+                         "errors": [len(set(_entities(gold[i])) ^ set(_entities(predicted[i]))) for i in worst]})
+
+
+# --------------------------------------------------------------------------- the baseline
+
+def seen_entity_baseline(train_words: list[list[str]], train_tags: list[list[str]],
+                         sentences: list[list[str]]) -> list[list[str]]:
+    """CoNLL-2003's baseline: tag only entity phrases that had one type every time they were seen in training.
+
+    Matching is exact (case included) and greedy, longest phrase first; everything else is O. Tjong Kim
+    Sang and De Meulder (2003) report 59.6 F1 for it on the English test set.
+    """
+    if len(train_words) != len(train_tags) or not train_words:
+        raise ValueError("train_words and train_tags must hold the same, non-empty list of sentences")
+    types: dict[tuple[str, ...], set[str]] = defaultdict(set)
+    for words, tags in zip(train_words, train_tags):
+        for kind, start, end in get_entities(list(tags)):
+            types[tuple(words[start:end + 1])].add(kind)
+    lexicon = {phrase: kinds.pop() for phrase, kinds in types.items() if len(kinds) == 1}
+    longest = max(map(len, lexicon), default=0)
+    tagged = []
+    for words in sentences:
+        tags, i = ["O"] * len(words), 0
+        while i < len(words):
+            for n in range(min(longest, len(words) - i), 0, -1):
+                kind = lexicon.get(tuple(words[i:i + n]))
+                if kind:
+                    tags[i:i + n] = [f"B-{kind}"] + [f"I-{kind}"] * (n - 1)
+                    i += n
+                    break
+            else:
+                i += 1
+        tagged.append(tags)
+    return tagged
