@@ -8,7 +8,7 @@ OUTPUT ?= outputs
 DATA ?= $(abspath ../shared/data)
 OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(if $(wildcard $(DATA)),CURIOLIB_DATA=$(DATA),)
 
-.PHONY: setup run test notebooks clean
+.PHONY: setup run test test-fast lint notebooks clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +25,16 @@ setup: $(VENV)/.installed
 run: setup
 	$(OFFLINE) $(VENV)/bin/curiolib run --output-dir $(OUTPUT)
 
-test: setup
+# Lint, then every test: lessons executed and checked by nbval, benchmarks on tiny settings.
+test: lint
 	$(OFFLINE) $(PY) -m pytest
+
+# For development: lint and the tests that neither train, nor execute a lesson, nor run a benchmark.
+test-fast: lint
+	$(OFFLINE) $(PY) -m pytest -m "not slow"
+
+lint: setup
+	$(VENV)/bin/ruff check .
 
 # Refresh the committed notebooks' outputs from a real full run (what nbval checks against).
 notebooks: setup

@@ -1,57 +1,101 @@
 """Active learning on SST-2: labels each strategy needs to reach a validation accuracy, over several seeds.
 
-    python benchmarks/active_learning.py            # the full run (needs CURIOLIB_DATA with sst2/)
-    python benchmarks/active_learning.py --tiny     # seconds: what the test suite runs
+    python -m benchmarks.active_learning            # the full run (needs CURIOLIB_DATA with sst2/)
+    python -m benchmarks.active_learning --tiny     # seconds: what the test suite runs
+    python -m benchmarks.active_learning --resume   # continue the runs saved in --work-dir
 
-Every (strategy, seed) pair starts from the same pretrained model and its own random seed set (100 labels),
-queries --batch labels per round (200) from --candidates sampled pool sentences (800), and fine-tunes
-warm-started on the new labels plus --replay earlier ones (200), one pass: a round costs the same at 3,300
-labels as at 300; 3 strategies x 3 seeds x 17 rounds took 95 minutes on 2 CPU cores. Writes
-benchmarks/results/active_learning.json (or --output) with the learning curves (and a .png of them beside it)
-and prints a line for the README's results table. --resume continues the runs saved in --work-dir.
+Run from the repository root. Every (strategy, seed) pair starts from the same pretrained model and its own
+random seed set (--seed-size, 100 labels), queries --labels-per-round labels (200) from --candidates sampled
+pool sentences (800), and fine-tunes warm-started on the new labels plus --replay earlier ones (200), one
+pass: a round costs the same at 3,300 labels as at 300; 3 strategies x 3 seeds x 17 rounds took 95 minutes
+on 2 CPU cores. Writes benchmarks/results/active_learning.json (or --output) with the learning curves (and a
+.png of them beside it) and prints a line for the README's results table. --resume continues each run from
+the last round saved in --work-dir, and skips the runs that finished.
 """
 from __future__ import annotations
 
-import argparse
+import copy
+import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from _common import benchmark_parser, load_sst2_or_explain, results_header, write_results
+
+from ._common import (BenchmarkSettings, Stages, load_sst2, parse_settings, prepare_work_dir, results_header,
+                      run_main, setting, settings_dict, use_threads, write_results)
+
+if TYPE_CHECKING:  # for the hints only: curiolib.active loads torch
+    from curiolib.active import ActiveLearningConfig, ActiveLearningRun
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """Command-line settings; --tiny shrinks everything for a smoke run."""
-    parser = benchmark_parser(__doc__, "active_learning", "sst2", batch_size=16)
-    parser.add_argument("--strategies", nargs="+", default=["random", "entropy", "explore_exploit"])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--seed-size", type=int, default=100)
-    parser.add_argument("--batch", type=int, default=200, help="labels queried per round")
-    parser.add_argument("--rounds", type=int, default=17)
-    parser.add_argument("--candidates", type=int, default=800)
-    parser.add_argument("--beta", type=float, default=0.5, help="exploration share of explore_exploit")
-    parser.add_argument("--epochs-per-round", type=int, default=1)
-    parser.add_argument("--replay", type=int, default=200,
-                        help="earlier labels re-read each round beside the new ones (-1: all of them)")
-    parser.add_argument("--learning-rate", type=float, default=1e-4)
-    parser.add_argument("--targets", type=float, nargs="+", default=[0.8, 0.85, 0.88])
-    parser.add_argument("--resume", action="store_true",
-                        help="continue each run from the last round saved in --work-dir (same settings)")
-    args = parser.parse_args(argv)
-    if args.tiny:
-        args.train_size, args.seed_size, args.batch, args.rounds, args.candidates = 64, 8, 8, 2, 16
-        args.seeds, args.epochs_per_round, args.batch_size, args.replay = [0], 1, 8, 8
-    return args
+@dataclass
+class ActiveLearningSettings(BenchmarkSettings):
+    """The active-learning benchmark's settings (the loop's knobs are `LoopSettings`)."""
+
+    NAME: ClassVar[str] = "active_learning"
+    TINY: ClassVar[dict[str, Any]] = {"threads": 1, "train_size": 32, "eval_size": 16, "max_length": 32, "seeds": [0],
+                                      "seed_size": 4, "labels_per_round": 4, "rounds": 2, "candidates": 8,
+                                      "replay": 4, "epochs_per_round": 1, "train_batch_size": 4}
+
+    targets: list[float] = setting(help="validation accuracies whose label cost is reported",
+                                   factory=lambda: [0.8, 0.85, 0.88])
 
 
-def labels_to_target(curves: list[list[dict]], targets: list[float]) -> dict:
-    """Per target: labels each seed needed (None where it never got there), their mean and spread where reached."""
+@dataclass
+class LoopSettings:
+    """`curiolib.active.ActiveLearningConfig`'s knobs as flags, under its names, with the benchmark's defaults.
+
+    Not `ActiveLearningConfig` itself: the benchmark runs every pair of --strategies and --seeds (a config
+    holds one of each), names each run's folder in --work-dir (its ``output_dir``), takes ``max_length`` from
+    `ActiveLearningSettings`, and HfArgumentParser cannot set an ``int | None`` field such as ``replay`` to
+    None, so --replay -1 stands for it.
+    """
+
+    strategies: list[str] = setting(help="strategies compared", factory=lambda: ["random", "entropy",
+                                                                                  "explore_exploit"])
+    seeds: list[int] = setting(help="one run of every strategy per seed", factory=lambda: [0, 1, 2])
+    seed_size: int = setting(100, "labels drawn at random before the first round")
+    labels_per_round: int = setting(200, "labels queried in each round after the first")
+    rounds: int = setting(17, "training rounds (the first on the seed set alone)")
+    candidates: int = setting(800, "pool sentences sampled and scored per round")
+    beta: float = setting(0.5, "exploration share of explore_exploit")
+    epochs_per_round: int = setting(1, "passes over a round's training set")
+    replay: int = setting(200, "earlier labels re-read each round beside the new ones (-1: all of them)")
+    train_batch_size: int = setting(16, "examples per optimizer step")
+    learning_rate: float = setting(1e-4, "AdamW's peak learning rate")
+
+    def __post_init__(self) -> None:
+        # ActiveLearningConfig checks every value now, before any data is read (max_length is checked on use).
+        self.configs(64, Path("."))
+
+    def configs(self, max_length: int, work_dir: Path) -> dict[tuple[int, str], ActiveLearningConfig]:
+        """One `ActiveLearningConfig` per (seed, strategy), seed-major: an interrupted run has every strategy
+        at the seeds it finished."""
+        from curiolib.active import ActiveLearningConfig
+
+        return {(seed, strategy): ActiveLearningConfig(
+                    strategy=strategy, seed_size=self.seed_size, labels_per_round=self.labels_per_round,
+                    rounds=self.rounds, candidates=self.candidates, beta=self.beta,
+                    epochs_per_round=self.epochs_per_round, replay=None if self.replay < 0 else self.replay,
+                    train_batch_size=self.train_batch_size, learning_rate=self.learning_rate,
+                    max_length=max_length, seed=seed, output_dir=str(work_dir / f"{strategy}_{seed}"))
+                for seed in self.seeds for strategy in self.strategies}
+
+
+def labels_to_target(runs: list[ActiveLearningRun], targets: list[float]) -> dict:
+    """Per target: labels each seed needed (None where it never got there), their mean and spread where reached.
+
+    `curiolib.active.labels_to_target_table` gives the same mean and count as display strings ("2/3",
+    "300–500"); the results need the per-seed numbers and the spread, so only `labels_to_reach` is shared.
+    """
     from curiolib.active import labels_to_reach
 
     needed = {}
     for target in targets:
-        counts = np.array([labels_to_reach(pd.DataFrame(curve), target) for curve in curves])
+        counts = np.array([labels_to_reach(run.history, target) for run in runs])
         reached = np.isfinite(counts)
         needed[str(target)] = {"per_seed": [float(c) if np.isfinite(c) else None for c in counts],
                                "reached": int(reached.sum()),
@@ -60,29 +104,29 @@ def labels_to_target(curves: list[list[dict]], targets: list[float]) -> dict:
     return needed
 
 
-def accuracy_summary(curves: list[list[dict]]) -> dict:
+def accuracy_summary(runs: list[ActiveLearningRun]) -> dict:
     """Final, best and mean validation accuracy over the rounds (the area under the learning curve), per seed."""
-    accuracy = np.array([[row["accuracy"] for row in curve if row["round"] > 0] for curve in curves])
+    accuracy = np.array([run.history.query("round > 0")["accuracy"].to_numpy() for run in runs])
     summary = {"final": accuracy[:, -1], "best": accuracy.max(1), "mean_over_rounds": accuracy.mean(1)}
     return {name: {"per_seed": values.tolist(), "mean": float(values.mean()), "std": float(values.std())}
             for name, values in summary.items()}
 
 
-def readme_row(results: dict, args: argparse.Namespace) -> str:
+def readme_row(results: dict, settings: ActiveLearningSettings, loop: LoopSettings) -> str:
     """The README table row: labels to each target (mean ± spread, seeds that got there) and final accuracy."""
-    seeds, budget = len(args.seeds), args.seed_size + (args.rounds - 1) * args.batch
+    seeds, budget = len(loop.seeds), loop.seed_size + (loop.rounds - 1) * loop.labels_per_round
     cells = []
     for strategy, needed in results["labels_to_target"].items():
         shown = [f"not reached in {budget:,}" if v["mean"] is None else f"{v['mean']:.0f} ± {v['std']:.0f}"
                  + ("" if v["reached"] == seeds else f" ({v['reached']}/{seeds} seeds)") for v in needed.values()]
         final = results["accuracy"][strategy]["final"]
         cells.append(f"{strategy}: " + " / ".join(shown) + f"; final {final['mean']:.3f} ± {final['std']:.3f}")
-    return (f"| active learning (SST-2, labels to reach {' / '.join(str(t) for t in args.targets)}, "
+    return (f"| active learning (SST-2, labels to reach {' / '.join(str(t) for t in settings.targets)}, "
             f"{seeds} seeds, {budget:,} labels at most) | " + "; ".join(cells) + " |")
 
 
-def save_learning_curves(runs: dict, targets: list[float], path: Path) -> None:
-    """The strategies' learning curves (mean over seeds, min–max band) with the targets, as a PNG."""
+def save_learning_curves(runs: dict[str, list[ActiveLearningRun]], targets: list[float], path: Path) -> None:
+    """The strategies' learning curves (mean over seeds, min–max band) with the targets, as a PNG (atomically)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -92,49 +136,57 @@ def save_learning_curves(runs: dict, targets: list[float], path: Path) -> None:
     for target in targets:
         ax.axhline(target, color="gray", ls=":", lw=1)
     ax.set_title("SST-2 validation accuracy against labels (band: min–max over seeds; dotted: targets)", fontsize=10)
-    ax.figure.savefig(path, dpi=110, bbox_inches="tight")
+    partial = path.with_name(f".{path.name}.partial")
+    ax.figure.savefig(partial, format="png", dpi=110, bbox_inches="tight")
+    os.replace(partial, path)
     print(f"wrote {path}")
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run every strategy with every seed on the same split and write the learning curves and labels-to-target."""
-    args = parse_args(argv)
-    data = load_sst2_or_explain(args)
-    if data is None:
-        return 0
-    from curiolib.active import ActiveLearningConfig, ActiveLearningRun, run_active_learning
+    settings, loop = parse_settings(__doc__, ActiveLearningSettings, LoopSettings, argv=argv)
     from curiolib.course.notebook import quiet
-    from curiolib.finetune.models import load_model_for_task
 
     quiet()
-    results = results_header(args) | {"pool": len(data["train"]), "validation": len(data["validation"])}
-    runs: dict[str, list[ActiveLearningRun]] = {strategy: [] for strategy in args.strategies}
-    for seed in args.seeds:  # seed-major, so an interrupted run has every strategy at the seeds it finished
-        for strategy in args.strategies:
-            config = ActiveLearningConfig(strategy=strategy, seed_size=args.seed_size, batch_size=args.batch,
-                                          rounds=args.rounds, candidates=args.candidates, beta=args.beta,
-                                          epochs_per_round=args.epochs_per_round,
-                                          replay=None if args.replay < 0 else args.replay,
-                                          train_batch_size=args.batch_size,
-                                          learning_rate=args.learning_rate, max_length=args.max_length, seed=seed,
-                                          output_dir=str(args.work_dir / f"{strategy}_{seed}"))
-            tokenizer, model = load_model_for_task(args.model, "sequence", ["negative", "positive"], seed=seed)
-            run = run_active_learning(model, tokenizer, data, config, resume=args.resume)
-            runs[strategy].append(run)
-            final = run.history.iloc[-1]
-            print(f"{strategy:>16} seed {seed}: {final['labels']:.0f} labels -> accuracy {final['accuracy']:.4f} "
-                  f"({run.history['seconds'].sum() / 60:.1f} min)", flush=True)
-    curves = {strategy: [run.history.to_dict("records") for run in strategy_runs]
-              for strategy, strategy_runs in runs.items()}
-    results["curves"] = curves
-    results["labels_to_target"] = {strategy: labels_to_target(strategy_curves, args.targets)
-                                   for strategy, strategy_curves in curves.items()}
-    results["accuracy"] = {strategy: accuracy_summary(strategy_curves) for strategy, strategy_curves in curves.items()}
-    row = readme_row(results, args)
-    write_results(results, args.output, row)
-    save_learning_curves(runs, args.targets, args.output.with_suffix(".png"))
+    use_threads(settings)
+    configs = loop.configs(settings.max_length, settings.work_dir)
+    data = load_sst2(settings)
+    prepare_work_dir(settings, own=[Path(config.output_dir).name for config in configs.values()])
+    from curiolib.active import ActiveLearningRun, run_active_learning
+    from curiolib.finetune.models import load_model_for_task
+
+    everything = settings_dict(settings, loop)
+    stages = Stages(settings, everything)
+    results = results_header(settings, everything) | {"pool": len(data["train"]), "validation": len(data["validation"])}
+    label_names = data["train"].features["label"].names
+    pretrained: dict[int, tuple] = {}  # per seed: loaded once, every strategy starts from a copy
+
+    def one_run(seed: int, strategy: str) -> dict:
+        if seed not in pretrained:
+            pretrained.clear()  # the previous seed's model is done with
+            pretrained[seed] = load_model_for_task(settings.model, "sequence", label_names, seed=seed)
+        tokenizer, model = pretrained[seed]
+        run = run_active_learning(copy.deepcopy(model), tokenizer, data, configs[seed, strategy],
+                                  resume=settings.resume)
+        final = run.history.iloc[-1]
+        print(f"{strategy:>16} seed {seed}: {final['labels']:.0f} labels -> accuracy {final['accuracy']:.4f} "
+              f"({run.history['seconds'].sum() / 60:.1f} min)", flush=True)
+        return {"history": run.history.to_dict("records"), "queried": run.queried}
+
+    runs: dict[str, list[ActiveLearningRun]] = {strategy: [] for strategy in loop.strategies}
+    for (seed, strategy), config in configs.items():
+        saved = stages.run(f"run {strategy} {seed}", lambda s=seed, name=strategy: one_run(s, name))
+        runs[strategy].append(ActiveLearningRun(config=config, history=pd.DataFrame(saved["history"]),
+                                                queried=saved["queried"]))
+    results["curves"] = {strategy: [run.history.to_dict("records") for run in strategy_runs]
+                         for strategy, strategy_runs in runs.items()}
+    results["labels_to_target"] = {strategy: labels_to_target(strategy_runs, settings.targets)
+                                   for strategy, strategy_runs in runs.items()}
+    results["accuracy"] = {strategy: accuracy_summary(strategy_runs) for strategy, strategy_runs in runs.items()}
+    write_results(results, settings.output, readme_row(results, settings, loop))
+    save_learning_curves(runs, settings.targets, settings.output.with_suffix(".png"))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

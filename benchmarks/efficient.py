@@ -1,111 +1,139 @@
 """Efficient fine-tuning on SST-2: full fine-tuning against LoRA (two ranks), then float, int8 and ONNX serving.
 
-    python benchmarks/efficient.py            # the full run (needs CURIOLIB_DATA with sst2/)
-    python benchmarks/efficient.py --tiny     # seconds: what the test suite runs
+    python -m benchmarks.efficient            # the full run (needs CURIOLIB_DATA with sst2/)
+    python -m benchmarks.efficient --tiny     # seconds: what the test suite runs
+    python -m benchmarks.efficient --resume   # skip the methods (and serving) already measured in --work-dir
 
-Every method trains on the same split for the same number of optimizer steps, each in its own process
-so that its peak memory (maximum resident set size) is its own. Writes benchmarks/results/efficient.json
-(or --output) and prints the README table.
+Run from the repository root. Every method trains on the same split for the same number of optimizer steps,
+each in its own process so that its peak memory (maximum resident set size) is its own; --resume skips a
+method whose figures were saved, and trains an unfinished one again from the start (curiolib's
+`fine_tune_with` has no resume). Writes benchmarks/results/efficient.json (or --output) and prints the
+README table.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
 import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from _common import benchmark_parser, load_sst2_or_explain, results_header, write_results
+from ._common import (REPO_ROOT, BenchmarkSettings, Stages, latency_setting, load_sst2, parse_settings,
+                      prepare_work_dir, results_header, run_main, setting, settings_dict, use_threads, write_json,
+                      write_results)
 
+if TYPE_CHECKING:  # for the hints only
+    from datasets import DatasetDict
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """Command-line settings; --tiny shrinks everything for a smoke run."""
-    parser = benchmark_parser(__doc__, "efficient", "sst2")
-    parser.add_argument("--ranks", type=int, nargs="+", default=[8, 32])
-    parser.add_argument("--steps", type=int, default=1500, help="optimizer steps of every method")
-    parser.add_argument("--reuse-training", action="store_true",
-                        help="take each method's figures and saved model from --work-dir (a finished run's)")
-    parser.add_argument("--child", nargs=2, metavar=("METHOD", "RANK"), help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.tiny:
-        args.train_size, args.steps, args.batch_size, args.latency_sentences = 64, 4, 8, 10
-        args.ranks = args.ranks[:2]
-    return args
+SETTINGS_FILE = "settings.json"  # the parent's settings, read by each method's process
+# Each method's process imports this module afresh and trains one method from the parent's settings file.
+CHILD = ("import sys; from benchmarks.efficient import child; "
+         "sys.exit(child(sys.argv[1], sys.argv[2], int(sys.argv[3])))")
 
 
-def child(args) -> int:
-    """Train one method (in its own process) and write its figures for the parent."""
+@dataclass
+class EfficientSettings(BenchmarkSettings):
+    """The efficient fine-tuning benchmark's settings (its training knobs: steps and batch size)."""
+
+    NAME: ClassVar[str] = "efficient"
+    TINY: ClassVar[dict[str, Any]] = {"threads": 1, "train_size": 32, "eval_size": 16, "max_length": 32, "steps": 2,
+                                      "train_batch_size": 4, "ranks": [8], "latency_sentences": 3}
+
+    ranks: list[int] = setting(help="LoRA ranks, each compared with full fine-tuning", factory=lambda: [8, 32])
+    steps: int = setting(1500, "optimizer steps of every method")
+    train_batch_size: int = setting(32, "examples per optimizer step")
+    latency_sentences: int = latency_setting()
+
+
+def figures_file(settings: EfficientSettings, method: str, rank: int) -> Path:
+    """Where one method's process leaves its figures for the parent."""
+    return settings.work_dir / f"{method.replace(' ', '_')}_{rank}.json"
+
+
+def child(settings_file: str, method: str, rank: int) -> int:
+    """Train one method (in its own process) from the parent's settings and write its figures."""
+    from transformers import HfArgumentParser
+
     from curiolib.course.notebook import quiet
     from curiolib.efficient import fine_tune_with
 
     quiet()
-    method, rank = args.child[0], int(args.child[1])
-    data = load_sst2_or_explain(args)
-    result = fine_tune_with(method, data, model_name=args.model, rank=rank, epochs=1, batch_size=args.batch_size,
-                            max_length=args.max_length, seed=args.seed, max_steps=args.steps,
-                            output_dir=args.work_dir, show_progress=False)
-    figures = result.row() | {"method_key": method, "rank": result.rank, "steps": args.steps}
-    (args.work_dir / f"{method.replace(' ', '_')}_{rank}.json").write_text(json.dumps(figures))
+    (settings,) = HfArgumentParser(EfficientSettings).parse_json_file(settings_file)
+    use_threads(settings)
+    data = load_sst2(settings)
+    result = fine_tune_with(method, data, model_name=settings.model, rank=rank, epochs=1,
+                            batch_size=settings.train_batch_size, max_length=settings.max_length, seed=settings.seed,
+                            max_steps=settings.steps, output_dir=settings.work_dir, show_progress=False)
+    write_json(figures_file(settings, method, rank),
+               result.row() | {"method_key": method, "rank": result.rank, "steps": settings.steps})
     return 0
 
 
-def run_child(args, method: str, rank: int) -> dict:
+def run_child(settings: EfficientSettings, method: str, rank: int) -> dict:
     """Run `child` in a fresh process; add its peak resident memory, read from the kernel's accounting."""
-    command = [sys.executable, __file__, "--child", method, str(rank), "--steps", str(args.steps),
-               "--batch-size", str(args.batch_size), "--max-length", str(args.max_length), "--seed", str(args.seed),
-               "--model", args.model, "--work-dir", str(args.work_dir)]
-    if args.train_size:
-        command += ["--train-size", str(args.train_size)]
-    if args.data_dir:
-        command += ["--data-dir", str(args.data_dir)]
-    figures_file = args.work_dir / f"{method.replace(' ', '_')}_{rank}.json"
-    if args.reuse_training and figures_file.exists():
-        return json.loads(figures_file.read_text())
-    process = subprocess.Popen(command)
+    path = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
+    command = [sys.executable, "-c", CHILD, str(settings.work_dir / SETTINGS_FILE), method, str(rank)]
+    process = subprocess.Popen(command, env=os.environ | {"PYTHONPATH": path})
     _, status, usage = os.wait4(process.pid, 0)
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode:
         raise RuntimeError(f"training {method} (rank {rank}) failed with exit code {process.returncode}")
-    figures = json.loads(figures_file.read_text()) | {"peak memory MB": usage.ru_maxrss / 1024}  # Linux: kB
-    figures_file.write_text(json.dumps(figures))
+    figures = json.loads(figures_file(settings, method, rank).read_text())
+    figures |= {"peak memory MB": usage.ru_maxrss / 1024}  # Linux: kB
+    print(f"{figures['method']:>12}: validation accuracy {figures['validation accuracy']:.4f}, "
+          f"{figures['trainable parameters']:,} trainable ({figures['trainable share']:.2%}), "
+          f"{figures['train examples/s']:.0f} ex/s, peak {figures['peak memory MB']:.0f} MB, "
+          f"saved {figures['saved MB']:.1f} MB", flush=True)
     return figures
+
+
+def serving_versions(settings: EfficientSettings, data: DatasetDict) -> dict:
+    """Float, int8 and ONNX versions of the fully fine-tuned model, on the validation split."""
+    from curiolib.efficient import compare_serving
+    from curiolib.finetune.models import load_model_for_task
+
+    label_names = data["train"].features["label"].names
+    tokenizer, model = load_model_for_task(str(settings.work_dir / "full" / "model"), "sequence", label_names)
+    validation = data["validation"].to_dict()
+    serving = compare_serving(model, tokenizer, validation["sentence"], validation["label"],
+                              work_dir=settings.work_dir / "serving", timed=settings.latency_sentences)
+    print(serving.round(4).to_string(), flush=True)
+    return {"serving": serving.reset_index().to_dict("records")}
 
 
 def main(argv: list[str] | None = None) -> int:
     """Train every method, then compare serving versions of the fully fine-tuned model; write the results."""
-    args = parse_args(argv)
-    if args.child:
-        return child(args)
-    data = load_sst2_or_explain(args)
-    if data is None:
-        return 0
-    args.work_dir.mkdir(parents=True, exist_ok=True)
-    from curiolib.efficient import compare_serving
-    from curiolib.finetune.models import load_model_for_task
+    (settings,) = parse_settings(__doc__, EfficientSettings, argv=argv)
+    from curiolib.course.notebook import quiet
 
-    methods = [run_child(args, "full", 0)] + [run_child(args, "lora", rank) for rank in args.ranks]
-    for figures in methods:
-        print(f"{figures['method']:>12}: validation accuracy {figures['validation accuracy']:.4f}, "
-              f"{figures['trainable parameters']:,} trainable ({figures['trainable share']:.2%}), "
-              f"{figures['train examples/s']:.0f} ex/s, peak {figures['peak memory MB']:.0f} MB, "
-              f"saved {figures['saved MB']:.1f} MB", flush=True)
+    quiet()
+    use_threads(settings)
+    data = load_sst2(settings)
+    methods = [("full", 0)] + [("lora", rank) for rank in settings.ranks]
+    # fine_tune_with names its folders full/ and lora_r<rank>/; the figures files are this module's.
+    own = [SETTINGS_FILE, "serving", "full"] + [f"lora_r{rank}" for rank in settings.ranks]
+    prepare_work_dir(settings, own=own + [figures_file(settings, *m).name for m in methods])
+    everything = settings_dict(settings)
+    stages = Stages(settings, everything)
+    write_json(settings.work_dir / SETTINGS_FILE, asdict(settings))
+    import pandas as pd
 
-    label_names = data["train"].features["label"].names
-    tokenizer, model = load_model_for_task(str(args.work_dir / "full" / "model"), "sequence", label_names)
-    validation = data["validation"].to_dict()
-    serving = compare_serving(model, tokenizer, validation["sentence"], validation["label"],
-                              work_dir=args.work_dir / "serving", timed=args.latency_sentences)
-    print(serving.round(4).to_string(), flush=True)
+    training = [stages.run(f"train {method} {rank}", lambda m=method, r=rank: run_child(settings, m, r))
+                for method, rank in methods]
+    serving = pd.DataFrame(stages.run("serving", lambda: serving_versions(settings, data))["serving"])
+    serving = serving.set_index("version")
 
-    full, float_row = methods[0], serving.iloc[0]
-    results = results_header(args) | {
-        "training": methods, "serving": serving.reset_index().to_dict("records"),
+    full, float_row = training[0], serving.iloc[0]
+    results = results_header(settings, everything) | {
+        "training": training, "serving": serving.reset_index().to_dict("records"),
         "lora_gap_points": {f"r={m['rank']}": 100 * (full["validation accuracy"] - m["validation accuracy"])
-                            for m in methods[1:]},
+                            for m in training[1:]},
         "speedup_vs_float": {name: row["sentences/s"] / float_row["sentences/s"] for name, row in serving.iterrows()}}
     table = ["| method / version | validation accuracy | trainable parameters | train ex/s | peak memory | "
              "size on disk | p50 / p95 latency | sentences/s |", "|---|---|---|---|---|---|---|---|"]
-    for m in methods:
+    for m in training:
         table.append(f"| {m['method']} | {m['validation accuracy']:.3f} | {m['trainable parameters']:,} "
                      f"({m['trainable share']:.1%}) | {m['train examples/s']:.0f} | {m['peak memory MB']:.0f} MB | "
                      f"{m['saved MB']:.1f} MB | | |")
@@ -113,9 +141,9 @@ def main(argv: list[str] | None = None) -> int:
         table.append(f"| {name} | {row['accuracy']:.3f} (agrees {row['agreement with float']:.1%}) | | | | "
                      f"{row['size MB']:.0f} MB | {row['p50 ms']:.1f} / {row['p95 ms']:.1f} ms | "
                      f"{row['sentences/s']:.0f} |")
-    write_results(results, args.output, "\n" + "\n".join(table))
+    write_results(results, settings.output, "\n" + "\n".join(table))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

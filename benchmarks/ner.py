@@ -1,59 +1,56 @@
 """NER benchmark on CoNLL-2003: entity-level test F1 (overall and per type), speed, and the seen-entity baseline.
 
-    python benchmarks/ner.py            # the full run (needs CURIOLIB_DATA with conll2003/)
-    python benchmarks/ner.py --tiny     # seconds: what the test suite runs
+    python -m benchmarks.ner            # the full run (needs CURIOLIB_DATA with conll2003/)
+    python -m benchmarks.ner --tiny     # seconds: what the test suite runs
+    python -m benchmarks.ner --resume   # continue an interrupted run saved in --work-dir
 
-The epoch is chosen on validation; the test split is scored once per trained model. Writes
+Run from the repository root. The epoch is chosen on validation; the test split is scored once per trained
+model. Stages: seen-entity baseline, main run, its test scores, raw-text latency, short-budget run. Writes
 benchmarks/results/ner.json (or --output) and prints a line for the README's results table.
 """
 from __future__ import annotations
 
-import argparse
-import shutil
 import sys
 import time
+from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from _common import benchmark_parser, data_root_or_explain, results_header, write_results
+from ._common import (BenchmarkSettings, Stages, TrainingSettings, budget_steps, fine_tune, latency_setting,
+                      parse_settings, prepare_work_dir, require_data, results_header, run_main, save_model, setting,
+                      settings_dict, subset, use_threads, write_results)
 
-
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """Command-line settings; --tiny shrinks everything for a smoke run."""
-    parser = benchmark_parser(__doc__, "ner", "conll2003", max_length=256)
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--learning-rate", type=float, default=1e-4)
-    parser.add_argument("--warmup-ratio", type=float, default=0.1)
-    parser.add_argument("--train-minutes", type=float, default=60.0, help="hard cap of the main run")
-    parser.add_argument("--budget-minutes", type=float, default=10.0, help="the short-budget run")
-    args = parser.parse_args(argv)
-    if args.tiny:
-        args.train_size, args.epochs, args.train_minutes, args.budget_minutes = 64, 1, 1.0, 0.05
-        args.batch_size, args.latency_sentences = 8, 10
-    return args
+if TYPE_CHECKING:  # for the hints only: torch and datasets load once the data is found
+    import torch
+    from datasets import DatasetDict
 
 
-def fine_tune(args, data, tag_names, *, minutes: float, max_steps: int | None, name: str):
-    """One training run on CoNLL-2003 train, the best epoch on validation kept; returns model, tokenizer, result."""
-    from transformers import DataCollatorForTokenClassification
+@dataclass
+class NerSettings(BenchmarkSettings):
+    """The NER benchmark's settings (its training knobs are `NerTrainingSettings`)."""
 
-    from curiolib.data import tokenize_ner_dataset
-    from curiolib.finetune.loop import TrainingConfig, train
-    from curiolib.finetune.models import load_model_for_task
-    from curiolib.tasks.ner import ner_metrics
+    NAME: ClassVar[str] = "ner"
+    # The tiny budget ends on its steps, not the clock, so a --resume of it repeats the same run.
+    TINY: ClassVar[dict[str, Any]] = {"threads": 1, "train_size": 32, "eval_size": 16, "max_length": 64, "epochs": 1,
+                                      "train_batch_size": 8, "train_minutes": 1.0, "budget_minutes": 0.2,
+                                      "latency_sentences": 3}
 
-    tokenizer, model = load_model_for_task(args.model, "token", tag_names, seed=args.seed)
-    train_set = tokenize_ner_dataset(data["train"], tokenizer, max_length=args.max_length)
-    validation_set = tokenize_ner_dataset(data["validation"], tokenizer, max_length=args.max_length)
-    shutil.rmtree(args.work_dir / name, ignore_errors=True)
-    config = TrainingConfig(output_dir=str(args.work_dir / name), epochs=args.epochs, batch_size=args.batch_size,
-                            learning_rate=args.learning_rate, warmup_ratio=args.warmup_ratio, seed=args.seed,
-                            max_steps=max_steps, time_budget_s=minutes * 60, metric_for_best="f1",
-                            load_best_at_end=True)
-    result = train(model, train_set, validation_set, collator=DataCollatorForTokenClassification(tokenizer),
-                   compute_metrics=ner_metrics(tag_names), config=config)
-    return model, tokenizer, result
+    max_length: int = setting(256, "tokens kept per sentence (generous: a cut sentence loses its last tags)")
+    train_minutes: float = setting(60.0, "hard cap of the main run")
+    budget_minutes: float = setting(10.0, "the short-budget run")
+    latency_sentences: int = latency_setting()
 
 
-def score_on_test(model, tokenizer, data, tag_names, max_length: int) -> tuple[dict, float]:
+@dataclass
+class NerTrainingSettings(TrainingSettings):
+    """NER's training defaults: more epochs (the best one is kept) and a longer warm-up."""
+
+    epochs: int = setting(10, "passes over the training set in the main run (the best on validation is kept)")
+    warmup_ratio: float = setting(0.1, "share of the steps spent warming up")
+
+
+def score_on_test(model: torch.nn.Module, tokenizer: Any, data: DatasetDict, tag_names: list[str],
+                  max_length: int) -> tuple[dict, float]:
     """Entity-level scores on the test split (scored once) and the batched inference speed in sentences/s."""
     from transformers import DataCollatorForTokenClassification
 
@@ -74,76 +71,123 @@ def by_type(scores: dict) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run every measurement in one process, on the standard split, and write the results."""
-    args = parse_args(argv)
+    """Run every stage in one process, on the standard split, and write the results."""
+    settings, training = parse_settings(__doc__, NerSettings, NerTrainingSettings, argv=argv)
     from curiolib.course.notebook import quiet, seed_everything
     from curiolib.data import load_ner
 
-    data_dir = data_root_or_explain(args, "conll2003", "conll2003/train.txt, validation.txt and test.txt")
-    if data_dir is None:
-        return 0
     quiet()
-    seed_everything(args.seed)
-    from curiolib.efficient.serving import measure_latency
-    from curiolib.finetune.inference import find_entities
+    use_threads(settings)
+    data_dir = require_data(settings, "conll2003", "conll2003/train.txt, validation.txt and test.txt")
+    data = subset(load_ner("conll2003", data_dir=data_dir), settings, evaluated=("validation", "test"))
+    prepare_work_dir(settings, own=["main", "budget"])
+    seed_everything(settings.seed)
     from curiolib.tasks.ner import dataset_tags, entity_scores, seen_entity_baseline
 
-    data = load_ner("conll2003", data_dir=data_dir)
-    if args.train_size:
-        data["train"] = data["train"].shuffle(seed=args.seed).select(range(args.train_size))
-        for split in ("validation", "test"):
-            data[split] = data[split].select(range(min(len(data[split]), 2 * args.train_size)))
     tag_names = data["train"].features["ner_tags"].feature.names
-    results = results_header(args) | {"tag_names": tag_names,
-                                      "sentences": {split: len(rows) for split, rows in data.items()}}
-
-    train_words, train_tags = dataset_tags(data["train"])
+    everything = settings_dict(settings, training)
+    stages = Stages(settings, everything)
+    results = results_header(settings, everything) | {"tag_names": tag_names,
+                                                      "sentences": {split: len(rows) for split, rows in data.items()}}
     test_words, test_tags = dataset_tags(data["test"])
-    baseline = entity_scores(test_tags, seen_entity_baseline(train_words, train_tags, test_words))
-    results |= {"baseline_f1": baseline["f1"], "baseline_f1_by_type": by_type(baseline)}
-    print(f"seen-entity baseline: test F1 {baseline['f1']:.4f}", flush=True)
+    trained: dict[str, tuple] = {}  # the main run's (tokenizer, model), while this process has it
 
-    model, tokenizer, main_run = fine_tune(args, data, tag_names, minutes=args.train_minutes, max_steps=None,
-                                           name="main")
-    test, inference_speed = score_on_test(model, tokenizer, data, tag_names, args.max_length)
-    evaluations = main_run.history.dropna(subset=["eval_f1"])
-    results |= {"test_f1": test["f1"], "test_precision": test["precision"], "test_recall": test["recall"],
-                "test_f1_by_type": by_type(test), "test_token_accuracy": test["token_accuracy"],
-                "validation_f1": main_run.best_metric, "best_step": main_run.best_step,
-                "train_examples_per_s": main_run.train_examples_per_s, "train_seconds": main_run.train_seconds,
-                "train_steps": main_run.steps, "inference_sentences_per_s": inference_speed,
+    @cache
+    def pretrained() -> tuple:
+        # Loaded once, and only if a stage still needs it: every run trains a copy.
+        from curiolib.finetune.models import load_model_for_task
+
+        return load_model_for_task(settings.model, "token", tag_names, seed=settings.seed)
+
+    @cache
+    def tokenized() -> tuple:
+        from curiolib.data import tokenize_ner_dataset
+
+        return tuple(tokenize_ner_dataset(data[split], pretrained()[0], max_length=settings.max_length)
+                     for split in ("train", "validation"))
+
+    def run(name: str, minutes: float, max_steps: int | None = None) -> tuple:
+        from transformers import DataCollatorForTokenClassification
+
+        from curiolib.tasks.ner import ner_metrics
+
+        tokenizer, model = pretrained()
+        return fine_tune(model, *tokenized(), settings=settings, training=training, name=name,
+                         collator=DataCollatorForTokenClassification(tokenizer),
+                         compute_metrics=ner_metrics(tag_names), minutes=minutes, max_steps=max_steps,
+                         metric_for_best="f1", load_best_at_end=True)
+
+    def baseline() -> dict:
+        train_words, train_tags = dataset_tags(data["train"])
+        scores = entity_scores(test_tags, seen_entity_baseline(train_words, train_tags, test_words))
+        print(f"seen-entity baseline: test F1 {scores['f1']:.4f}", flush=True)
+        return {"baseline_f1": scores["f1"], "baseline_f1_by_type": by_type(scores)}
+
+    def main_run() -> dict:
+        model, result = run("main", settings.train_minutes)
+        trained["main"] = pretrained()[0], model
+        save_model(model, pretrained()[0], settings.work_dir / "main" / "model")
+        evaluations = result.history.dropna(subset=["eval_f1"])
+        print(f"main run: {result.steps} steps in {result.train_seconds / 60:.1f} min "
+              f"({result.train_examples_per_s:.0f} ex/s); best validation F1 {result.best_metric:.4f} at step "
+              f"{result.best_step}", flush=True)
+        return {"validation_f1": result.best_metric, "best_step": result.best_step,
+                "train_examples_per_s": result.train_examples_per_s, "train_seconds": result.train_seconds,
+                "train_steps": result.steps,
                 "validation_f1_by_epoch": evaluations[["epoch", "seconds", "eval_f1"]].to_dict("records")}
-    print(f"main run: {main_run.steps} steps in {main_run.train_seconds / 60:.1f} min "
-          f"({main_run.train_examples_per_s:.0f} ex/s); best validation F1 {main_run.best_metric:.4f} at step "
-          f"{main_run.best_step}; test F1 {test['f1']:.4f} "
-          f"({', '.join(f'{k} {v:.3f}' for k, v in by_type(test).items())})", flush=True)
 
-    raw = [" ".join(words) for words in test_words[: args.latency_sentences]]
-    timing = measure_latency(lambda text: find_entities(text, model, tokenizer),
-                             lambda texts: find_entities(texts, model, tokenizer), raw)
-    results |= {"p50_latency_ms": timing.p50_ms, "p95_latency_ms": timing.p95_ms,
+    def main_model() -> tuple:
+        if "main" not in trained:  # a resumed run whose main stage was saved: its model is on disk
+            from curiolib.finetune.models import load_model_for_task
+
+            trained["main"] = load_model_for_task(str(settings.work_dir / "main" / "model"), "token", tag_names)
+        return trained["main"]
+
+    def test_scores() -> dict:
+        tokenizer, model = main_model()
+        test, speed = score_on_test(model, tokenizer, data, tag_names, settings.max_length)
+        print(f"main run: test F1 {test['f1']:.4f} ({', '.join(f'{k} {v:.3f}' for k, v in by_type(test).items())}); "
+              f"batched tagging of tokenized test sentences {speed:.0f} sentences/s", flush=True)
+        return {"test_f1": test["f1"], "test_precision": test["precision"], "test_recall": test["recall"],
+                "test_f1_by_type": by_type(test), "test_token_accuracy": test["token_accuracy"],
+                "inference_sentences_per_s": speed}
+
+    def latency() -> dict:
+        from curiolib.efficient.serving import measure_latency
+        from curiolib.finetune.inference import find_entities
+
+        tokenizer, model = main_model()
+        raw = [" ".join(words) for words in test_words[: settings.latency_sentences]]
+        timing = measure_latency(lambda text: find_entities(text, model, tokenizer),
+                                 lambda texts: find_entities(texts, model, tokenizer), raw)
+        print(f"raw-text entities, one sentence at a time: p50 {timing.p50_ms:.1f} ms, "
+              f"p95 {timing.p95_ms:.1f} ms", flush=True)
+        return {"p50_latency_ms": timing.p50_ms, "p95_latency_ms": timing.p95_ms,
                 "raw_text_sentences_per_s": timing.sentences_per_s}
-    print(f"raw-text entities, one sentence at a time: p50 {timing.p50_ms:.1f} ms, p95 {timing.p95_ms:.1f} ms; "
-          f"batched tagging of tokenized test sentences {inference_speed:.0f} sentences/s", flush=True)
 
-    # The short budget: its schedule is sized to the steps that fit at the main run's average speed.
-    budget_steps = max(1, int(args.budget_minutes * 60 * main_run.steps / main_run.train_seconds * 0.95))
-    model, tokenizer, budget = fine_tune(args, data, tag_names, minutes=args.budget_minutes,
-                                         max_steps=budget_steps, name="budget")
-    budget_test, _ = score_on_test(model, tokenizer, data, tag_names, args.max_length)
-    results |= {"budget_minutes": args.budget_minutes, "budget_test_f1": budget_test["f1"],
+    def budget_run() -> dict:
+        steps = budget_steps(results["train_steps"], results["train_seconds"], settings.budget_minutes)
+        model, budget = run("budget", settings.budget_minutes, max_steps=steps)
+        budget_test, _ = score_on_test(model, pretrained()[0], data, tag_names, settings.max_length)
+        print(f"{settings.budget_minutes:g}-minute budget: {budget.steps} steps in {budget.train_seconds:.0f} s, "
+              f"validation F1 {budget.best_metric:.4f}, test F1 {budget_test['f1']:.4f}", flush=True)
+        return {"budget_minutes": settings.budget_minutes, "budget_test_f1": budget_test["f1"],
                 "budget_validation_f1": budget.best_metric, "budget_steps": budget.steps,
                 "budget_train_seconds": budget.train_seconds}
-    print(f"{args.budget_minutes:g}-minute budget: {budget.steps} steps in {budget.train_seconds:.0f} s, "
-          f"validation F1 {budget.best_metric:.4f}, test F1 {budget_test['f1']:.4f}", flush=True)
+
+    results |= stages.run("baseline", baseline)
+    results |= stages.run("main", main_run)
+    results |= stages.run("test", test_scores)
+    results |= stages.run("latency", latency)
+    results |= stages.run("budget", budget_run)
 
     row = (f"| NER (CoNLL-2003 test, entity F1) | {results['test_f1']:.3f} in "
            f"{results['train_seconds'] / 60:.0f} min | {results['budget_test_f1']:.3f} | "
            f"{results['baseline_f1']:.3f} (seen entities) | {results['train_examples_per_s']:.0f} ex/s train, "
-           f"{inference_speed:.0f} sentences/s | {results['p95_latency_ms']:.0f} ms |")
-    write_results(results, args.output, row)
+           f"{results['inference_sentences_per_s']:.0f} sentences/s | {results['p95_latency_ms']:.0f} ms |")
+    write_results(results, settings.output, row)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -1,131 +1,173 @@
 """Sentiment benchmark on the full SST-2: accuracy, training speed against the tutorial recipe, latency.
 
-    python benchmarks/sentiment.py                  # the full run (needs CURIOLIB_DATA with sst2/)
-    python benchmarks/sentiment.py --tiny           # seconds: what the test suite runs
+    python -m benchmarks.sentiment                  # the full run (needs CURIOLIB_DATA with sst2/)
+    python -m benchmarks.sentiment --tiny           # seconds: what the test suite runs
+    python -m benchmarks.sentiment --resume         # continue an interrupted run saved in --work-dir
 
+Run from the repository root. Stages: TF-IDF baseline, padding speed, main run, short-budget run, latency.
 Writes benchmarks/results/sentiment.json (or --output) and prints a line for the README's results table.
 """
 from __future__ import annotations
 
-import argparse
-import shutil
 import sys
+from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from _common import benchmark_parser, load_sst2_or_explain, results_header, write_results
+from ._common import (BenchmarkSettings, Stages, TrainingSettings, budget_steps, fine_tune, latency_setting,
+                      load_sst2, parse_settings, prepare_work_dir, results_header, run_main, save_model, setting,
+                      settings_dict, use_threads, write_results)
 
-
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """Command-line settings; --tiny shrinks everything for a smoke run."""
-    parser = benchmark_parser(__doc__, "sentiment", "sst2")
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--learning-rate", type=float, default=1e-4)
-    parser.add_argument("--train-minutes", type=float, default=60.0, help="hard cap of the main run")
-    parser.add_argument("--budget-minutes", type=float, default=10.0, help="the short-budget run")
-    parser.add_argument("--throughput-examples", type=int, default=128)
-    args = parser.parse_args(argv)
-    if args.tiny:
-        args.train_size, args.epochs, args.train_minutes, args.budget_minutes = 64, 1, 1.0, 0.05
-        args.batch_size, args.throughput_examples, args.latency_sentences = 8, 16, 10
-    return args
+if TYPE_CHECKING:  # for the hints only: torch and datasets load once the data is found
+    import torch
+    from datasets import DatasetDict
 
 
-def fine_tune(args, data, tokenizer, *, minutes: float, max_steps: int | None, name: str):
-    """One training run of the embedded model on SST-2 train, scored on validation."""
-    from transformers import DataCollatorWithPadding
+@dataclass
+class SentimentSettings(BenchmarkSettings):
+    """The sentiment benchmark's settings (its training knobs are `TrainingSettings`)."""
 
-    from curiolib.data import tokenize_sentences
-    from curiolib.finetune.loop import TrainingConfig, train
-    from curiolib.finetune.models import load_model_for_task
-    from curiolib.tasks.sentiment import classification_metrics
+    NAME: ClassVar[str] = "sentiment"
+    # The tiny budget ends on its steps, not the clock, so a --resume of it repeats the same run.
+    TINY: ClassVar[dict[str, Any]] = {"threads": 1, "train_size": 32, "eval_size": 32, "max_length": 32, "epochs": 1,
+                                      "train_batch_size": 4, "train_minutes": 1.0, "budget_minutes": 0.2,
+                                      "throughput_examples": 4, "padded_length": 256, "latency_sentences": 3}
 
-    _, model = load_model_for_task(args.model, "sequence", ["negative", "positive"], seed=args.seed)
-    train_set = tokenize_sentences(data["train"], tokenizer, max_length=args.max_length)
-    eval_set = tokenize_sentences(data["validation"], tokenizer, max_length=args.max_length)
-    shutil.rmtree(args.work_dir / name, ignore_errors=True)
-    config = TrainingConfig(output_dir=str(args.work_dir / name), epochs=args.epochs, batch_size=args.batch_size,
-                            learning_rate=args.learning_rate, warmup_ratio=0.06, seed=args.seed,
-                            max_steps=max_steps, time_budget_s=minutes * 60, load_best_at_end=False)
-    result = train(model, train_set, eval_set, collator=DataCollatorWithPadding(tokenizer),
-                   compute_metrics=classification_metrics, config=config)
-    return model, result
+    train_minutes: float = setting(60.0, "hard cap of the main run")
+    budget_minutes: float = setting(10.0, "the short-budget run")
+    throughput_examples: int = setting(128, "examples trained on padded to --padded-length and per batch, timed")
+    # A smoke run pads to less than 512: one step of 512-token sentences takes seconds on a CPU.
+    padded_length: int | None = setting(None, "the tutorials' fixed length (default: the model's limit, 512)")
+    latency_sentences: int = latency_setting()
 
 
-def latency(model, tokenizer, sentences: list[str]) -> dict:
+def measure_tfidf(data: DatasetDict, seed: int) -> dict:
+    """The TF-IDF + logistic regression baseline's validation accuracy."""
+    from curiolib.tasks.sentiment import tfidf_baseline
+
+    train_rows, eval_rows = data["train"].to_dict(), data["validation"].to_dict()
+    baseline = tfidf_baseline(train_rows["sentence"], train_rows["label"], eval_rows["sentence"],
+                              eval_rows["label"], seed=seed)
+    print(f"TF-IDF + logistic regression: validation accuracy {baseline.accuracy:.4f}", flush=True)
+    return {"tfidf_accuracy": baseline.accuracy}
+
+
+def measure_padding(model: torch.nn.Module, tokenizer: Any, data: DatasetDict, settings: SentimentSettings,
+                    batch_size: int) -> dict:
+    """Training speed on the same examples padded to 512 (the tutorials' habit) and padded per batch."""
+    from curiolib.efficient.padding import compare_padding
+
+    sample = data["train"].shuffle(seed=settings.seed).select(range(settings.throughput_examples))
+    speed = compare_padding(model, tokenizer, sample["sentence"], sample["label"], batch_size=batch_size,
+                            max_length=settings.padded_length)
+    length = speed.padded_tokens_max_length // speed.examples
+    print(f"training speed on the same {speed.examples} examples: pad to {length} "
+          f"{speed.max_length_examples_per_s:.1f} ex/s, dynamic padding + length grouping "
+          f"{speed.dynamic_examples_per_s:.1f} ex/s: {speed.speedup:.1f}x", flush=True)
+    return {"throughput_ratio": speed.speedup, "max_length_examples_per_s": speed.max_length_examples_per_s,
+            "dynamic_examples_per_s": speed.dynamic_examples_per_s,
+            "padded_tokens_max_length": speed.padded_tokens_max_length,
+            "padded_tokens_dynamic": speed.padded_tokens_dynamic}
+
+
+def latency(model: torch.nn.Module, tokenizer: Any, sentences: list[str]) -> dict:
     """One sentence at a time, as the widget does: p50/p95 milliseconds; and batched sentences per second."""
     from curiolib.efficient.serving import measure_latency
     from curiolib.finetune.inference import classify
 
     timing = measure_latency(lambda sentence: classify(sentence, model, tokenizer),
                              lambda batch: classify(batch, model, tokenizer, batch_size=64), sentences)
+    print(f"inference: one sentence p50 {timing.p50_ms:.1f} ms, p95 {timing.p95_ms:.1f} ms; "
+          f"batched {timing.sentences_per_s:.0f} sentences/s", flush=True)
     return {"p50_latency_ms": timing.p50_ms, "p95_latency_ms": timing.p95_ms,
             "inference_sentences_per_s": timing.sentences_per_s}
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run every measurement in one process, on the same split, and write the results."""
-    args = parse_args(argv)
+    """Run every stage in one process, on the same split, and write the results."""
+    settings, training = parse_settings(__doc__, SentimentSettings, TrainingSettings, argv=argv)
     from curiolib.course.notebook import quiet, seed_everything
 
-    data = load_sst2_or_explain(args)
-    if data is None:
-        return 0
     quiet()
-    seed_everything(args.seed)
-    from curiolib.efficient.padding import compare_padding
-    from curiolib.finetune.models import load_model_for_task
-    from curiolib.tasks.sentiment import tfidf_baseline
+    use_threads(settings)
+    data = load_sst2(settings)
+    prepare_work_dir(settings, own=["main", "budget"])
+    seed_everything(settings.seed)
+    everything = settings_dict(settings, training)
+    stages = Stages(settings, everything)
+    results = results_header(settings, everything) | {"train_examples": len(data["train"]),
+                                                      "validation_examples": len(data["validation"])}
+    label_names = data["train"].features["label"].names
+    trained: dict[str, tuple] = {}  # the main run's (tokenizer, model), while this process has it
 
-    results = results_header(args) | {"train_examples": len(data["train"]),
-                                      "validation_examples": len(data["validation"])}
+    @cache
+    def pretrained() -> tuple:
+        # Loaded once, and only if a stage still needs it: every run trains a copy.
+        from curiolib.finetune.models import load_model_for_task
 
-    train_rows, eval_rows = data["train"].to_dict(), data["validation"].to_dict()
-    baseline = tfidf_baseline(train_rows["sentence"], train_rows["label"], eval_rows["sentence"],
-                              eval_rows["label"], seed=args.seed)
-    results["tfidf_accuracy"] = baseline.accuracy
-    print(f"TF-IDF + logistic regression: validation accuracy {baseline.accuracy:.4f}", flush=True)
+        return load_model_for_task(settings.model, "sequence", label_names, seed=settings.seed)
 
-    tokenizer, model = load_model_for_task(args.model, "sequence", ["negative", "positive"], seed=args.seed)
-    sample = data["train"].shuffle(seed=args.seed).select(range(args.throughput_examples))
-    speed = compare_padding(model, tokenizer, sample["sentence"], sample["label"], batch_size=args.batch_size)
-    results |= {"throughput_ratio": speed.speedup, "max_length_examples_per_s": speed.max_length_examples_per_s,
-                "dynamic_examples_per_s": speed.dynamic_examples_per_s,
-                "padded_tokens_max_length": speed.padded_tokens_max_length,
-                "padded_tokens_dynamic": speed.padded_tokens_dynamic}
-    print(f"training speed on the same {speed.examples} examples: pad to 512 {speed.max_length_examples_per_s:.1f} "
-          f"ex/s, dynamic padding + length grouping {speed.dynamic_examples_per_s:.1f} ex/s: "
-          f"{speed.speedup:.1f}x", flush=True)
+    @cache
+    def tokenized() -> tuple:
+        from curiolib.data import tokenize_sentences
 
-    model, main_run = fine_tune(args, data, tokenizer, minutes=args.train_minutes, max_steps=None, name="main")
-    results |= {"validation_accuracy": main_run.final_metrics["accuracy"],
-                "validation_f1": main_run.final_metrics["f1"],
-                "train_examples_per_s": main_run.train_examples_per_s, "train_seconds": main_run.train_seconds,
-                "train_steps": main_run.steps,
-                "accuracy_by_epoch": main_run.history.dropna(subset=["eval_accuracy"])[
+        return tuple(tokenize_sentences(data[split], pretrained()[0], max_length=settings.max_length)
+                     for split in ("train", "validation"))
+
+    def run(name: str, minutes: float, max_steps: int | None = None) -> tuple:
+        from transformers import DataCollatorWithPadding
+
+        from curiolib.tasks.sentiment import classification_metrics
+
+        tokenizer, model = pretrained()
+        return fine_tune(model, *tokenized(), settings=settings, training=training, name=name,
+                         collator=DataCollatorWithPadding(tokenizer), compute_metrics=classification_metrics,
+                         minutes=minutes, max_steps=max_steps, load_best_at_end=False)
+
+    def main_run() -> dict:
+        model, result = run("main", settings.train_minutes)
+        trained["main"] = pretrained()[0], model
+        save_model(model, pretrained()[0], settings.work_dir / "main" / "model")
+        print(f"main run: {result.steps} steps in {result.train_seconds / 60:.1f} min "
+              f"({result.train_examples_per_s:.0f} ex/s), validation accuracy "
+              f"{result.final_metrics['accuracy']:.4f}", flush=True)
+        return {"validation_accuracy": result.final_metrics["accuracy"], "validation_f1": result.final_metrics["f1"],
+                "train_examples_per_s": result.train_examples_per_s, "train_seconds": result.train_seconds,
+                "train_steps": result.steps,
+                "accuracy_by_epoch": result.history.dropna(subset=["eval_accuracy"])[
                     ["epoch", "seconds", "eval_accuracy"]].to_dict("records")}
-    print(f"main run: {main_run.steps} steps in {main_run.train_seconds / 60:.1f} min "
-          f"({main_run.train_examples_per_s:.0f} ex/s), validation accuracy "
-          f"{main_run.final_metrics['accuracy']:.4f}", flush=True)
 
-    # The short budget: its schedule is sized to the steps that fit at the main run's average speed
-    # (the first steps alone mislead: the length-grouped sampler puts the longest batch first).
-    budget_steps = max(1, int(args.budget_minutes * 60 * main_run.steps / main_run.train_seconds * 0.95))
-    _, budget = fine_tune(args, data, tokenizer, minutes=args.budget_minutes, max_steps=budget_steps, name="budget")
-    results |= {"budget_minutes": args.budget_minutes, "budget_accuracy": budget.final_metrics["accuracy"],
+    def budget_run() -> dict:
+        steps = budget_steps(results["train_steps"], results["train_seconds"], settings.budget_minutes)
+        _, budget = run("budget", settings.budget_minutes, max_steps=steps)
+        print(f"{settings.budget_minutes:g}-minute budget: {budget.steps} steps in {budget.train_seconds:.0f} s, "
+              f"validation accuracy {budget.final_metrics['accuracy']:.4f}", flush=True)
+        return {"budget_minutes": settings.budget_minutes, "budget_accuracy": budget.final_metrics["accuracy"],
                 "budget_steps": budget.steps, "budget_train_seconds": budget.train_seconds}
-    print(f"{args.budget_minutes:g}-minute budget: {budget.steps} steps in {budget.train_seconds:.0f} s, "
-          f"validation accuracy {budget.final_metrics['accuracy']:.4f}", flush=True)
 
-    results |= latency(model, tokenizer, eval_rows["sentence"][: args.latency_sentences])
-    print(f"inference: one sentence p50 {results['p50_latency_ms']:.1f} ms, p95 {results['p95_latency_ms']:.1f} ms; "
-          f"batched {results['inference_sentences_per_s']:.0f} sentences/s", flush=True)
+    def main_model() -> tuple:
+        if "main" not in trained:  # a resumed run whose main stage was saved: its model is on disk
+            from curiolib.finetune.models import load_model_for_task
+
+            trained["main"] = load_model_for_task(str(settings.work_dir / "main" / "model"), "sequence",
+                                                  label_names)
+        return trained["main"]
+
+    results |= stages.run("tfidf", lambda: measure_tfidf(data, settings.seed))
+    results |= stages.run("padding", lambda: measure_padding(pretrained()[1], pretrained()[0], data, settings,
+                                                             training.train_batch_size))
+    results |= stages.run("main", main_run)
+    results |= stages.run("budget", budget_run)
+    sentences = data["validation"][: settings.latency_sentences]["sentence"]
+    results |= stages.run("latency", lambda: latency(main_model()[1], main_model()[0], sentences))
 
     row = (f"| sentiment (SST-2 validation) | {results['validation_accuracy']:.3f} in "
            f"{results['train_seconds'] / 60:.0f} min | {results['budget_accuracy']:.3f} | "
            f"{results['tfidf_accuracy']:.3f} | {results['throughput_ratio']:.0f}× | "
            f"{results['p95_latency_ms']:.0f} ms |")
-    write_results(results, args.output, row)
+    write_results(results, settings.output, row)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -32,7 +32,7 @@ _LAZY: dict[str, tuple[str, ...]] = {
     ".data": ("load_ner", "load_sentiment", "ner_dataset", "read_conll", "read_text_classification",
               "align_labels_by_position", "align_labels_with_tokens", "tokenize_ner_dataset", "tokenize_sentences"),
     ".finetune": ("TrainingConfig", "TrainResult", "classify", "evaluate", "find_entities", "load_model_for_task",
-                  "load_tokenizer", "predict", "train"),
+                  "load_tokenizer", "predict", "train", "training_step"),
     ".tasks": ("classification_metrics", "dataset_tags", "entity_outcomes", "entity_report", "entity_scores",
                "most_confident_mistakes", "ner_metrics", "outcome_table", "plot_confusion_matrix",
                "plot_entity_confusion", "seen_entity_baseline", "tfidf_baseline", "word_level_tags",

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 import curiolib.active.loop as active
-from curiolib.active import (ActiveLearningConfig, entropy, farthest_first, labels_to_reach, least_confidence,
-                             run_active_learning, select)
+from curiolib.active import (ActiveLearningConfig, ActiveLearningRun, entropy, farthest_first, labels_to_reach,
+                             least_confidence, run_active_learning, select, summarise_against_random)
 from curiolib.data import load_sentiment
 from curiolib.finetune.models import load_model_for_task
 from curiolib.growth import check_rounds_for_growth_fit, fit_growth_to_run
@@ -51,11 +51,13 @@ def test_explore_exploit_mixes_by_beta() -> None:
     assert list(mixed) == [3, 2]  # one explored (the far point), one exploited (the most uncertain)
 
 
-@pytest.mark.parametrize("kwargs, match", [({"strategy": "curious"}, "strategy must be one of"),
-                                           ({"rounds": 0}, "rounds must be an integer >= 1"),
-                                           ({"beta": 1.5}, r"beta must be in \[0, 1\]"),
-                                           ({"batch_size": 64, "candidates": 32}, "candidates must be >="),
-                                           ({"replay": -1}, "replay must be an integer >= 0")])
+@pytest.mark.parametrize("kwargs, match", [
+    ({"strategy": "curious"}, "strategy must be one of"),
+    ({"rounds": 0}, "rounds must be an integer >= 1"),
+    ({"beta": 1.5}, r"beta must be in \[0, 1\]"),
+    ({"labels_per_round": 64, "candidates": 32}, "candidates must be >= labels_per_round"),
+    ({"replay": -1}, "replay must be an integer >= 0"),
+])
 def test_bad_settings_name_the_parameter(kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         ActiveLearningConfig(**kwargs)
@@ -70,7 +72,7 @@ def tiny_data():
 
 
 def _tiny_config(tmp_path, **changes) -> ActiveLearningConfig:
-    settings = dict(strategy="explore_exploit", seed_size=8, batch_size=8, rounds=3, candidates=24,
+    settings = dict(strategy="explore_exploit", seed_size=8, labels_per_round=8, rounds=3, candidates=24,
                     epochs_per_round=1, train_batch_size=8, output_dir=str(tmp_path / "run"), seed=1)
     return ActiveLearningConfig(**(settings | changes))
 
@@ -81,11 +83,12 @@ def _run(data, config, **kwargs):
 
 
 def test_a_batch_larger_than_the_pool_is_refused_before_any_work(tiny_data, tmp_path) -> None:
-    with pytest.raises(ValueError, match="batch larger than the pool"):
-        _run(tiny_data, _tiny_config(tmp_path, rounds=10, batch_size=24, candidates=24))
+    with pytest.raises(ValueError, match="more labels than the pool"):
+        _run(tiny_data, _tiny_config(tmp_path, rounds=10, labels_per_round=24, candidates=24))
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow
 def test_the_loop_repeats_with_its_seed_and_resumes_at_a_round_boundary(tiny_data, tmp_path, monkeypatch) -> None:
     first = _run(tiny_data, _tiny_config(tmp_path / "a"))
     history = first.history
@@ -163,22 +166,23 @@ def test_a_run_too_short_for_the_growth_fit_is_refused_with_the_rounds_it_needs(
 def test_replay_trains_on_the_new_labels_plus_a_sample_of_the_earlier_ones() -> None:
     rng = np.random.default_rng(0)
     earlier, new = list(range(10)), [20, 21]
-    assert active._round_training_set(earlier, new, None, rng) == earlier + new  # no replay: re-read everything
-    assert active._round_training_set(earlier[:3], new, 5, rng) == [0, 1, 2, 20, 21]  # fewer than 5 so far
-    replayed = active._round_training_set(earlier, new, 4, rng)
+    assert active.round_training_set(earlier, new, None, rng) == earlier + new  # no replay: re-read everything
+    assert active.round_training_set(earlier[:3], new, 5, rng) == [0, 1, 2, 20, 21]  # fewer than 5 so far
+    replayed = active.round_training_set(earlier, new, 4, rng)
     assert replayed[-2:] == new and len(set(replayed[:4])) == 4 and set(replayed[:4]) <= set(earlier)
 
 
+@pytest.mark.slow
 def test_a_replay_run_counts_its_re_reads_and_samples_the_labelled_set_it_explores_from(tiny_data, tmp_path,
                                                                                         monkeypatch) -> None:
     scored_sizes = []
-    real_embed_and_score = active._embed_and_score
+    real_embed_and_score = active.embed_and_score
 
     def recording_embed_and_score(model, dataset, *args, **kwargs):
         scored_sizes.append(len(dataset))
         return real_embed_and_score(model, dataset, *args, **kwargs)
 
-    monkeypatch.setattr(active, "_embed_and_score", recording_embed_and_score)
+    monkeypatch.setattr(active, "embed_and_score", recording_embed_and_score)
     run = _run(tiny_data, _tiny_config(tmp_path, replay=4, candidates=8))
     assert 16 not in scored_sizes  # round 3 explores from 8 of its 16 labelled sentences, not all of them
     assert list(run.history["labels"]) == [0, 8, 16, 24]
@@ -195,7 +199,25 @@ def test_scores_come_back_in_the_order_of_the_sentences(tiny_data) -> None:
     sentences = tokenize_sentences(tiny_data["validation"].select(range(12)), tokenizer, max_length=64)
     assert len(set(len(ids) for ids in sentences["input_ids"])) > 3  # lengths differ, so sorting reorders
     collator = DataCollatorWithPadding(tokenizer)
-    probabilities, embeddings = active._embed_and_score(model, sentences, collator, batch_size=5)
-    one_by_one = [active._embed_and_score(model, sentences.select([i]), collator) for i in range(12)]
+    probabilities, embeddings = active.embed_and_score(model, sentences, collator, batch_size=5)
+    one_by_one = [active.embed_and_score(model, sentences.select([i]), collator) for i in range(12)]
     assert np.allclose(probabilities, np.concatenate([p for p, _ in one_by_one]), atol=1e-5)
     assert np.allclose(embeddings, np.concatenate([e for _, e in one_by_one]), atol=1e-5)
+
+
+def _run_reaching(target_labels: int, seed: int = 0) -> ActiveLearningRun:
+    # Accuracy crosses 0.85 first at `target_labels` labels (rounds of 16 labels).
+    labels = [0, 16, 32, 48, 64]
+    accuracy = [0.5] + [0.9 if n >= target_labels else 0.7 for n in labels[1:]]
+    history = pd.DataFrame({"round": range(5), "labels": labels, "E": [0] + [16] * 4, "R": 0,
+                            "accuracy": accuracy, "seconds": 1.0})
+    return ActiveLearningRun(config=ActiveLearningConfig(seed=seed), history=history)
+
+
+def test_the_summary_sentence_says_fewer_more_or_the_same_as_random() -> None:
+    runs = {"random": [_run_reaching(32), _run_reaching(48, seed=1)], "entropy": [_run_reaching(16)],
+            "explore_exploit": [_run_reaching(64)], "farthest": [_run_reaching(32), _run_reaching(48, seed=1)]}
+    lines = summarise_against_random(runs, 0.85).splitlines()
+    assert lines == ["entropy: 16 labels to reach 0.85 against 40 for random, 60% fewer (mean over seeds)",
+                     "explore_exploit: 64 labels to reach 0.85 against 40 for random, 60% more (mean over seeds)",
+                     "farthest: 40 labels to reach 0.85 against 40 for random, the same number (mean over seeds)"]

@@ -1,49 +1,145 @@
-"""The benchmark scripts run end to end on tiny settings and exit cleanly without their data."""
+"""The benchmarks run end to end on tiny settings, resume what they saved, and refuse to run without their data."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+ROOT = Path(__file__).resolve().parents[1]
 
 
-def _run(script: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(BENCHMARKS / script), *args], capture_output=True, text=True,
-                          timeout=900, env=env or os.environ.copy())
+def _run(module: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", f"benchmarks.{module}", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=600, env=env or os.environ.copy())
 
 
 BENCHMARK_KEYS = {
-    "sentiment.py": ("validation_accuracy", "throughput_ratio", "train_examples_per_s", "p95_latency_ms",
-                     "tfidf_accuracy", "budget_accuracy"),
-    "ner.py": ("test_f1", "test_f1_by_type", "train_examples_per_s", "baseline_f1", "budget_test_f1",
-               "inference_sentences_per_s", "p95_latency_ms"),
-    "efficient.py": ("training", "serving", "lora_gap_points", "speedup_vs_float"),
-    "active_learning.py": ("labels_to_target", "accuracy", "curves", "pool"),
+    "sentiment": ("validation_accuracy", "throughput_ratio", "train_examples_per_s", "p95_latency_ms",
+                  "tfidf_accuracy", "budget_accuracy"),
+    "ner": ("test_f1", "test_f1_by_type", "train_examples_per_s", "baseline_f1", "budget_test_f1",
+            "inference_sentences_per_s", "p95_latency_ms"),
+    "efficient": ("training", "serving", "lora_gap_points", "speedup_vs_float"),
+    "active_learning": ("labels_to_target", "accuracy", "curves", "pool"),
 }
+LATENCY_KEYS = {"p50_latency_ms", "p95_latency_ms", "inference_sentences_per_s"}
 
 
-@pytest.mark.parametrize("script", BENCHMARK_KEYS)
-def test_benchmark_runs_on_tiny_settings(script: str, data_dir: Path, tmp_path: Path) -> None:
-    output = tmp_path / "results.json"
-    done = _run(script, "--tiny", "--output", str(output), "--work-dir", str(tmp_path / "work"))
+@pytest.fixture(scope="module")
+def tiny_run(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Callable:
+    """Each benchmark's --tiny run, made once for every test that reads it: (process, its folder)."""
+    runs: dict[str, tuple[subprocess.CompletedProcess, Path]] = {}
+
+    def run(module: str) -> tuple[subprocess.CompletedProcess, Path]:
+        if module not in runs:
+            folder = tmp_path_factory.mktemp(module)
+            runs[module] = _run(module, "--tiny", "--output", str(folder / "results.json"),
+                                "--work-dir", str(folder / "work")), folder
+        return runs[module]
+
+    return run
+
+
+@pytest.fixture
+def benchmarks_importable():
+    """The repository root on sys.path, so the tests can import the `benchmarks` package itself."""
+    sys.path.insert(0, str(ROOT))
+    yield
+    sys.path.remove(str(ROOT))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("module", BENCHMARK_KEYS)
+def test_benchmark_runs_on_tiny_settings(module: str, tiny_run: Callable, data_dir: Path) -> None:
+    done, folder = tiny_run(module)
     assert done.returncode == 0, done.stderr[-3000:]
-    results = json.loads(output.read_text())
-    for key in BENCHMARK_KEYS[script] + ("settings", "versions", "machine"):
+    text = (folder / "results.json").read_text()
+    results = json.loads(text)
+    for key in BENCHMARK_KEYS[module] + ("settings", "versions", "machine"):
         assert key in results, key
     assert results["settings"]["tiny"] is True and "README row:" in done.stdout
     for key in ("validation_accuracy", "tfidf_accuracy", "test_f1", "baseline_f1"):
         assert 0 <= results.get(key, 0) <= 1, key
     assert results.get("throughput_ratio", 2) > 1
+    # No machine paths: output and work dir lie outside the repository here, the data came from the environment.
+    assert results["settings"]["output"] is None and results["settings"]["work_dir"] is None
+    assert results["settings"]["data_dir"] == "$CURIOLIB_DATA"
+    assert str(folder) not in text and str(data_dir) not in text
 
 
-@pytest.mark.parametrize("script", BENCHMARK_KEYS)
-def test_benchmark_without_data_says_what_to_set(script: str, tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_benchmark_resumes_from_its_saved_stages(tiny_run: Callable) -> None:
+    done, folder = tiny_run("sentiment")
+    assert done.returncode == 0, done.stderr[-3000:]
+    first = json.loads((folder / "results.json").read_text())
+    # As if interrupted after the main run: the budget run's checkpoint is there, its stage and latency are not.
+    stages_file = folder / "work" / "stages.json"
+    saved = json.loads(stages_file.read_text())
+    del saved["stages"]["budget"], saved["stages"]["latency"]
+    stages_file.write_text(json.dumps(saved))
+    again = _run("sentiment", "--tiny", "--resume", "--output", str(folder / "resumed.json"),
+                 "--work-dir", str(folder / "work"))
+    assert again.returncode == 0, again.stderr[-3000:]
+    for stage in ("tfidf", "padding", "main"):
+        assert f"{stage}: reused from" in again.stdout, stage
+    assert "budget: resuming training from" in again.stdout and "latency: reused" not in again.stdout
+    resumed = json.loads((folder / "resumed.json").read_text())
+    assert resumed["settings"] == first["settings"] | {"resume": True}
+    # The resumed budget run ended where the first one did; only the re-measured latency differs.
+    assert {k: v for k, v in resumed.items() if k not in LATENCY_KEYS | {"settings"}} == \
+        {k: v for k, v in first.items() if k not in LATENCY_KEYS | {"settings"}}
+    assert set(saved["stages"]) | {"budget", "latency"} == set(json.loads(stages_file.read_text())["stages"])
+
+
+@pytest.mark.slow
+def test_benchmark_refuses_a_work_dir_it_did_not_make(data_dir: Path, tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    (work / "main").mkdir(parents=True)
+    (work / "main" / "notes.txt").write_text("not the benchmark's")
+    done = _run("sentiment", "--tiny", "--output", str(tmp_path / "x.json"), "--work-dir", str(work))
+    assert done.returncode == 2 and "did not write" in done.stderr
+    assert (work / "main" / "notes.txt").exists() and not (tmp_path / "x.json").exists()
+
+
+@pytest.mark.parametrize("module", BENCHMARK_KEYS)
+def test_benchmark_without_data_says_what_to_set(module: str, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "CURIOLIB_DATA"}
-    done = _run(script, "--tiny", "--output", str(tmp_path / "x.json"), env=env)
-    assert done.returncode == 0
-    assert "set CURIOLIB_DATA" in done.stdout and not (tmp_path / "x.json").exists()
+    done = _run(module, "--tiny", "--output", str(tmp_path / "x.json"), "--work-dir", str(tmp_path / "work"), env=env)
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert "set CURIOLIB_DATA" in done.stderr
+    assert not (tmp_path / "x.json").exists() and not (tmp_path / "work").exists()
+
+
+def test_flags_are_the_config_dataclasses_fields(benchmarks_importable) -> None:
+    from benchmarks._common import TrainingSettings, parse_settings
+    from benchmarks.active_learning import ActiveLearningSettings, LoopSettings
+
+    from curiolib.active import ActiveLearningConfig
+    from curiolib.finetune.loop import TrainingConfig
+
+    # The mirrors use the configs' own names (the benchmark runs lists of strategies and seeds).
+    loop_fields = {f.name for f in dataclasses.fields(LoopSettings)} - {"strategies", "seeds"}
+    assert loop_fields <= {f.name for f in dataclasses.fields(ActiveLearningConfig)}
+    training_fields = {f.name for f in dataclasses.fields(TrainingSettings)} - {"train_batch_size"}
+    assert training_fields <= {f.name for f in dataclasses.fields(TrainingConfig)}
+
+    settings, loop = parse_settings("", ActiveLearningSettings, LoopSettings,
+                                    argv=["--labels-per-round", "5", "--train-batch-size", "3", "--replay", "-1",
+                                          "--seeds", "1", "2"])
+    configs = loop.configs(settings.max_length, settings.work_dir)
+    assert {c.labels_per_round for c in configs.values()} == {5} and {c.train_batch_size for c in configs.values()} \
+        == {3} and {c.replay for c in configs.values()} == {None}
+    assert list(configs)[:3] == [(1, "random"), (1, "entropy"), (1, "explore_exploit")]  # seed-major
+    # --tiny sets defaults; a flag given explicitly still wins.
+    settings, loop = parse_settings("", ActiveLearningSettings, LoopSettings, argv=["--tiny", "--rounds", "3"])
+    assert settings.tiny and loop.rounds == 3 and loop.seed_size == ActiveLearningSettings.TINY["seed_size"]
+    assert settings.work_dir == Path("runs/benchmark-active_learning-tiny")  # never the committed results
+    assert settings.output.parent == settings.work_dir
+    with pytest.raises(SystemExit) as refused:  # ActiveLearningConfig's own check, as a usage error
+        parse_settings("", ActiveLearningSettings, LoopSettings, argv=["--candidates", "2"])
+    assert refused.value.code == 2

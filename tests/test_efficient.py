@@ -4,13 +4,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from accelerate import Accelerator
 from transformers import DataCollatorWithPadding
 
 from curiolib.data import load_sentiment, tokenize_sentences
 from curiolib.efficient import (OnnxClassifier, add_lora, agreement, count_parameters, export_onnx, load_adapter,
                                 lora_parameter_count, merge_lora, model_size_mb, quantize_int8, save_adapter)
 from curiolib.finetune.inference import classify
-from curiolib.finetune.loop import TrainingConfig, _restore_best, train
+from curiolib.finetune.loop import Checkpoints, TrainingConfig, train
 from curiolib.finetune.models import load_model_for_task
 from curiolib.tasks.sentiment import classification_metrics
 
@@ -64,8 +65,10 @@ def test_lora_trainable_parameters_match_the_formula() -> None:
     expected = lora_parameter_count(model, r=8)
     # 6 layers × (query + value) × r·(384 + 384), plus the 384×2 + 2 head.
     assert expected == 6 * 2 * 8 * (384 + 384) + 384 * 2 + 2
-    trainable, _ = count_parameters(add_lora(model, "sentiment", r=8))
+    trainable, total = count_parameters(add_lora(model, "sentiment", r=8))
     assert trainable == expected and trainable / total_before < 0.05
+    # "total" is the pretrained model's size, with or without adapters: the share is of the same number.
+    assert total == total_before
 
 
 def test_merged_adapter_gives_the_same_logits(tokenizer) -> None:
@@ -96,6 +99,7 @@ def test_adapter_saves_alone_and_loads_back_only_onto_its_base(tokenizer, tmp_pa
         load_adapter(other, folder)
 
 
+@pytest.mark.slow
 def test_training_loop_takes_a_peft_model_and_restores_its_best_adapter(sentiment, tmp_path) -> None:
     tokenizer, model = load_model_for_task("minilm", "sequence", LABELS, seed=0)
     lora = add_lora(model, "sequence", r=8)
@@ -105,17 +109,20 @@ def test_training_loop_takes_a_peft_model_and_restores_its_best_adapter(sentimen
     loss_before = _training_loss(lora, train_set, collator)
     config = TrainingConfig(output_dir=str(tmp_path / "run"), epochs=3, batch_size=16, learning_rate=2e-3,
                             show_progress=False)
-    train(lora, train_set, eval_set, collator=collator, compute_metrics=classification_metrics, config=config)
+    result = train(lora, train_set, eval_set, collator=collator, compute_metrics=classification_metrics,
+                   config=config)
     # LoRA starts as an exact no-op (B = 0): after training, B has moved and the loss on the data has fallen.
     assert all(p.abs().sum() > 0 for n, p in lora.named_parameters() if "lora_B" in n)
     assert _training_loss(lora, train_set, collator) < loss_before
     # train() ends holding the best evaluation's weights; spoil them, then read the best adapter back.
     best = {n: p.detach().clone() for n, p in lora.named_parameters() if p.requires_grad}
     _randomise_lora(lora)
-    _restore_best(lora, tmp_path / "run" / "best")
+    Checkpoints(Accelerator(cpu=True), config).restore_best(lora)
     assert all(torch.equal(best[n], p) for n, p in lora.named_parameters() if p.requires_grad)
+    assert result.checkpoint_dir == tmp_path / "run" / "last"
 
 
+@pytest.mark.slow
 def test_int8_and_onnx_agree_with_the_float_model(trained, sentiment, tmp_path) -> None:
     tokenizer, model = trained
     texts = sentiment["validation"]["sentence"][:200]

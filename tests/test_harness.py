@@ -21,6 +21,7 @@ def _notebook(path: Path, *sources: str) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_harness_passes_a_parameter_and_collects_the_recorded_number(tmp_path: Path) -> None:
     run = run_notebook("00", tmp_path, parameters={"n_points": 1000, "seed": 3}, progress=False)
     assert run.ok, run.error
@@ -31,6 +32,7 @@ def test_harness_passes_a_parameter_and_collects_the_recorded_number(tmp_path: P
     assert any("injected-parameters" in cell.metadata.get("tags", []) for cell in executed.cells)
 
 
+@pytest.mark.slow
 def test_failing_notebook_exits_non_zero_and_shows_the_cells_error(tmp_path: Path) -> None:
     bad = _notebook(tmp_path / "bad.ipynb", "x = 1", "from curiolib import record\nrecord('before', x)",
                     "raise RuntimeError('the lesson broke here')")
@@ -43,6 +45,7 @@ def test_failing_notebook_exits_non_zero_and_shows_the_cells_error(tmp_path: Pat
     assert "| bad | FAILED |" in summary and "before" in summary
 
 
+@pytest.mark.slow
 def test_smoke_and_parameters_combine_with_explicit_values_winning(tmp_path: Path) -> None:
     run = run_notebook("00", tmp_path, smoke=True, parameters={"seed": 1}, progress=False)
     assert run.ok and run.parameters == {"n_points": 50, "seed": 1}

@@ -16,6 +16,7 @@ import pytest
 from curiolib.course.catalog import PROJECT_ROOT, Lesson, available_lessons
 from curiolib.course.harness import run_notebook
 
+pytestmark = pytest.mark.slow  # every test here executes lessons
 LESSONS = available_lessons()
 COMMITTED = [lesson for lesson in LESSONS if lesson.nbval == "committed"]
 SANITIZE = PROJECT_ROOT / "tests" / "nbval_sanitize.cfg"

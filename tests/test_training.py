@@ -7,12 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from transformers import DataCollatorWithPadding
 
 from curiolib.data import load_sentiment, tokenize_sentences
 from curiolib.finetune.loop import TrainingConfig, evaluate, train
 from curiolib.finetune.models import load_model_for_task
+from curiolib.maths import linear_warmup_schedule
 from curiolib.tasks.sentiment import classification_metrics
 
 
@@ -34,13 +36,29 @@ def _run(tiny, tmp_path: Path, *, collator=None, resume: bool = False, **overrid
                  compute_metrics=classification_metrics, config=TrainingConfig(**settings), resume=resume)
 
 
-def test_loss_falls_on_a_tiny_set(tiny, tmp_path) -> None:
-    result = _run(tiny, tmp_path, epochs=4, learning_rate=2e-4, log_every=2, eval_every=None)
+@pytest.mark.slow
+def test_loss_falls_on_a_tiny_set_under_the_schedule_lesson_02_plots(tiny, tmp_path) -> None:
+    # 1.5 warm-up steps: int() would warm up for 1, round() for 2; lesson 02's plot must be what train does.
+    result = _run(tiny, tmp_path, epochs=4, learning_rate=2e-4, log_every=1, eval_every="epoch",
+                  warmup_ratio=1.5 / 24)
     losses = result.history["train_loss"].dropna().to_numpy()
     assert losses[-1] < 0.8 * losses[0], losses
     assert result.steps == 4 * 6 and result.train_examples_per_s > 0
+    # The rate logged after step s is the one step s + 1 runs with: the schedule's entry s.
+    schedule = linear_warmup_schedule(24, 1.5 / 24, learning_rate=2e-4)
+    logged = result.history.set_index("step")["learning_rate"]
+    assert np.allclose(logged.to_numpy()[:-1], schedule[logged.index[:-1]], rtol=1e-9, atol=0)
 
 
+@pytest.mark.slow
+def test_evaluating_only_at_the_end_evaluates_once(tiny, tmp_path) -> None:
+    result = _run(tiny, tmp_path, eval_every="end", checkpoint_every=None, save_checkpoints=False,
+                  load_best_at_end=False)
+    evaluations = result.history.dropna(subset=["eval_accuracy"])
+    assert list(evaluations["step"]) == [result.steps] == [12]
+
+
+@pytest.mark.slow
 def test_same_seed_repeats_exactly_and_another_seed_differs(tiny, tmp_path) -> None:
     first = _run(tiny, tmp_path / "a")
     again = _run(tiny, tmp_path / "b")
@@ -65,6 +83,7 @@ class _InterruptAfter(DataCollatorWithPadding):
         return super().__call__(features)
 
 
+@pytest.mark.slow
 def test_interrupted_then_resumed_run_ends_like_an_uninterrupted_one(tiny, tmp_path) -> None:
     tokenizer = tiny[0]
     uninterrupted = _run(tiny, tmp_path / "whole")
@@ -80,9 +99,10 @@ def test_interrupted_then_resumed_run_ends_like_an_uninterrupted_one(tiny, tmp_p
     assert resumed.history[columns].equals(uninterrupted.history[columns])
 
 
+@pytest.mark.slow
 def test_saved_best_model_predicts_like_the_trained_one(tiny, tmp_path) -> None:
     tokenizer, _, eval_set = tiny
-    result = _run(tiny, tmp_path, eval_every=None, epochs=1)
+    result = _run(tiny, tmp_path, eval_every="epoch", epochs=1)
     _, reloaded = load_model_for_task(str(tmp_path / "best"), "sequence", ["negative", "positive"])
     again = evaluate(reloaded, eval_set, DataCollatorWithPadding(tokenizer), classification_metrics)
     assert again == pytest.approx(result.final_metrics)
@@ -94,12 +114,15 @@ def test_saved_best_model_predicts_like_the_trained_one(tiny, tmp_path) -> None:
     ({"batch_size": 0}, "batch_size must be an integer >= 1"),
     ({"warmup_ratio": 1.5}, r"warmup_ratio must be in \[0, 1\]"),
     ({"mixed_precision": "fp8"}, "mixed_precision must be one of 'no', 'fp16', 'bf16'"),
+    ({"eval_every": "never"}, "eval_every must be one of 'epoch', 'end'"),
+    ({"eval_every": 0}, "eval_every must be an integer >= 1"),
 ])
 def test_bad_config_names_the_parameter(overrides, match) -> None:
     with pytest.raises(ValueError, match=match):
         TrainingConfig(**overrides)
 
 
+@pytest.mark.slow
 def test_two_processes_under_accelerate_launch_reach_the_loss_of_one(tmp_path) -> None:
     script = Path(__file__).with_name("_ddp_train.py")
     env = os.environ | {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
@@ -118,3 +141,20 @@ def test_two_processes_under_accelerate_launch_reach_the_loss_of_one(tmp_path) -
     assert runs[1]["steps"] == runs[2]["steps"] == 12
     # Data order and dropout differ between the two set-ups, so losses match only loosely: within 0.1.
     assert abs(runs[1]["final_train_loss"] - runs[2]["final_train_loss"]) < 0.1, runs
+
+
+def test_the_notebooks_light_seeder_draws_what_transformers_set_seed_draws() -> None:
+    import random
+
+    import torch
+    from transformers import set_seed
+
+    from curiolib import seed_everything
+
+    def draws() -> tuple:
+        return random.random(), np.random.rand(), torch.rand(1).item()
+
+    seed_everything(3)
+    ours = draws()
+    set_seed(3)
+    assert draws() == ours

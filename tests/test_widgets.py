@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from curiolib.course.widgets import explain_input, sentiment_html, sentiment_widget
+from curiolib.course.widgets import MAX_WIDGET_CHARS, explain_input, sentiment_html, sentiment_widget
 from curiolib.finetune.inference import classify
 from curiolib.finetune.models import load_model_for_task
 
@@ -30,13 +30,24 @@ def test_sentiment_html_answers_awkward_input(classifier, text: str, expected: s
     assert "<script>" not in html
 
 
-def test_widget_builds_and_updates_without_raising(classifier) -> None:
+def test_widget_shows_the_models_prediction_as_the_text_changes(classifier) -> None:
     tokenizer, model = classifier
-    widget = sentiment_widget(model, tokenizer)
-    box, answer = widget.children
+    box, answer = sentiment_widget(model, tokenizer).children
     for text in ["", "x" * 10_000, "🙂", "Très bien !"]:
         box.value = text
-        assert answer.value and "Traceback" not in answer.value
+        if not text.strip():
+            assert "Type a sentence" in answer.value
+            continue
+        expected = classify(text[:MAX_WIDGET_CHARS], model, tokenizer, max_length=128)[0]
+        assert answer.value.startswith(f"<b>{expected.label}</b> ({expected.confidence:.1%})"), answer.value[:200]
+        assert answer.value == sentiment_html(text, model, tokenizer)  # the sub-words and notes of this text
+
+
+def test_widget_shows_an_error_in_the_lesson_instead_of_raising(classifier) -> None:
+    tokenizer, _ = classifier
+    box, answer = sentiment_widget(None, tokenizer).children  # no model: classify fails
+    box.value = "A fine film."
+    assert answer.value.startswith("<span style='color:#b00'>Could not classify this text:")
 
 
 def test_classify_rejects_empty_text_and_reports_truncation(classifier) -> None:

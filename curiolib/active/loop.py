@@ -30,7 +30,7 @@ from transformers import DataCollatorWithPadding
 
 from .._validation import check_choice, check_int, check_number
 from ..data.tokenize import tokenize_sentences
-from ..finetune.loop import TrainingConfig, train
+from ..finetune.loop import TrainingConfig, evaluate, train
 from ..tasks.sentiment import classification_metrics
 from .strategies import STRATEGIES, entropy, select
 
@@ -43,7 +43,7 @@ class ActiveLearningConfig:
 
     strategy: str = "entropy"
     seed_size: int = 32  # labelled at random before the first round
-    batch_size: int = 32  # labels queried per round
+    labels_per_round: int = 32  # labels queried in each round after the first
     rounds: int = 6  # training rounds (the first on the seed set alone)
     candidates: int = 1000  # pool sentences scored per round (a random sample)
     beta: float = 0.5  # exploration share of "explore_exploit"
@@ -57,7 +57,7 @@ class ActiveLearningConfig:
 
     def __post_init__(self) -> None:
         check_choice("strategy", self.strategy, STRATEGIES)
-        for name in ("seed_size", "batch_size", "rounds", "candidates", "epochs_per_round", "train_batch_size"):
+        for name in ("seed_size", "labels_per_round", "rounds", "candidates", "epochs_per_round", "train_batch_size"):
             check_int(name, getattr(self, name), low=1)
         check_number("beta", self.beta, low=0, high=1)
         check_number("learning_rate", self.learning_rate, low=0, low_inclusive=False)
@@ -65,13 +65,13 @@ class ActiveLearningConfig:
         check_int("seed", self.seed, low=0)
         if self.replay is not None:
             check_int("replay", self.replay, low=0)
-        if self.candidates < self.batch_size:
-            raise ValueError(f"candidates must be >= batch_size={self.batch_size} (the batch is picked from "
-                             f"them), got {self.candidates}")
+        if self.candidates < self.labels_per_round:
+            raise ValueError(f"candidates must be >= labels_per_round={self.labels_per_round} (a round's labels are "
+                             f"picked from them), got {self.candidates}")
 
     def labels_needed(self) -> int:
         """Labels the whole run reveals: the seed set plus one batch per round after the first."""
-        return self.seed_size + (self.rounds - 1) * self.batch_size
+        return self.seed_size + (self.rounds - 1) * self.labels_per_round
 
 
 @dataclass
@@ -83,7 +83,7 @@ class ActiveLearningRun:
     queried: list[list[int]] = field(default_factory=list)  # pool indices revealed in each round
 
 
-def _embed_and_score(model: torch.nn.Module, dataset, collator, batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+def embed_and_score(model: torch.nn.Module, dataset, collator, batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
     """Class probabilities and unit-length sentence embeddings (mean of the last layer) in one pass."""
     model.eval()
     device = next(model.parameters()).device
@@ -104,9 +104,6 @@ def _embed_and_score(model: torch.nn.Module, dataset, collator, batch_size: int 
     return np.concatenate(probabilities)[unsort], np.concatenate(embeddings)[unsort]
 
 
-def _validation_accuracy(model: torch.nn.Module, dataset, collator) -> float:
-    probabilities, _ = _embed_and_score(model, dataset, collator, batch_size=128)
-    return float(np.mean(probabilities.argmax(1) == np.asarray(dataset["labels"])))
 
 
 def _save_round(output_dir: Path, model: torch.nn.Module, state: dict) -> None:
@@ -119,7 +116,7 @@ def _save_round(output_dir: Path, model: torch.nn.Module, state: dict) -> None:
     (output_dir / STATE_FILE).write_text(json.dumps(state))
 
 
-def _round_training_set(earlier: list[int], new: list[int], replay: int | None,
+def round_training_set(earlier: list[int], new: list[int], replay: int | None,
                         rng: np.random.Generator) -> list[int]:
     """What a round trains on: every label so far, or the new ones plus ``replay`` earlier ones at random."""
     if replay is None or len(earlier) <= replay:
@@ -140,8 +137,8 @@ def run_active_learning(model: torch.nn.Module, tokenizer, data: DatasetDict, co
     """
     pool_size = len(data["train"])
     if config.labels_needed() > pool_size:
-        raise ValueError(f"seed_size + (rounds − 1)·batch_size = {config.labels_needed()} labels, but the pool "
-                         f"holds {pool_size}: lower rounds or batch_size (batch larger than the pool)")
+        raise ValueError(f"seed_size + (rounds − 1)·labels_per_round = {config.labels_needed()} labels, but the "
+                         f"pool holds {pool_size}: lower rounds or labels_per_round (more labels than the pool)")
     output_dir = Path(config.output_dir)
     collator = DataCollatorWithPadding(tokenizer)
     pool = tokenize_sentences(data["train"], tokenizer, max_length=config.max_length)
@@ -164,7 +161,7 @@ def run_active_learning(model: torch.nn.Module, tokenizer, data: DatasetDict, co
         output_dir.mkdir(parents=True)
         state = {"config": asdict(config), "labelled": [], "queried": [],
                  "history": [{"round": 0, "labels": 0, "E": 0, "R": 0, "steps": 0, "seconds": 0.0,
-                              "accuracy": _validation_accuracy(model, validation, collator),
+                              "accuracy": evaluate(model, validation, collator, classification_metrics)["accuracy"],
                               "asked_entropy": float("nan"), "candidate_entropy": float("nan")}]}
 
     for round_number in range(len(state["history"]), config.rounds + 1):
@@ -176,26 +173,26 @@ def run_active_learning(model: torch.nn.Module, tokenizer, data: DatasetDict, co
         else:
             unlabelled = np.setdiff1d(np.arange(pool_size), labelled)
             sample = rng.choice(unlabelled, size=min(config.candidates, len(unlabelled)), replace=False)
-            probabilities, embeddings = _embed_and_score(model, pool.select(sample), collator)
+            probabilities, embeddings = embed_and_score(model, pool.select(sample), collator)
             labelled_embeddings = None
             if config.strategy == "explore_exploit":
                 # Distances to at most `candidates` labelled sentences: embedding thousands each round would
                 # cost more than the round's training, and a sample that size places the labelled set well.
                 reference = labelled if len(labelled) <= config.candidates else \
                     rng.choice(labelled, size=config.candidates, replace=False).tolist()
-                _, labelled_embeddings = _embed_and_score(model, pool.select(reference), collator)
-            picks = select(config.strategy, config.batch_size, probabilities, embeddings, labelled_embeddings,
+                _, labelled_embeddings = embed_and_score(model, pool.select(reference), collator)
+            picks = select(config.strategy, config.labels_per_round, probabilities, embeddings, labelled_embeddings,
                            beta=config.beta, rng=rng)
             new = sample[picks].tolist()
             uncertainty = entropy(probabilities)
             asked_entropy, candidate_entropy = float(uncertainty[picks].mean()), float(uncertainty.mean())
-        trained_on = _round_training_set(labelled, new, config.replay, rng)
+        trained_on = round_training_set(labelled, new, config.replay, rng)
         labelled = labelled + new
         training = TrainingConfig(output_dir=str(output_dir / "round"), epochs=config.epochs_per_round,
                                   batch_size=config.train_batch_size, learning_rate=config.learning_rate,
                                   warmup_ratio=0.1, seed=config.seed + round_number, load_best_at_end=False,
                                   save_checkpoints=False,  # the loop saves its own state after each round
-                                  eval_every=10**9, show_progress=show_progress)  # evaluate once, at the end
+                                  eval_every="end", show_progress=show_progress)
         result = train(model, pool.select(trained_on), validation, collator=collator,
                        compute_metrics=classification_metrics, config=training)
         passes = config.epochs_per_round * len(trained_on)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 
-from ..growth.learning_curves import fit_growth_to_run, growth_score, predicted_curve
+from ..growth.learning_curves import effort, fit_growth_to_run, growth_score, predicted_curve
 from .loop import ActiveLearningRun
 from .report import mean_curve
 
@@ -38,7 +38,7 @@ def plot_growth_fits(runs: list[ActiveLearningRun], title: str = "", ax: plt.Axe
         _, ax = plt.subplots(figsize=(7, 4))
     curve = mean_curve(runs)
     I = growth_score(curve["accuracy"].to_numpy())  # noqa: E741
-    E, R = curve["E"].to_numpy()[1:] / 100, curve["R"].to_numpy()[1:] / 100
+    E, R = effort(curve)
     ax.plot(curve["round"], I, "ko", label="measured (mean over seeds)")
     for capacity, style, name in ((None, "--", "linear model"), (1.0, "-", "saturating model, K = 1")):
         fitted = fit_growth_to_run(curve, capacity=capacity)

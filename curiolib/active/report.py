@@ -16,7 +16,6 @@ def labels_to_reach(history: pd.DataFrame, target: float) -> float:
     return float(reached["labels"].iloc[0]) if len(reached) else float("nan")
 
 
-
 def mean_curve(runs: list[ActiveLearningRun]) -> pd.DataFrame:
     """The seeds' histories averaged round by round (labels, E and R are the same for every seed)."""
     frames = pd.concat([run.history.assign(seed=run.config.seed) for run in runs])
@@ -24,7 +23,6 @@ def mean_curve(runs: list[ActiveLearningRun]) -> pd.DataFrame:
     curve = grouped[["labels", "E", "R", "accuracy"]].mean()
     return curve.assign(accuracy_min=grouped["accuracy"].min(), accuracy_max=grouped["accuracy"].max(),
                         seconds=grouped["seconds"].mean()).reset_index()
-
 
 
 def labels_to_target_table(runs: dict[str, list[ActiveLearningRun]], targets: list[float]) -> pd.DataFrame:
@@ -41,7 +39,6 @@ def labels_to_target_table(runs: dict[str, list[ActiveLearningRun]], targets: li
     return pd.DataFrame(rows).set_index(["strategy", "target"])
 
 
-
 def growth_fit_table(runs: dict[str, list[ActiveLearningRun]], score: str = "accuracy",
                      capacity: float | None = None) -> pd.DataFrame:
     """The growth model fitted to each strategy's mean curve: α, β with standard errors, R², and the verdict."""
@@ -53,10 +50,8 @@ def growth_fit_table(runs: dict[str, list[ActiveLearningRun]], score: str = "acc
     return pd.DataFrame(rows).set_index("strategy")
 
 
-
 def _labels_or_never(labels: float) -> str:
     return "not reached within the run" if np.isnan(labels) else f"{labels:.0f} labels"
-
 
 
 def summarise_against_random(runs: dict[str, list[ActiveLearningRun]], target: float) -> str:
@@ -74,11 +69,10 @@ def summarise_against_random(runs: dict[str, list[ActiveLearningRun]], target: f
                          f"random: {_labels_or_never(baseline)} (mean over seeds)")
         else:
             change = (needed - baseline) / baseline
-            verdict = "fewer" if change < 0 else "more" if change > 0 else "as many"
+            verdict = "the same number" if change == 0 else f"{abs(change):.0%} {'fewer' if change < 0 else 'more'}"
             lines.append(f"{strategy}: {needed:.0f} labels to reach {target:g} against {baseline:.0f} for random, "
-                         f"{abs(change):.0%} {verdict} (mean over seeds)")
+                         f"{verdict} (mean over seeds)")
     return "\n".join(lines)
-
 
 
 def query_uncertainty_table(runs: dict[str, list[ActiveLearningRun]]) -> pd.DataFrame:

@@ -52,7 +52,7 @@ LESSONS: tuple[Lesson, ...] = (
            smoke={"train_size": 64, "epochs": 1, "batch_size": 16}, nbval="smoke"),
     Lesson("05_curiosity_loop", "The curiosity loop, made concrete",
            "active learning against random sampling, with the growth model fitted",
-           smoke={"rounds": 3, "seeds": [0], "seed_size": 16, "batch_per_round": 16, "candidates": 48},
+           smoke={"rounds": 3, "seeds": [0], "seed_size": 16, "labels_per_round": 16, "candidates": 48},
            nbval="smoke"),
     Lesson("06_efficient_fine_tuning", "Efficient fine-tuning",
            "LoRA, int8 quantisation and ONNX export, measured",

@@ -31,12 +31,16 @@ class NotebookEnv:
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python, numpy and torch (all devices) so a CPU run repeats its numbers."""
+    """Seed Python, numpy and torch (all devices) so a CPU run repeats its numbers.
+
+    What `transformers.set_seed` does (and `train` calls), without importing transformers, which would make
+    the first cell of the lessons that never use it wait seconds. String hashing is not seeded here: Python
+    fixes it when the interpreter starts (PYTHONHASHSEED), so setting it now would change nothing.
+    """
     from .._validation import check_int
 
     seed = check_int("seed", seed, low=0, high=2**32 - 1)
     random.seed(seed)
-    os.environ["PYTHONHASHSEED"] = str(seed)
     import numpy as np
 
     np.random.seed(seed)

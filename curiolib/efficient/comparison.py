@@ -60,7 +60,7 @@ def training_memory_mb(trainable: int, total: int) -> dict[str, float]:
 def fine_tune_with(method: str, data: DatasetDict, *, model_name: str = "minilm", rank: int = 8,
                    epochs: int = 2, batch_size: int = 32, learning_rate: float | None = None,
                    max_length: int = 64, seed: int = 0, time_budget_s: float | None = None,
-                   max_steps: int | None = None, output_dir: str | Path = "checkpoints/06_efficient",
+                   max_steps: int | None = None, output_dir: str | Path = "checkpoints/efficient",
                    show_progress: bool = True) -> MethodResult:
     """Train one method on ``data`` (train, validation) with the shared loop and report what it cost.
 
@@ -77,8 +77,6 @@ def fine_tune_with(method: str, data: DatasetDict, *, model_name: str = "minilm"
     elif method == "frozen encoder":
         model = freeze_encoder(model)
     trainable, total = count_parameters(model)
-    if method == "lora":
-        total = sum(p.numel() for n, p in model.named_parameters() if "lora_" not in n and "modules_to_save" not in n)
     learning_rate = learning_rate or (1e-4 if method == "full" else 1e-3)
     name = method.replace(" ", "_") + (f"_r{rank}" if method == "lora" else "")
     folder = Path(output_dir) / name
@@ -101,7 +99,7 @@ def fine_tune_with(method: str, data: DatasetDict, *, model_name: str = "minilm"
 
 
 def compare_serving(model: torch.nn.Module, tokenizer, texts: list[str], labels: list[int], *,
-                    work_dir: str | Path = "checkpoints/06_efficient/serving", timed: int = 100) -> pd.DataFrame:
+                    work_dir: str | Path = "checkpoints/efficient/serving", timed: int = 100) -> pd.DataFrame:
     """Float, int8 and ONNX versions of one classifier: latency, throughput, size, accuracy, agreement."""
     model = model.to("cpu").eval()
     names = [model.config.id2label[i] for i in range(model.config.num_labels)]

@@ -86,9 +86,11 @@ def freeze_encoder(model: torch.nn.Module, head: str = "classifier") -> torch.nn
 
 
 def count_parameters(model: torch.nn.Module) -> tuple[int, int]:
-    """(trainable, total) parameters; for a peft model, total counts the frozen base once."""
+    """(trainable, total): total is the pretrained model's size, the same with or without LoRA adapters."""
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    total = sum(p.numel() for p in model.parameters())
+    # peft adds lora_A/lora_B and a trainable copy of the head ("modules_to_save"); neither is the model's size.
+    total = sum(p.numel() for name, p in model.named_parameters()
+                if "lora_" not in name and "modules_to_save" not in name)
     return trainable, total
 
 

@@ -1,7 +1,8 @@
 """One readable fine-tuning loop on top of accelerate, shared by sentiment (sequence) and NER (token) tasks.
 
-Read `train` top to bottom: data → optimizer and schedule → (resume) → epochs of accumulate, clip, step,
-evaluate, checkpoint, stop early. The task-specific parts (collator, metrics) come in as arguments.
+Read `train` top to bottom: data → optimizer and schedule → (resume) → epochs of `training_step`
+(accumulate, clip, step), then evaluate, checkpoint, stop early. `LoopState` is everything a resume needs;
+`Checkpoints` writes and reads it. The task-specific parts (collator, metrics) come in as arguments.
 
 On a GPU (Colab: Runtime → Change runtime type → GPU) the same code runs on CUDA with no change; add
 ``mixed_precision="fp16"`` for speed. Several processes: ``accelerate launch --num_processes N script.py``.
@@ -23,11 +24,11 @@ from accelerate import Accelerator
 from datasets import Dataset
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
-from transformers import get_linear_schedule_with_warmup
+from transformers import get_linear_schedule_with_warmup, set_seed
 from transformers.trainer_pt_utils import LengthGroupedSampler, get_parameter_names
 
 from .._validation import check_choice, check_int, check_number
-from ..course.notebook import seed_everything
+from ..maths.optimisers import warmup_steps
 
 Metrics = Callable[[np.ndarray, np.ndarray], dict[str, float]]
 STATE_FILE = "trainer_state.json"
@@ -45,7 +46,7 @@ class TrainingConfig:
     warmup_ratio: float = 0.1  # share of all optimizer steps spent warming up, in [0, 1]
     grad_accum_steps: int = 1
     max_grad_norm: float | None = 1.0
-    eval_every: int | None = None  # optimizer steps between evaluations; None: at the end of each epoch
+    eval_every: int | str = "epoch"  # "epoch": after each epoch; "end": once, after training; N: every N steps
     eval_batch_size: int = 128
     checkpoint_every: int | None = None  # optimizer steps between checkpoints; None: at each evaluation
     metric_for_best: str = "accuracy"
@@ -70,7 +71,11 @@ class TrainingConfig:
         check_int("grad_accum_steps", self.grad_accum_steps, low=1)
         if self.max_grad_norm is not None:
             check_number("max_grad_norm", self.max_grad_norm, low=0, low_inclusive=False)
-        for name in ("eval_every", "checkpoint_every", "patience", "max_steps"):
+        if isinstance(self.eval_every, str):
+            check_choice("eval_every", self.eval_every, ["epoch", "end"])
+        else:
+            check_int("eval_every", self.eval_every, low=1)
+        for name in ("checkpoint_every", "patience", "max_steps"):
             if getattr(self, name) is not None:
                 check_int(name, getattr(self, name), low=1)
         check_int("eval_batch_size", self.eval_batch_size, low=1)
@@ -155,27 +160,107 @@ def evaluate(model: torch.nn.Module, dataset: Dataset, collator, compute_metrics
     return compute_metrics(logits, labels)
 
 
-def _save_checkpoint(accelerator: Accelerator, directory: Path, state: dict) -> None:
-    # Write to a temporary folder, then swap: an interruption mid-save leaves the previous checkpoint whole.
-    partial = directory.with_name(directory.name + ".partial")
-    accelerator.save_state(str(partial))
-    if accelerator.is_main_process:
-        (partial / STATE_FILE).write_text(json.dumps(state))
-        if directory.exists():
-            shutil.rmtree(directory)
-        partial.rename(directory)
-    accelerator.wait_for_everyone()
+@dataclass
+class LoopState:
+    """Where a run is (step, epoch, batches into the epoch) and what it has seen: all a resume needs to go on."""
+
+    step: int = 0
+    epoch: int = 0
+    batches_done: int = 0
+    history: list[dict] = field(default_factory=list)
+    best_metric: float | None = None
+    best_step: int | None = None
+    evals_without_improvement: int = 0
+    train_seconds: float = 0.0
+    examples_seen: int = 0
+    recent_losses: list[float] = field(default_factory=list)  # the logged running loss resumes too
+
+    def running_loss(self) -> float:
+        """The mean loss of the last ``log_every`` optimizer steps."""
+        return float(np.mean(self.recent_losses))
+
+    def patience_spent(self, config: TrainingConfig) -> bool:
+        """True once ``config.patience`` evaluations in a row have not improved on the best."""
+        return config.patience is not None and self.evals_without_improvement >= config.patience
+
+    def log_evaluation(self, metrics: dict[str, float], row: dict, config: TrainingConfig) -> bool:
+        """Add an evaluation row; True when it is the best score so far."""
+        self.history.append(row | {f"eval_{name}": value for name, value in metrics.items()})
+        value, best = metrics[config.metric_for_best], self.best_metric
+        if best is None or (value > best if config.greater_is_better else value < best):
+            self.best_metric, self.best_step, self.evals_without_improvement = value, self.step, 0
+            return True
+        self.evals_without_improvement += 1
+        return False
 
 
-def _restore_best(model: torch.nn.Module, best_dir: Path) -> None:
-    # A peft model's save_pretrained writes only its adapter and head, so only those are read back.
-    if hasattr(model, "peft_config"):
-        from peft.utils import set_peft_model_state_dict
-        from safetensors.torch import load_file
+class Checkpoints:
+    """``last/`` (model, optimizer, schedule, RNG and loop state, for resuming) and ``best/`` (a loadable model)."""
 
-        set_peft_model_state_dict(model, load_file(best_dir / "adapter_model.safetensors"))
-        return
-    model.load_state_dict(type(model).from_pretrained(best_dir).state_dict())
+    def __init__(self, accelerator: Accelerator, config: TrainingConfig, tokenizer=None) -> None:
+        self.accelerator, self.enabled, self.tokenizer = accelerator, config.save_checkpoints, tokenizer
+        self.last, self.best = Path(config.output_dir) / "last", Path(config.output_dir) / "best"
+
+    def resume(self) -> LoopState:
+        """The saved state, with model, optimizer, schedule and every RNG restored; a new state if none is saved."""
+        if not (self.last / STATE_FILE).exists():
+            return LoopState()
+        self.accelerator.load_state(str(self.last))
+        state = LoopState(**json.loads((self.last / STATE_FILE).read_text()))
+        self.accelerator.print(f"resumed from {self.last} at step {state.step}")
+        return state
+
+    def save_last(self, state: LoopState) -> None:
+        """Write to a temporary folder, then swap: an interruption mid-save leaves the previous checkpoint whole."""
+        if not self.enabled:
+            return
+        partial = self.last.with_name(self.last.name + ".partial")
+        self.accelerator.save_state(str(partial))
+        if self.accelerator.is_main_process:
+            (partial / STATE_FILE).write_text(json.dumps(asdict(state)))
+            if self.last.exists():
+                shutil.rmtree(self.last)
+            partial.rename(self.last)
+        self.accelerator.wait_for_everyone()
+
+    def save_best(self, model: torch.nn.Module) -> None:
+        """The best model so far, with its tokenizer beside it so the folder loads on its own."""
+        if not self.enabled:
+            return
+        main = self.accelerator.is_main_process
+        self.accelerator.unwrap_model(model).save_pretrained(self.best, is_main_process=main)
+        if self.tokenizer is not None and main:
+            self.tokenizer.save_pretrained(self.best)
+
+    def restore_best(self, model: torch.nn.Module) -> None:
+        """Load the best weights back into ``model``."""
+        model = self.accelerator.unwrap_model(model)
+        if hasattr(model, "peft_config"):  # a peft model's folder holds only its adapter and head
+            from peft.utils import set_peft_model_state_dict
+            from safetensors.torch import load_file
+
+            set_peft_model_state_dict(model, load_file(self.best / "adapter_model.safetensors"))
+            return
+        model.load_state_dict(type(model).from_pretrained(self.best).state_dict())
+
+
+def training_step(model: torch.nn.Module, batch: dict, optimizer: torch.optim.Optimizer, accelerator: Accelerator,
+                  max_grad_norm: float | None) -> float:
+    """One micro-batch: forward, backward, and on the last micro-batch of a step, clip and step; its loss."""
+    with accelerator.accumulate(model):
+        loss = model(**batch).loss
+        accelerator.backward(loss)  # divided by grad_accum_steps: accumulated gradients average, not add up
+        if accelerator.sync_gradients and max_grad_norm is not None:
+            accelerator.clip_grad_norm_(model.parameters(), max_grad_norm)  # the whole step's gradient, once
+        optimizer.step()  # accelerate holds these two back until the step's last micro-batch
+        optimizer.zero_grad()
+    return accelerator.gather(loss.detach()).mean().item()
+
+
+def _evaluation_due(config: TrainingConfig, step: int, end_of_epoch: bool) -> bool:
+    if config.eval_every == "epoch":
+        return end_of_epoch
+    return config.eval_every != "end" and step % config.eval_every == 0
 
 
 def train(model: torch.nn.Module, train_dataset: Dataset, eval_dataset: Dataset, *, collator,
@@ -183,128 +268,86 @@ def train(model: torch.nn.Module, train_dataset: Dataset, eval_dataset: Dataset,
     """Fine-tune ``model`` on tokenized datasets; with ``resume=True`` continue from the last checkpoint."""
     if len(train_dataset) == 0 or len(eval_dataset) == 0:
         raise ValueError("train_dataset and eval_dataset must each hold at least one example")
-    seed_everything(config.seed)
+    set_seed(config.seed)
     accelerator = Accelerator(gradient_accumulation_steps=config.grad_accum_steps,
                               mixed_precision=config.mixed_precision, step_scheduler_with_optimizer=False,
                               cpu=not torch.cuda.is_available())
-    output_dir = Path(config.output_dir)
-    last_dir, best_dir = output_dir / "last", output_dir / "best"
 
     # Data: a length-grouped, shuffled order that depends only on (seed, epoch), so a resumed run repeats it.
     order = torch.Generator()
     train_loader = _train_loader(train_dataset, collator, config, order)
-    eval_loader = DataLoader(eval_dataset, batch_size=config.eval_batch_size, collate_fn=collator)
 
     # Optimizer and schedule: AdamW, linear warm-up then linear decay over every optimizer step.
     optimizer = torch.optim.AdamW(_parameter_groups(model, config.weight_decay), lr=config.learning_rate)
-    model, optimizer, train_loader, eval_loader = accelerator.prepare(model, optimizer, train_loader, eval_loader)
-    steps_per_epoch = math.ceil(len(train_loader) / config.grad_accum_steps)
-    total_steps = steps_per_epoch * config.epochs
-    if config.max_steps is not None:
-        total_steps = min(total_steps, config.max_steps)
-    scheduler = get_linear_schedule_with_warmup(optimizer, round(config.warmup_ratio * total_steps), total_steps)
+    model, optimizer, train_loader = accelerator.prepare(model, optimizer, train_loader)
+    total_steps = math.ceil(len(train_loader) / config.grad_accum_steps) * config.epochs
+    total_steps = min(total_steps, config.max_steps or total_steps)
+    scheduler = get_linear_schedule_with_warmup(optimizer, warmup_steps(config.warmup_ratio, total_steps), total_steps)
     accelerator.register_for_checkpointing(scheduler)
 
-    state = {"step": 0, "epoch": 0, "batches_done": 0, "history": [], "best_metric": None, "best_step": None,
-             "evals_without_improvement": 0, "train_seconds": 0.0, "examples_seen": 0, "recent_losses": []}
-    if resume and (last_dir / STATE_FILE).exists():
-        accelerator.load_state(str(last_dir))  # model, optimizer, scheduler and every RNG state
-        state = json.loads((last_dir / STATE_FILE).read_text())
-        accelerator.print(f"resumed from {last_dir} at step {state['step']}")
-
-    def better(value: float) -> bool:
-        best = state["best_metric"]
-        return best is None or (value > best if config.greater_is_better else value < best)
-
-    def evaluate_and_checkpoint(running_loss: float) -> None:
-        metrics = evaluate(model, eval_dataset, collator, compute_metrics, batch_size=config.eval_batch_size,
-                           accelerator=accelerator)
-        row = {"step": state["step"], "epoch": state["epoch"] + state["batches_done"] / len(train_loader),
-               "train_loss": running_loss, "learning_rate": scheduler.get_last_lr()[0],
-               "seconds": state["train_seconds"]}
-        state["history"].append(row | {f"eval_{k}": v for k, v in metrics.items()})
-        if better(metrics[config.metric_for_best]):
-            state.update(best_metric=metrics[config.metric_for_best], best_step=state["step"],
-                         evals_without_improvement=0)
-            if config.save_checkpoints:
-                accelerator.unwrap_model(model).save_pretrained(best_dir, is_main_process=accelerator.is_main_process)
-                tokenizer = getattr(collator, "tokenizer", None)  # saved beside, so the folder loads on its own
-                if tokenizer is not None and accelerator.is_main_process:
-                    tokenizer.save_pretrained(best_dir)
-        else:
-            state["evals_without_improvement"] += 1
-        if config.save_checkpoints:
-            _save_checkpoint(accelerator, last_dir, state)
-
-    def out_of_time() -> bool:
-        return config.time_budget_s is not None and state["train_seconds"] >= config.time_budget_s
-
-    progress = tqdm(total=total_steps, initial=state["step"], desc="training",
+    checkpoints = Checkpoints(accelerator, config, tokenizer=getattr(collator, "tokenizer", None))
+    state = checkpoints.resume() if resume else LoopState()
+    progress = tqdm(total=total_steps, initial=state.step, desc="training",
                     disable=not (config.show_progress and accelerator.is_local_main_process))
-    stopped_early = False
-    losses: list[float] = state["recent_losses"]  # kept in checkpoints: the logged running loss resumes too
-    while state["epoch"] < config.epochs and state["step"] < total_steps and not stopped_early:
-        order.manual_seed(config.seed + state["epoch"])
-        batches = accelerator.skip_first_batches(train_loader, state["batches_done"])
+    done = state.step >= total_steps or state.patience_spent(config)
+    while not done:
+        order.manual_seed(config.seed + state.epoch)
         model.train()
         started = time.perf_counter()
-        for batch in batches:
-            with accelerator.accumulate(model):
-                loss = model(**batch).loss
-                accelerator.backward(loss)
-                if accelerator.sync_gradients and config.max_grad_norm is not None:
-                    accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
-                optimizer.step()
-                optimizer.zero_grad()
-            losses.append(accelerator.gather(loss.detach()).mean().item())
-            del losses[:-config.log_every * config.grad_accum_steps]
-            state["batches_done"] += 1
-            state["examples_seen"] += len(batch["input_ids"]) * accelerator.num_processes
+        for batch in accelerator.skip_first_batches(train_loader, state.batches_done):
+            state.recent_losses.append(training_step(model, batch, optimizer, accelerator, config.max_grad_norm))
+            del state.recent_losses[:-config.log_every * config.grad_accum_steps]
+            state.batches_done += 1
+            state.examples_seen += len(batch["input_ids"]) * accelerator.num_processes
             if not accelerator.sync_gradients:
-                continue
-            # One optimizer step done.
+                continue  # more micro-batches to accumulate before this optimizer step
             scheduler.step()
-            state["step"] += 1
-            state["train_seconds"] += time.perf_counter() - started
-            started = time.perf_counter()
-            running_loss = float(np.mean(losses))
+            state.step += 1
+            state.train_seconds += time.perf_counter() - started
             progress.update(1)
-            progress.set_postfix(loss=f"{running_loss:.4f}")
-            end_of_epoch = state["batches_done"] == len(train_loader)
+            progress.set_postfix(loss=f"{state.running_loss():.4f}")
+            end_of_epoch = state.batches_done == len(train_loader)
             if end_of_epoch:
-                state["epoch"], state["batches_done"] = state["epoch"] + 1, 0
-            evaluate_now = (end_of_epoch if config.eval_every is None else state["step"] % config.eval_every == 0)
-            last_step = state["step"] >= total_steps or out_of_time()
-            if evaluate_now or last_step:
-                evaluate_and_checkpoint(running_loss)
+                state.epoch, state.batches_done = state.epoch + 1, 0
+            out_of_time = config.time_budget_s is not None and state.train_seconds >= config.time_budget_s
+            last_step = state.step >= total_steps or state.epoch >= config.epochs or out_of_time
+            row = {"step": state.step, "train_loss": state.running_loss(),
+                   "learning_rate": scheduler.get_last_lr()[0], "seconds": state.train_seconds}
+            if last_step or _evaluation_due(config, state.step, end_of_epoch):
+                metrics = evaluate(model, eval_dataset, collator, compute_metrics,
+                                   batch_size=config.eval_batch_size, accelerator=accelerator)
+                row = {"step": state.step, "epoch": state.epoch + state.batches_done / len(train_loader)} | row
+                if state.log_evaluation(metrics, row, config):
+                    checkpoints.save_best(model)
+                checkpoints.save_last(state)
                 model.train()
-                started = time.perf_counter()  # evaluation time is not training time
-                if config.patience is not None and state["evals_without_improvement"] >= config.patience:
-                    stopped_early = True
-            elif config.save_checkpoints and config.checkpoint_every and state["step"] % config.checkpoint_every == 0:
-                _save_checkpoint(accelerator, last_dir, state)
-            elif state["step"] % config.log_every == 0:
-                state["history"].append({"step": state["step"], "train_loss": running_loss,
-                                         "learning_rate": scheduler.get_last_lr()[0],
-                                         "seconds": state["train_seconds"]})
-            if last_step or stopped_early or end_of_epoch:
+                done = last_step or state.patience_spent(config)
+            elif config.save_checkpoints and config.checkpoint_every and state.step % config.checkpoint_every == 0:
+                checkpoints.save_last(state)
+            elif state.step % config.log_every == 0:
+                state.history.append(row)
+            started = time.perf_counter()  # evaluating and saving are not training time
+            if done or end_of_epoch:
                 break
-        if out_of_time():
-            break
     progress.close()
+    return _finish(model, state, checkpoints, eval_dataset, collator, compute_metrics, config, accelerator)
 
-    restore = config.load_best_at_end and state["best_step"] is not None and state["best_step"] != state["step"]
+
+def _finish(model, state: LoopState, checkpoints: Checkpoints, eval_dataset: Dataset, collator,
+            compute_metrics: Metrics, config: TrainingConfig, accelerator: Accelerator) -> TrainResult:
+    # The best weights back (if asked), and their scores: from the history when the last row already has them.
+    restore = config.load_best_at_end and state.best_step not in (None, state.step)
     if restore:
-        _restore_best(accelerator.unwrap_model(model), best_dir)
-    last_row = state["history"][-1] if state["history"] else {}
-    if not restore and "eval_" + config.metric_for_best in last_row and last_row["step"] == state["step"]:
-        final = {name[5:]: value for name, value in last_row.items() if name.startswith("eval_")}  # no re-run
+        checkpoints.restore_best(model)
+    last_row = state.history[-1] if state.history else {}
+    if not restore and "eval_" + config.metric_for_best in last_row and last_row["step"] == state.step:
+        final = {name[5:]: value for name, value in last_row.items() if name.startswith("eval_")}
     else:
         final = evaluate(model, eval_dataset, collator, compute_metrics, batch_size=config.eval_batch_size,
                          accelerator=accelerator)
-    seconds = state["train_seconds"]
-    return TrainResult(history=pd.DataFrame(state["history"]), final_metrics=final,
-                       best_metric=state["best_metric"], best_step=state["best_step"], steps=state["step"],
-                       train_examples_per_s=state["examples_seen"] / seconds if seconds else float("nan"),
-                       train_seconds=seconds, stopped_early=stopped_early, checkpoint_dir=last_dir,
+    seconds = state.train_seconds
+    return TrainResult(history=pd.DataFrame(state.history), final_metrics=final, best_metric=state.best_metric,
+                       best_step=state.best_step, steps=state.step, train_seconds=seconds,
+                       train_examples_per_s=state.examples_seen / seconds if seconds else float("nan"),
+                       stopped_early=state.patience_spent(config), checkpoint_dir=checkpoints.last,
                        config=asdict(config))

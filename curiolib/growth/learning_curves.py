@@ -8,7 +8,14 @@ from .._validation import check_choice, check_int, check_number
 from .model import GrowthFit, fit
 
 SCORES = ("accuracy", "log_error")
+#: E and R are fitted in hundreds of examples, so α reads as knowledge per hundred examples.
+EFFORT_UNIT = 100
 
+
+def effort(history: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """E and R of each round after round 0, in units of ``EFFORT_UNIT`` examples."""
+    rows = history.sort_values("round")
+    return (rows["E"].to_numpy(dtype=float)[1:] / EFFORT_UNIT, rows["R"].to_numpy(dtype=float)[1:] / EFFORT_UNIT)
 
 
 def growth_score(accuracy: np.ndarray, score: str = "accuracy") -> np.ndarray:
@@ -16,7 +23,6 @@ def growth_score(accuracy: np.ndarray, score: str = "accuracy") -> np.ndarray:
     check_choice("score", score, SCORES)
     accuracy = np.asarray(accuracy, dtype=float)
     return accuracy if score == "accuracy" else -np.log(np.clip(1.0 - accuracy, 1e-6, None))
-
 
 
 def check_rounds_for_growth_fit(rounds: int) -> int:
@@ -28,24 +34,22 @@ def check_rounds_for_growth_fit(rounds: int) -> int:
     return rounds
 
 
-
 def fit_growth_to_run(history: pd.DataFrame, score: str = "accuracy", capacity: float | None = None) -> GrowthFit:
     """Fit I(t+1) = I(t) + α(βE + (1−β)R) to a run: I from accuracy, E new examples, R extra passes per round.
 
     With ``capacity=K`` the fitted model is the growth lesson's saturating one, ΔI = α(βE + (1−β)R)·(1 − I/K):
-    dividing each increment by (1 − I/K) turns it back into the linear fit. E and R count hundreds of examples.
+    dividing each increment by (1 − I/K) turns it back into the linear fit. E and R count hundreds of examples
+    (``EFFORT_UNIT``).
     """
     rows = history.sort_values("round")
     check_rounds_for_growth_fit(int(rows["round"].max()))
-    E = rows["E"].to_numpy(dtype=float)[1:] / 100
-    R = rows["R"].to_numpy(dtype=float)[1:] / 100
+    E, R = effort(rows)
     I = growth_score(rows["accuracy"].to_numpy(), score)  # noqa: E741 - the growth model's symbol
     if capacity is not None:
         check_number("capacity", capacity, low=float(I.max()), low_inclusive=False)
         increments = np.diff(I) / (1 - I[:-1] / capacity)
         I = np.concatenate([[I[0]], I[0] + np.cumsum(increments)])  # noqa: E741
     return fit(I, E, R)
-
 
 
 def predicted_curve(fitted: GrowthFit, I0: float, E: np.ndarray, R: np.ndarray,

@@ -69,11 +69,13 @@ def plot_final_heatmap(alphas: np.ndarray, betas: np.ndarray, final: np.ndarray,
 
 
 def plot_fit(observed: np.ndarray, result: GrowthFit, E: np.ndarray, R: np.ndarray,
-             truth: np.ndarray | None = None):
+             truth: np.ndarray | None = None, axes=None):
     """Two panels: observed I(t) against the fitted (and true) trajectory; observed ΔI against a·E + b·R."""
     import matplotlib.pyplot as plt
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    left, right = axes
     t = np.arange(len(observed))
     left.plot(t, observed, ".", color="0.6", markersize=4, label="observed (noisy)")
     if truth is not None:
@@ -89,8 +91,8 @@ def plot_fit(observed: np.ndarray, result: GrowthFit, E: np.ndarray, R: np.ndarr
     right.plot(line, line, color="C3", linestyle="--", label="ΔI = a·E + b·R")
     right.set(xlabel="fitted a·E(t) + b·R(t)", ylabel="observed ΔI(t)", title="The regression, step by step")
     right.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    left.figure.tight_layout()
+    return axes
 
 
 def plot_optimal_beta(betas: np.ndarray, finals: np.ndarray, best: OptimalBeta, ax=None):

@@ -33,14 +33,19 @@ def optimizer_paths(steps: int = 100, sgd_lr: float = 0.035, adamw_lr: float = 0
     return paths
 
 
+def warmup_steps(warmup_ratio: float, total_steps: int) -> int:
+    """Optimizer steps spent warming up: the share ``warmup_ratio`` of ``total_steps``, rounded (as `train` does)."""
+    return round(warmup_ratio * total_steps)
+
+
 def linear_warmup_schedule(total_steps: int, warmup_ratio: float, learning_rate: float = 5e-5) -> np.ndarray:
-    """The learning rate at every step of transformers' `get_linear_schedule_with_warmup`."""
+    """The learning rate at every step of transformers' `get_linear_schedule_with_warmup`, as `train` sets it up."""
     from transformers import get_linear_schedule_with_warmup
 
     total_steps = check_int("total_steps", total_steps, low=1)
     warmup_ratio = check_number("warmup_ratio", warmup_ratio, low=0, high=1)
     optimizer = torch.optim.AdamW([nn.Parameter(torch.zeros(1))], lr=learning_rate)
-    schedule = get_linear_schedule_with_warmup(optimizer, int(warmup_ratio * total_steps), total_steps)
+    schedule = get_linear_schedule_with_warmup(optimizer, warmup_steps(warmup_ratio, total_steps), total_steps)
     rates = []
     for _ in range(total_steps):
         rates.append(optimizer.param_groups[0]["lr"])

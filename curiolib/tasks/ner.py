@@ -125,7 +125,7 @@ def outcome_table(outcomes: pd.DataFrame) -> pd.DataFrame:
     return table.reindex(columns=[o for o in OUTCOMES if o in table.columns], fill_value=0)
 
 
-def plot_entity_confusion(outcomes: pd.DataFrame, *, title: str = "Entity errors"):
+def plot_entity_confusion(outcomes: pd.DataFrame, *, title: str = "Entity errors", axes=None):
     """Two panels: gold type against the overlapping predicted type ('none' = missed or spurious), and the
     errors of each gold type split into type, boundary and missed."""
     import matplotlib.pyplot as plt
@@ -134,16 +134,18 @@ def plot_entity_confusion(outcomes: pd.DataFrame, *, title: str = "Entity errors
     types = sorted((set(outcomes["gold"]) | set(outcomes["predicted"])) - {NONE}) + [NONE]
     matrix = pd.crosstab(outcomes["gold"], outcomes["predicted"]).reindex(index=types, columns=types, fill_value=0)
     matrix.loc[NONE, NONE] = 0  # no entity on either side is not an event
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 0.6 * len(types) + 2.2))
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(11, 0.6 * len(types) + 2.2))
+    left, right = axes
     sns.heatmap(matrix, annot=True, fmt="d", cmap="Oranges", cbar=False, ax=left)
     left.set(xlabel="predicted type (overlapping span)", ylabel="gold type", title="which type is taken for which")
     errors = outcome_table(outcomes).drop(columns=["correct"], errors="ignore")
     errors.plot.barh(stacked=True, ax=right, colormap="tab10", width=0.7)
     right.set(xlabel="entities", ylabel="", title="errors by gold type")
     right.legend(fontsize=8, loc="lower right")
-    fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    left.figure.suptitle(title)
+    left.figure.tight_layout()
+    return axes
 
 
 def _spans(words: list[str], tags: list[str]) -> str:
