@@ -194,9 +194,10 @@ def prepare_work_dir(settings: BenchmarkSettings, own: list[str]) -> None:
     if marker.exists() and marker.read_text().strip() != settings.NAME:
         raise SetupError(f"{work_dir} is the work dir of benchmarks.{marker.read_text().strip()}: "
                          "pass another --work-dir")
-    if not settings.resume and not marker.exists() and work_dir.is_dir() and any(work_dir.iterdir()):
+    # A folder without the marker is not ours, --resume or not: adopting it would let a later run clear it.
+    if not marker.exists() and work_dir.is_dir() and any(work_dir.iterdir()):
         raise SetupError(f"{work_dir} holds files that benchmarks.{settings.NAME} did not write: pass another "
-                         "--work-dir (it is never cleared), or --resume to continue a run saved there")
+                         "--work-dir (it is never cleared)")
     work_dir.mkdir(parents=True, exist_ok=True)
     marker.write_text(settings.NAME + "\n")
     if not settings.resume:

@@ -44,8 +44,14 @@ _WHERE = {name: module for module, names in _LAZY.items() for name in names}
 __all__ = ["record", "recorded", "save_figure", "seed_everything", "setup_notebook", *_WHERE]
 
 
+#: The lessons' own namespaces, importable as attributes too (`import curiolib; curiolib.growth.simulate`).
+_SUBPACKAGES = ("active", "course", "data", "efficient", "finetune", "growth", "maths", "tasks")
+
+
 def __getattr__(name: str):
     # PEP 562: import a name's module the first time the name is asked for.
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f".{name}", __name__)
     if name not in _WHERE:
         raise AttributeError(f"module 'curiolib' has no attribute {name!r}")
     value = getattr(importlib.import_module(_WHERE[name], __name__), name)

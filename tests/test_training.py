@@ -14,8 +14,13 @@ from transformers import DataCollatorWithPadding
 from curiolib.data import load_sentiment, tokenize_sentences
 from curiolib.finetune.loop import TrainingConfig, evaluate, train
 from curiolib.finetune.models import load_model_for_task
-from curiolib.maths import linear_warmup_schedule
+from curiolib.maths import linear_warmup_schedule, warmup_steps
 from curiolib.tasks.sentiment import classification_metrics
+
+
+def schedule_peak(rates: np.ndarray) -> int:
+    """The step at which a warm-up schedule reaches its full rate."""
+    return int(np.argmax(rates))
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +49,7 @@ def test_loss_falls_on_a_tiny_set_under_the_schedule_lesson_02_plots(tiny, tmp_p
     losses = result.history["train_loss"].dropna().to_numpy()
     assert losses[-1] < 0.8 * losses[0], losses
     assert result.steps == 4 * 6 and result.train_examples_per_s > 0
+    assert warmup_steps(1.5 / 24, 24) == 2 and schedule_peak(linear_warmup_schedule(24, 1.5 / 24)) == 2
     # The rate logged after step s is the one step s + 1 runs with: the schedule's entry s.
     schedule = linear_warmup_schedule(24, 1.5 / 24, learning_rate=2e-4)
     logged = result.history.set_index("step")["learning_rate"]
@@ -97,6 +103,15 @@ def test_interrupted_then_resumed_run_ends_like_an_uninterrupted_one(tiny, tmp_p
     assert resumed.final_metrics == pytest.approx(uninterrupted.final_metrics, abs=1e-6)
     columns = ["step", "train_loss", "eval_accuracy"]
     assert resumed.history[columns].equals(uninterrupted.history[columns])
+
+
+@pytest.mark.slow
+def test_resuming_a_run_that_ran_out_of_time_trains_no_further(tiny, tmp_path) -> None:
+    # A budget smaller than one step: the run stops (and checkpoints) after its first optimizer step.
+    first = _run(tiny, tmp_path, time_budget_s=1e-9, load_best_at_end=False)
+    again = _run(tiny, tmp_path, time_budget_s=1e-9, load_best_at_end=False, resume=True)
+    assert first.steps == again.steps == 1
+    assert again.final_metrics == first.final_metrics and len(again.history) == len(first.history)
 
 
 @pytest.mark.slow

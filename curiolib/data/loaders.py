@@ -76,7 +76,7 @@ def _read_embedded(name: str) -> list[dict]:
     path = EMBEDDED_DIR / f"{name}.jsonl.gz"
     if not path.exists():
         raise FileNotFoundError(f"the embedded {name} data is missing from the installed package ({path}); "
-                                "reinstall curiolib, or rebuild it with `python -m curiolib.data.build_embedded`")
+                                "reinstall curiolib, or rebuild it in a clone: `python scripts/build_embedded.py`")
     with gzip.open(path, "rt", encoding="utf-8") as handle:
         return [json.loads(line) for line in handle]
 

@@ -176,8 +176,12 @@ class LoopState:
     recent_losses: list[float] = field(default_factory=list)  # the logged running loss resumes too
 
     def running_loss(self) -> float:
-        """The mean loss of the last ``log_every`` optimizer steps."""
+        """The mean loss of the last ``log_every`` optimizer steps' micro-batches."""
         return float(np.mean(self.recent_losses))
+
+    def out_of_time(self, config: TrainingConfig) -> bool:
+        """True once training has run for ``config.time_budget_s`` seconds."""
+        return config.time_budget_s is not None and self.train_seconds >= config.time_budget_s
 
     def patience_spent(self, config: TrainingConfig) -> bool:
         """True once ``config.patience`` evaluations in a row have not improved on the best."""
@@ -249,7 +253,7 @@ def training_step(model: torch.nn.Module, batch: dict, optimizer: torch.optim.Op
     """One micro-batch: forward, backward, and on the last micro-batch of a step, clip and step; its loss."""
     with accelerator.accumulate(model):
         loss = model(**batch).loss
-        accelerator.backward(loss)  # divided by grad_accum_steps: accumulated gradients average, not add up
+        accelerator.backward(loss)  # divided by grad_accum_steps, so k equal micro-batches give their mean gradient
         if accelerator.sync_gradients and max_grad_norm is not None:
             accelerator.clip_grad_norm_(model.parameters(), max_grad_norm)  # the whole step's gradient, once
         optimizer.step()  # accelerate holds these two back until the step's last micro-batch
@@ -289,7 +293,7 @@ def train(model: torch.nn.Module, train_dataset: Dataset, eval_dataset: Dataset,
     state = checkpoints.resume() if resume else LoopState()
     progress = tqdm(total=total_steps, initial=state.step, desc="training",
                     disable=not (config.show_progress and accelerator.is_local_main_process))
-    done = state.step >= total_steps or state.patience_spent(config)
+    done = state.step >= total_steps or state.out_of_time(config) or state.patience_spent(config)  # a resumed end
     while not done:
         order.manual_seed(config.seed + state.epoch)
         model.train()
@@ -309,8 +313,7 @@ def train(model: torch.nn.Module, train_dataset: Dataset, eval_dataset: Dataset,
             end_of_epoch = state.batches_done == len(train_loader)
             if end_of_epoch:
                 state.epoch, state.batches_done = state.epoch + 1, 0
-            out_of_time = config.time_budget_s is not None and state.train_seconds >= config.time_budget_s
-            last_step = state.step >= total_steps or state.epoch >= config.epochs or out_of_time
+            last_step = state.step >= total_steps or state.epoch >= config.epochs or state.out_of_time(config)
             row = {"step": state.step, "train_loss": state.running_loss(),
                    "learning_rate": scheduler.get_last_lr()[0], "seconds": state.train_seconds}
             if last_step or _evaluation_due(config, state.step, end_of_epoch):
@@ -322,10 +325,11 @@ def train(model: torch.nn.Module, train_dataset: Dataset, eval_dataset: Dataset,
                 checkpoints.save_last(state)
                 model.train()
                 done = last_step or state.patience_spent(config)
-            elif config.save_checkpoints and config.checkpoint_every and state.step % config.checkpoint_every == 0:
-                checkpoints.save_last(state)
-            elif state.step % config.log_every == 0:
-                state.history.append(row)
+            else:
+                if state.step % config.log_every == 0:
+                    state.history.append(row)
+                if config.checkpoint_every and state.step % config.checkpoint_every == 0:
+                    checkpoints.save_last(state)  # after the log row, so a resumed run's history has it
             started = time.perf_counter()  # evaluating and saving are not training time
             if done or end_of_epoch:
                 break
