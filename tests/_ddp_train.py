@@ -22,5 +22,6 @@ result = train(model, train_set, eval_set, collator=DataCollatorWithPadding(toke
                compute_metrics=classification_metrics, config=config)
 if result.history is not None and "eval_accuracy" in result.history:
     rows = result.history.dropna(subset=["eval_accuracy"])
-    json.dump({"final_train_loss": float(rows["train_loss"].iloc[-1]), "steps": result.steps,
-               "accuracy": result.final_metrics["accuracy"]}, open(result_file, "w"))
+    with open(result_file, "w") as handle:
+        json.dump({"final_train_loss": float(rows["train_loss"].iloc[-1]), "steps": result.steps,
+                   "accuracy": result.final_metrics["accuracy"]}, handle)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import runpy
 import subprocess
 import sys
 from pathlib import Path
@@ -66,9 +67,9 @@ def test_evaluating_only_at_the_end_evaluates_once(tiny, tmp_path) -> None:
 
 @pytest.mark.slow
 def test_same_seed_repeats_exactly_and_another_seed_differs(tiny, tmp_path) -> None:
-    first = _run(tiny, tmp_path / "a")
-    again = _run(tiny, tmp_path / "b")
-    other = _run(tiny, tmp_path / "c", seed=1)
+    first = _run(tiny, tmp_path / "a", epochs=1)  # 6 steps: evaluations at 4 and 6, a checkpoint at 2
+    again = _run(tiny, tmp_path / "b", epochs=1)
+    other = _run(tiny, tmp_path / "c", epochs=1, seed=1)
     columns = ["step", "train_loss", "eval_accuracy"]
     assert first.history[columns].equals(again.history[columns])
     assert first.final_metrics == again.final_metrics
@@ -138,21 +139,22 @@ def test_bad_config_names_the_parameter(overrides, match) -> None:
 
 
 @pytest.mark.slow
-def test_two_processes_under_accelerate_launch_reach_the_loss_of_one(tmp_path) -> None:
+def test_two_processes_under_accelerate_launch_reach_the_loss_of_one(tmp_path, monkeypatch) -> None:
     script = Path(__file__).with_name("_ddp_train.py")
     env = os.environ | {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-    runs = {}
-    # Same effective batch: 1 process × 16 against 2 processes × 8. `--multi_gpu` is accelerate's torchrun
-    # launcher; with no GPU the processes join a gloo group (DistributedType.MULTI_CPU).
-    for processes, batch in ((1, 16), (2, 8)):
-        out = tmp_path / f"p{processes}.json"
-        launch = [sys.executable, "-m", "accelerate.commands.launch"] + (["--multi_gpu"] if processes > 1 else [])
-        command = launch + ["--num_processes", str(processes), "--num_machines", "1", "--mixed_precision", "no",
-                            "--dynamo_backend", "no", str(script), str(tmp_path / f"run{processes}"), str(batch),
-                            str(out)]
-        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
-        assert done.returncode == 0, done.stderr[-3000:]
-        runs[processes] = json.loads(out.read_text())
+    # Same effective batch: 2 processes × 8 against 1 × 16. `--multi_gpu` is accelerate's torchrun launcher;
+    # with no GPU the processes join a gloo group (DistributedType.MULTI_CPU).
+    out = tmp_path / "p2.json"
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", str(script),
+               str(tmp_path / "run2"), "8", str(out)]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    runs = {2: json.loads(out.read_text())}
+    # The one-process run is the same script in this process: what `accelerate launch` of one process does.
+    monkeypatch.setattr(sys, "argv", [str(script), str(tmp_path / "run1"), "16", str(tmp_path / "p1.json")])
+    runpy.run_path(str(script), run_name="__main__")
+    runs[1] = json.loads((tmp_path / "p1.json").read_text())
     assert runs[1]["steps"] == runs[2]["steps"] == 12
     # Data order and dropout differ between the two set-ups, so losses match only loosely: within 0.1.
     assert abs(runs[1]["final_train_loss"] - runs[2]["final_train_loss"]) < 0.1, runs
