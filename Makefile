@@ -8,7 +8,7 @@ OUTPUT ?= outputs
 DATA ?= $(abspath ../shared/data)
 OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(if $(wildcard $(DATA)),CURIOLIB_DATA=$(DATA),)
 
-.PHONY: setup run test test-fast lint notebooks clean
+.PHONY: setup run test test-fast lint notebooks figures clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ lint: setup
 # Refresh the committed notebooks' outputs from a real full run (what nbval checks against).
 notebooks: setup
 	$(OFFLINE) $(VENV)/bin/curiolib run --inplace --output-dir $(OUTPUT)/inplace
+
+# Redraw the README's figures in images/ (lessons never write into the repository).
+figures: setup
+	$(PY) scripts/readme_figures.py
 
 clean:
 	rm -rf $(OUTPUT) .pytest_cache

@@ -6,8 +6,8 @@
 
 Run from the repository root. Every method trains on the same split for the same number of optimizer steps,
 each in its own process so that its peak memory (maximum resident set size) is its own; --resume skips a
-method whose figures were saved, and trains an unfinished one again from the start (curiolib's
-`fine_tune_with` has no resume). Writes benchmarks/results/efficient.json (or --output) and prints the
+method whose figures were saved and resumes an unfinished one from its last checkpoint (every
+--checkpoint-every steps). Writes benchmarks/results/efficient.json (or --output) and prints the
 README table.
 """
 from __future__ import annotations
@@ -39,12 +39,20 @@ class EfficientSettings(BenchmarkSettings):
 
     NAME: ClassVar[str] = "efficient"
     TINY: ClassVar[dict[str, Any]] = {"threads": 1, "train_size": 32, "eval_size": 16, "max_length": 32, "steps": 2,
-                                      "train_batch_size": 4, "ranks": [8], "latency_sentences": 3}
+                                      "train_batch_size": 4, "ranks": [8], "latency_sentences": 3,
+                                      "checkpoint_every": 1}
 
     ranks: list[int] = setting(help="LoRA ranks, each compared with full fine-tuning", factory=lambda: [8, 32])
     steps: int = setting(1500, "optimizer steps of every method")
     train_batch_size: int = setting(32, "examples per optimizer step")
+    checkpoint_every: int = setting(100, "optimizer steps between checkpoints, where --resume picks up")
     latency_sentences: int = latency_setting()
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for name in ("steps", "train_batch_size", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
 
 
 def figures_file(settings: EfficientSettings, method: str, rank: int) -> Path:
@@ -65,7 +73,8 @@ def child(settings_file: str, method: str, rank: int) -> int:
     data = load_sst2(settings)
     result = fine_tune_with(method, data, model_name=settings.model, rank=rank, epochs=1,
                             batch_size=settings.train_batch_size, max_length=settings.max_length, seed=settings.seed,
-                            max_steps=settings.steps, output_dir=settings.work_dir, show_progress=False)
+                            max_steps=settings.steps, output_dir=settings.work_dir, show_progress=False,
+                            resume=settings.resume, checkpoint_every=settings.checkpoint_every)
     write_json(figures_file(settings, method, rank),
                result.row() | {"method_key": method, "rank": result.rank, "steps": settings.steps})
     return 0

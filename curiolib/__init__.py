@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import importlib
 
-from .course.notebook import record, recorded, save_figure, seed_everything, setup_notebook
+from .course.notebook import record, recorded, seed_everything, setup_notebook
 
 __version__ = "0.1.0"
 
@@ -41,7 +41,7 @@ _LAZY: dict[str, tuple[str, ...]] = {
 }
 _WHERE = {name: module for module, names in _LAZY.items() for name in names}
 
-__all__ = ["record", "recorded", "save_figure", "seed_everything", "setup_notebook", *_WHERE]
+__all__ = ["record", "recorded", "seed_everything", "setup_notebook", *_WHERE]
 
 
 #: The lessons' own namespaces, importable as attributes too (`import curiolib; curiolib.growth.simulate`).

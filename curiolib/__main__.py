@@ -42,12 +42,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         runs = run_all(args.notebooks, args.output_dir, parameters=parameters, smoke=args.smoke,
                        inplace=args.inplace, progress=not args.no_progress)
+        summary = write_summary(runs, args.output_dir)
     except ValueError as exc:
         print(f"curiolib run: {exc}", file=sys.stderr)
         return 2
-    summary = write_summary(runs, args.output_dir)
+    except OSError as exc:  # an output folder that cannot be written: one line, not a traceback
+        print(f"curiolib run: cannot write to {args.output_dir}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     failed = [run.name for run in runs if not run.ok]
     print(f"summary: {summary}")
+    if any(run.interrupted for run in runs):
+        print("interrupted: the notebooks that had finished before were kept", file=sys.stderr)
+        return 130
     if failed:
         print(f"{len(failed)} notebook(s) failed: {', '.join(failed)}", file=sys.stderr)
         return 1

@@ -14,6 +14,8 @@ def check_number(name: str, value: Any, *, low: float | None = None, high: float
     allowed = f"{lo}, {hi}" if low is not None and high is not None else (
         f">= {low:g}" if low_inclusive else f"> {low:g}") if low is not None else (
         f"<= {high:g}" if high_inclusive else f"< {high:g}") if high is not None else "a finite number"
+    if isinstance(value, (str, bytes)):  # "5e-5" would pass float() here and fail far from where it was typed
+        raise ValueError(f"{name} must be a number ({allowed}), got the text {value!r}")
     try:
         number = float(value)
     except (TypeError, ValueError):

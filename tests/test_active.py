@@ -89,7 +89,7 @@ def test_a_batch_larger_than_the_pool_is_refused_before_any_work(tiny_data, tmp_
 
 
 @pytest.mark.slow
-def test_the_loop_repeats_with_its_seed_and_resumes_at_a_round_boundary(tiny_data, tmp_path, monkeypatch) -> None:
+def test_the_loop_repeats_with_its_seed_and_resumes_at_a_round_boundary(tiny_data, tmp_path) -> None:
     first = _run(tiny_data, _tiny_config(tmp_path / "a"))
     history = first.history
     assert list(history["labels"]) == [0, 8, 16, 24] and list(history["E"]) == [0, 8, 8, 8]
@@ -99,19 +99,22 @@ def test_the_loop_repeats_with_its_seed_and_resumes_at_a_round_boundary(tiny_dat
     assert second.queried == first.queried
     assert np.allclose(second.history["accuracy"], history["accuracy"])
 
-    calls = {"n": 0}
-    real_train = active.train
+    # Ctrl-C in round 3's training: a hook on the model raises at its 4th training forward pass (round 1
+    # trains on 8 labels, one batch; round 2 on 16, two batches); scoring and evaluation run in eval mode.
+    tokenizer, model = load_model_for_task("minilm", "sequence", ["negative", "positive"], seed=0)
+    forwards = []
 
-    def interrupted_train(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt("the class ran out of time")
-        return real_train(*args, **kwargs)
+    def interrupt_in_round_3(module, _inputs):
+        if module.training:
+            forwards.append(1)
+            if len(forwards) == 4:
+                raise KeyboardInterrupt("the class ran out of time")
 
-    monkeypatch.setattr(active, "train", interrupted_train)
+    hook = model.register_forward_pre_hook(interrupt_in_round_3)
     with pytest.raises(KeyboardInterrupt):
-        _run(tiny_data, _tiny_config(tmp_path / "c"))
-    monkeypatch.setattr(active, "train", real_train)
+        run_active_learning(model, tokenizer, tiny_data, _tiny_config(tmp_path / "c"))
+    hook.remove()
+    assert len(forwards) == 4
     resumed = _run(tiny_data, _tiny_config(tmp_path / "c"), resume=True)
     assert resumed.queried == first.queried
     assert np.allclose(resumed.history["accuracy"], history["accuracy"])
@@ -221,3 +224,23 @@ def test_the_summary_sentence_says_fewer_more_or_the_same_as_random() -> None:
     assert lines == ["entropy: 16 labels to reach 0.85 against 40 for random, 60% fewer (mean over seeds)",
                      "explore_exploit: 64 labels to reach 0.85 against 40 for random, 60% more (mean over seeds)",
                      "farthest: 40 labels to reach 0.85 against 40 for random, the same number (mean over seeds)"]
+
+
+def test_a_folder_of_someone_elses_files_is_refused_and_left_whole(tiny_data, tmp_path, monkeypatch) -> None:
+    notes = tmp_path / "run" / "notes.txt"
+    notes.parent.mkdir()
+    notes.write_text("a student's notes")
+    for resume in (False, True):
+        with pytest.raises(ValueError, match="did not write"):
+            _run(tiny_data, _tiny_config(tmp_path), resume=resume)
+    monkeypatch.chdir(tmp_path / "run")  # output_dir="." used to empty the working directory
+    with pytest.raises(ValueError, match="did not write"):
+        _run(tiny_data, _tiny_config(tmp_path, output_dir="."))
+    assert notes.read_text() == "a student's notes"
+
+
+@pytest.mark.slow
+def test_resume_in_a_folder_with_no_saved_rounds_says_so_and_starts_at_round_one(tiny_data, tmp_path, capsys) -> None:
+    run = _run(tiny_data, _tiny_config(tmp_path / "typo", rounds=1), resume=True)
+    assert "no saved rounds" in capsys.readouterr().out
+    assert list(run.history["labels"]) == [0, 8]

@@ -158,3 +158,43 @@ def test_agreement_needs_equal_lists() -> None:
     with pytest.raises(ValueError, match="equally long"):
         agreement(["a"], ["a", "b"])
     assert np.isclose(agreement(np.array([1, 1]), np.array([1, 1])), 1.0)
+
+
+@pytest.mark.slow
+def test_an_interrupted_lora_run_resumes_from_its_checkpoint_to_the_same_weights(sentiment, tmp_path, monkeypatch):
+    from datasets import DatasetDict
+
+    from curiolib.efficient import fine_tune_with
+    from curiolib.finetune import loop
+
+    data = DatasetDict(train=sentiment["train"].select(range(24)), validation=sentiment["validation"].select(range(8)))
+    settings = dict(rank=4, epochs=1, batch_size=8, max_length=32, checkpoint_every=1, show_progress=False)
+    whole = fine_tune_with("lora", data, output_dir=tmp_path / "whole", **settings)
+    real, calls = loop.training_step, []
+
+    def interrupted_at_the_third_step(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # what Ctrl-C does, at a known step
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "training_step", interrupted_at_the_third_step)
+    with pytest.raises(KeyboardInterrupt):
+        fine_tune_with("lora", data, output_dir=tmp_path / "cut", **settings)
+    monkeypatch.setattr(loop, "training_step", real)
+    resumed = fine_tune_with("lora", data, output_dir=tmp_path / "cut", resume=True, **settings)
+    assert len(calls) == 3
+    expected = whole.model.state_dict()
+    for name, value in resumed.model.state_dict().items():
+        assert torch.equal(value, expected[name]), name
+    assert resumed.validation_accuracy == whole.validation_accuracy
+
+
+def test_fine_tune_with_refuses_a_folder_it_did_not_make(sentiment, tmp_path) -> None:
+    from curiolib.efficient import fine_tune_with
+
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "thesis.tex").write_text("a user's file")
+    with pytest.raises(ValueError, match="did not write"):
+        fine_tune_with("full", sentiment, output_dir=tmp_path)
+    assert (tmp_path / "full" / "thesis.tex").read_text() == "a user's file"

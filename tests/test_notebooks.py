@@ -6,15 +6,16 @@ re-execute each lesson on a second path, the way another CPU would, so such an o
 """
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from curiolib.course.catalog import PROJECT_ROOT, Lesson, available_lessons
-from curiolib.course.harness import run_notebook
 
 pytestmark = pytest.mark.slow  # every test here executes lessons
 LESSONS = available_lessons()
@@ -36,46 +37,122 @@ def _numpy_dispatched_features() -> str:
 OTHER_CPU = {"ATEN_CPU_CAPABILITY": "default", "MKL_ENABLE_INSTRUCTIONS": "SSE4_2",
              "OPENBLAS_CORETYPE": "Prescott", "NPY_DISABLE_CPU_FEATURES": _numpy_dispatched_features(),
              "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-#: For the training lessons one thread costs four times the time; the kernel change alone catches most.
-OTHER_CPU_TWO_THREADS = {"ATEN_CPU_CAPABILITY": "default", "OMP_NUM_THREADS": "2"}
+#: The smoke copies of the training lessons: the second execution takes torch's portable kernels.
+OTHER_KERNELS = {"ATEN_CPU_CAPABILITY": "default"}
+#: Lessons run two at a time, one thread each: on two cores that beats one at a time on two threads,
+#: since starting a kernel and importing torch use one core anyway.
+WORKERS, ONE_THREAD = 2, {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 
 
-@pytest.fixture(scope="module")
-def smoke_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
-    """Smoke-run each lesson once; the nbval tests below reuse the executed copies."""
-    out = tmp_path_factory.mktemp("smoke")
-    return {lesson.stem: run_notebook(lesson, out, smoke=True, progress=False) for lesson in LESSONS}
+def _repository_files() -> dict[str, float | None]:
+    # Every file of the checkout (but git's, the virtual environment and caches) with its modification time;
+    # for Python files only that they exist, since no lesson writes one and a developer may edit them meanwhile.
+    skip = {".git", ".venv", "__pycache__", ".pytest_cache", ".ruff_cache"}
+    files = {}
+    for folder, subfolders, names in os.walk(PROJECT_ROOT):
+        subfolders[:] = [name for name in subfolders if name not in skip]
+        for name in names:
+            path = Path(folder) / name
+            files[str(path.relative_to(PROJECT_ROOT))] = None if name.endswith(".py") else path.stat().st_mtime
+    return files
 
 
-@pytest.mark.parametrize("lesson", LESSONS, ids=[lesson.stem for lesson in LESSONS])
-def test_lesson_runs_with_smoke_parameters_and_records_numbers(lesson: Lesson, smoke_runs: dict) -> None:
-    run = smoke_runs[lesson.stem]
-    assert run.ok, run.error
-    assert run.recorded, f"{lesson.stem} recorded no key numbers"
+def _environment(extra: dict[str, str] | None) -> dict[str, str]:
+    return {**os.environ, **(extra or {})}
+
+
+def _smoke_run(lesson: Lesson, out: Path) -> dict:
+    """`curiolib run NN --smoke`, as a user types it; the summary's entry for the lesson."""
+    folder = out / lesson.stem
+    done = subprocess.run([sys.executable, "-m", "curiolib", "run", lesson.stem, "--smoke", "--output-dir",
+                           str(folder), "--no-progress"], capture_output=True, text=True, timeout=1800,
+                          env=_environment(ONE_THREAD))
+    summary = folder / "summary.json"
+    entry = json.loads(summary.read_text())[lesson.stem] if summary.exists() else {"ok": False, "recorded": {}}
+    entry["error"] = entry.get("error") or (None if done.returncode == 0 else done.stderr[-3000:])
+    return entry | {"output_path": folder / lesson.filename}
 
 
 def _nbval(path: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "pytest", "--nbval", str(path), "--nbval-current-env",
                            "--nbval-sanitize-with", str(SANITIZE), "-p", "no:cacheprovider", "-q"],
-                          capture_output=True, text=True, cwd=path.parent, timeout=1800,
-                          env={**os.environ, **(env or {})})
+                          capture_output=True, text=True, cwd=path.parent, timeout=1800, env=_environment(env))
+
+
+@pytest.fixture(scope="module")
+def checks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Future]:
+    """Every lesson execution of this module, started at once, two at a time; each test waits for its own.
+
+    Training lessons: a smoke run, then nbval on its copy. Fast lessons: a smoke run, nbval on the
+    committed notebook, and nbval on it again on another CPU's floating-point path.
+    """
+    out = tmp_path_factory.mktemp("smoke")
+    before = _repository_files()
+    pool = ThreadPoolExecutor(max_workers=WORKERS)
+    futures: dict[str, Future] = {}
+
+    def smoke_then_nbval(lesson: Lesson) -> tuple[dict, subprocess.CompletedProcess | None]:
+        run = _smoke_run(lesson, out)
+        if lesson.nbval != "smoke" or not run["ok"]:
+            return run, None
+        return run, _nbval(run["output_path"], OTHER_KERNELS | ONE_THREAD)
+
+    # The long chains first, so that the last job to finish is a short one.
+    for lesson in sorted(LESSONS, key=lambda lesson: lesson.nbval != "smoke"):
+        futures[f"smoke {lesson.stem}"] = pool.submit(smoke_then_nbval, lesson)
+    for lesson in COMMITTED:
+        futures[f"nbval {lesson.stem}"] = pool.submit(_nbval, lesson.path)
+        futures[f"other cpu {lesson.stem}"] = pool.submit(_nbval, lesson.path, OTHER_CPU)
+    pool.shutdown(wait=False)
+    smoke = [future for name, future in futures.items() if name.startswith("smoke ")]
+    futures["repository"] = _after(smoke, lambda: (before, _repository_files()))
+    return futures
+
+
+def _after(futures: list[Future], then) -> Future:
+    """A future for ``then()``, called once every one of ``futures`` is done."""
+    result: Future = Future()
+
+    def check(_done: Future) -> None:
+        if all(future.done() for future in futures) and not result.done():
+            try:
+                result.set_result(then())
+            except Exception as exc:  # reported by the test that waits for it
+                result.set_exception(exc)
+
+    for future in futures:
+        future.add_done_callback(check)
+    return result
+
+
+def test_a_lesson_run_writes_nothing_into_the_repository(checks: dict) -> None:
+    before, after = checks["repository"].result()
+    assert after == before, sorted(set(after.items()) ^ set(before.items()))
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=[lesson.stem for lesson in LESSONS])
-def test_lesson_passes_nbval(lesson: Lesson, smoke_runs: dict) -> None:
+def test_lesson_runs_with_smoke_parameters_and_records_numbers(lesson: Lesson, checks: dict) -> None:
+    run, _ = checks[f"smoke {lesson.stem}"].result()
+    assert run["ok"], run["error"]
+    assert run["recorded"], f"{lesson.stem} recorded no key numbers"
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=[lesson.stem for lesson in LESSONS])
+def test_lesson_passes_nbval(lesson: Lesson, checks: dict) -> None:
     # Fast lessons: nbval re-executes the committed notebook. Training lessons: the smoke copy must
     # reproduce its own outputs on a second execution (see Lesson.nbval), and that second execution
     # takes another CPU's kernels, so an output that depends on them fails here.
     if lesson.nbval == "committed":
-        result = _nbval(lesson.path)
+        result = checks[f"nbval {lesson.stem}"].result()
     else:
-        result = _nbval(smoke_runs[lesson.stem].output_path, OTHER_CPU_TWO_THREADS)
+        run, result = checks[f"smoke {lesson.stem}"].result()
+        assert result is not None, f"the smoke run failed, so nbval had nothing to check: {run['error']}"
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
 
 
 @pytest.mark.parametrize("lesson", COMMITTED, ids=[lesson.stem for lesson in COMMITTED])
-def test_committed_lesson_passes_nbval_on_another_cpus_floating_point_path(lesson: Lesson) -> None:
-    result = _nbval(lesson.path, OTHER_CPU)
+def test_committed_lesson_passes_nbval_on_another_cpus_floating_point_path(lesson: Lesson, checks: dict) -> None:
+    result = checks[f"other cpu {lesson.stem}"].result()
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
 
 

@@ -89,6 +89,11 @@ def test_committed_notebook_is_clean_and_executed(path: Path) -> None:
         assert "injected-parameters" not in cell["metadata"].get("tags", []), "commit a default-parameter run"
         for output in cell.get("outputs", []):
             assert output["output_type"] != "error", f"{path.name} was committed with an error"
+            # Without a kernel a widget reference shows as VBox(children=...) or a progress bar's first frame.
+            assert "application/vnd.jupyter.widget-view+json" not in output.get("data", {}), (
+                f"{path.name} cell {cell['execution_count']}: a widget without its static snapshot")
+            assert not re.search(r"\b0%\|", "".join(output.get("data", {}).get("text/plain", ""))), (
+                f"{path.name} cell {cell['execution_count']}: a progress bar frozen at 0%")
     counts = [cell["execution_count"] for cell in code]
     assert counts == list(range(1, len(code) + 1)), "outputs must come from one top-to-bottom run"
 

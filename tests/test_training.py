@@ -76,34 +76,7 @@ def test_same_seed_repeats_exactly_and_another_seed_differs(tiny, tmp_path) -> N
     assert not first.history["train_loss"].equals(other.history["train_loss"])
 
 
-class _InterruptAfter(DataCollatorWithPadding):
-    """A collator that raises KeyboardInterrupt on its n-th batch: Ctrl-C in the middle of an epoch."""
-
-    def __init__(self, tokenizer, batches: int) -> None:
-        super().__init__(tokenizer)
-        self.left = batches
-
-    def __call__(self, features):
-        self.left -= 1
-        if self.left < 0:
-            raise KeyboardInterrupt
-        return super().__call__(features)
-
-
-@pytest.mark.slow
-def test_interrupted_then_resumed_run_ends_like_an_uninterrupted_one(tiny, tmp_path) -> None:
-    tokenizer = tiny[0]
-    uninterrupted = _run(tiny, tmp_path / "whole")
-    with pytest.raises(KeyboardInterrupt):
-        # 6 training batches and the one evaluation batch at step 4 go through; the 7th training batch is
-        # interrupted, after the step-6 checkpoint (end of the first epoch) and before step 7.
-        _run(tiny, tmp_path / "cut", collator=_InterruptAfter(tokenizer, 6 + 1))
-    state = json.loads((tmp_path / "cut" / "last" / "trainer_state.json").read_text())
-    assert state["step"] == 6 and state["epoch"] == 1
-    resumed = _run(tiny, tmp_path / "cut", resume=True)
-    assert resumed.final_metrics == pytest.approx(uninterrupted.final_metrics, abs=1e-6)
-    columns = ["step", "train_loss", "eval_accuracy"]
-    assert resumed.history[columns].equals(uninterrupted.history[columns])
+# Interrupting and resuming (bit-identical weights, at several points) is tests/test_faults.py's subject.
 
 
 @pytest.mark.slow

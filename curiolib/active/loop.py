@@ -28,6 +28,7 @@ from datasets import DatasetDict
 from torch.utils.data import DataLoader
 from transformers import DataCollatorWithPadding
 
+from .._files import claim_output_dir, remove_own
 from .._validation import check_choice, check_int, check_number
 from ..data.tokenize import tokenize_sentences
 from ..finetune.loop import TrainingConfig, evaluate, train
@@ -104,8 +105,6 @@ def embed_and_score(model: torch.nn.Module, dataset, collator, batch_size: int =
     return np.concatenate(probabilities)[unsort], np.concatenate(embeddings)[unsort]
 
 
-
-
 def _save_round(output_dir: Path, model: torch.nn.Module, state: dict) -> None:
     """Model first, state last: a state file always points at a complete model."""
     staging = output_dir / "model.tmp"
@@ -139,7 +138,8 @@ def run_active_learning(model: torch.nn.Module, tokenizer, data: DatasetDict, co
     if config.labels_needed() > pool_size:
         raise ValueError(f"seed_size + (rounds − 1)·labels_per_round = {config.labels_needed()} labels, but the "
                          f"pool holds {pool_size}: lower rounds or labels_per_round (more labels than the pool)")
-    output_dir = Path(config.output_dir)
+    # A folder of someone else's is refused before any work; in our own only our files are replaced.
+    output_dir = claim_output_dir(config.output_dir)
     collator = DataCollatorWithPadding(tokenizer)
     pool = tokenize_sentences(data["train"], tokenizer, max_length=config.max_length)
     validation = tokenize_sentences(data["validation"], tokenizer, max_length=config.max_length)
@@ -157,8 +157,9 @@ def run_active_learning(model: torch.nn.Module, tokenizer, data: DatasetDict, co
             raise ValueError(f"resume: the model saved in {output_dir / 'model'} does not fit the model given")
         rng.bit_generator.state = state["rng"]
     else:
-        shutil.rmtree(output_dir, ignore_errors=True)
-        output_dir.mkdir(parents=True)
+        if resume:  # most often a mistyped output_dir: say so rather than start over silently
+            print(f"resume: no saved rounds in {output_dir}: starting from round 1")
+        remove_own(output_dir, [STATE_FILE, "model", "model.tmp", "round"])
         state = {"config": asdict(config), "labelled": [], "queried": [],
                  "history": [{"round": 0, "labels": 0, "E": 0, "R": 0, "steps": 0, "seconds": 0.0,
                               "accuracy": evaluate(model, validation, collator, classification_metrics)["accuracy"],

@@ -7,6 +7,7 @@ import os
 import sys
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ class NotebookRun:
     seconds: float = 0.0
     recorded: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    interrupted: bool = False
 
     @property
     def ok(self) -> bool:
@@ -40,12 +42,14 @@ def parse_parameter(text: str) -> Any:
 
 
 def clean_notebook(path: Path) -> None:
-    """Drop widget state and machine-specific metadata so a committed notebook renders and diffs cleanly."""
+    """Widgets as static snapshots, no machine-specific metadata: a committed notebook renders and diffs cleanly."""
     import nbformat
 
+    from .snapshot import snapshot_widgets
+
     nb = nbformat.read(path, as_version=4)
-    for key in ("papermill", "widgets"):
-        nb.metadata.pop(key, None)
+    snapshot_widgets(nb)  # before the widget state goes: the snapshots are drawn from it
+    nb.metadata.pop("papermill", None)
     nb.metadata.get("kernelspec", {}).update({"name": "python3", "display_name": "Python 3"})
     nb.metadata.get("language_info", {}).pop("version", None)
     for cell in nb.cells:
@@ -64,9 +68,25 @@ def _describe_failure(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def check_parameters(source: Path, params: dict[str, Any]) -> None:
+    """Refuse, before anything runs, a parameter the notebook's parameters cell does not define (a typo)."""
+    import papermill
+
+    known = list(papermill.inspect_notebook(str(source)))
+    unknown = sorted(set(params) - set(known))
+    if unknown:
+        raise ValueError(f"{source.stem} has no parameter {', '.join(map(repr, unknown))}; "
+                         f"its parameters are: {', '.join(known) or '(none)'}")
+
+
 def run_notebook(notebook: str | Path | Lesson, output_dir: Path, *, parameters: dict[str, Any] | None = None,
                  smoke: bool = False, inplace: bool = False, progress: bool = True) -> NotebookRun:
-    """Execute one notebook with papermill into ``output_dir`` (or in place) and collect its records."""
+    """Execute one notebook with papermill into ``output_dir`` (or in place) and collect its records.
+
+    The run writes under names of its own and moves them into place only once it has succeeded, so a failed
+    or interrupted run (Ctrl-C) leaves the previous good copy and numbers as they were, and two runs into
+    one folder never read each other's records. A failed run's copy is kept as ``NN.failed.ipynb``.
+    """
     import papermill
 
     source = _notebook_path(notebook)
@@ -76,20 +96,25 @@ def run_notebook(notebook: str | Path | Lesson, output_dir: Path, *, parameters:
     if inplace and params:
         raise ValueError("inplace runs rewrite the committed notebook with its default parameters; "
                          f"drop --smoke and -p (got {params})")
+    check_parameters(source, params)
     output_dir.mkdir(parents=True, exist_ok=True)
     output_path = source if inplace else output_dir / source.name
     record_path = output_dir / f"{source.stem}.json"
-    record_path.unlink(missing_ok=True)
+    tag = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    partial_notebook = output_path.with_name(f".{source.stem}.{tag}.partial.ipynb")
+    partial_record = output_dir / f".{source.stem}.{tag}.partial.json"
     run = NotebookRun(name=source.stem, output_path=output_path, parameters=params)
 
-    # The kernel inherits our environment: that is how record() finds its JSON file.
+    # The kernel inherits our environment: that is how record() finds this run's JSON file.
     previous = os.environ.get(RECORD_ENV)
-    os.environ[RECORD_ENV] = str(record_path.resolve())
+    os.environ[RECORD_ENV] = str(partial_record.resolve())
     work_dir = Path(tempfile.mkdtemp(prefix=f"{source.stem}-", dir=output_dir)) if inplace else output_dir
     start = time.perf_counter()
     try:
-        papermill.execute_notebook(str(source), str(output_path), parameters=params, progress_bar=progress,
+        papermill.execute_notebook(str(source), str(partial_notebook), parameters=params, progress_bar=progress,
                                    cwd=str(work_dir), kernel_name="python3", log_output=False)
+    except KeyboardInterrupt:
+        run.error, run.interrupted = "interrupted (Ctrl-C)", True
     except Exception as exc:  # papermill wraps the cell's error; any other failure is reported the same way
         run.error = _describe_failure(exc)
     finally:
@@ -98,11 +123,37 @@ def run_notebook(notebook: str | Path | Lesson, output_dir: Path, *, parameters:
             os.environ.pop(RECORD_ENV, None)
         else:
             os.environ[RECORD_ENV] = previous
-    if record_path.exists():
-        run.recorded = json.loads(record_path.read_text())
-    if inplace and run.ok:
-        clean_notebook(output_path)
+    if partial_record.exists():
+        run.recorded = json.loads(partial_record.read_text())
+    if run.ok:
+        if inplace:
+            clean_notebook(partial_notebook)
+        elif not smoke:  # a smoke copy is checked by nbval against a re-run of itself: keep its widgets live
+            _snapshot(partial_notebook)
+        os.replace(partial_notebook, output_path)
+        if partial_record.exists():
+            os.replace(partial_record, record_path)
+        else:  # recorded nothing this time: an old file must not pass for this run's numbers
+            record_path.unlink(missing_ok=True)
+        return run
+    kept = output_path.exists()
+    if partial_notebook.exists() and not run.interrupted:
+        os.replace(partial_notebook, output_dir / f"{source.stem}.failed.ipynb")
+    partial_notebook.unlink(missing_ok=True)
+    partial_record.unlink(missing_ok=True)
+    if kept:
+        run.error += f"\n  the previous copy {output_path.name} and its numbers were left as they were"
     return run
+
+
+def _snapshot(path: Path) -> None:
+    import nbformat
+
+    from .snapshot import snapshot_widgets
+
+    nb = nbformat.read(path, as_version=4)
+    if snapshot_widgets(nb):
+        nbformat.write(nb, path)
 
 
 def _notebook_path(notebook: str | Path | Lesson) -> Path:
@@ -124,7 +175,7 @@ def write_summary(runs: list[NotebookRun], output_dir: Path) -> Path:
     lines = ["# curiolib run summary", "",
              "| notebook | status | seconds | parameters |", "|---|---|---|---|"]
     for run in runs:
-        status = "ok" if run.ok else "FAILED"
+        status = "ok" if run.ok else "INTERRUPTED" if run.interrupted else "FAILED"
         params = ", ".join(f"{k}={v}" for k, v in run.parameters.items()) or "defaults"
         lines.append(f"| {run.name} | {status} | {run.seconds:.1f} | {params} |")
     for run in runs:
@@ -137,11 +188,19 @@ def write_summary(runs: list[NotebookRun], output_dir: Path) -> Path:
         elif run.ok:
             lines.append("(no numbers recorded)")
     summary = output_dir / "summary.md"
-    summary.write_text("\n".join(lines) + "\n")
-    (output_dir / "summary.json").write_text(json.dumps(
-        {run.name: {"ok": run.ok, "seconds": round(run.seconds, 2), "parameters": run.parameters,
-                    "recorded": run.recorded, "error": run.error} for run in runs}, indent=2) + "\n")
+    _write_atomically(summary, "\n".join(lines) + "\n")
+    _write_atomically(output_dir / "summary.json", json.dumps(
+        {run.name: {"ok": run.ok, "interrupted": run.interrupted, "seconds": round(run.seconds, 2),
+                    "parameters": run.parameters, "recorded": run.recorded, "error": run.error}
+         for run in runs}, indent=2) + "\n")
     return summary
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    # A reader (or a second run) never sees half a file.
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    partial.write_text(text)
+    os.replace(partial, path)
 
 
 def _format_value(value: Any) -> str:
@@ -155,15 +214,21 @@ def run_all(notebooks: list[str], output_dir: Path, *, parameters: dict[str, Any
             smoke: bool = False, inplace: bool = False, progress: bool = True) -> list[NotebookRun]:
     """Execute the named notebooks (all lessons when none are named), printing progress as it goes."""
     targets: list[str | Path | Lesson] = list(notebooks) or list(available_lessons())
+    for notebook in targets:  # every name and parameter checked before the first notebook runs
+        source = _notebook_path(notebook)
+        lesson = _lesson_for(source)
+        check_parameters(source, (dict(lesson.smoke) if smoke and lesson else {}) | dict(parameters or {}))
     runs = []
     for index, notebook in enumerate(targets, start=1):
         name = notebook.stem if isinstance(notebook, Lesson) else Path(str(notebook)).stem
         print(f"[{index}/{len(targets)}] {name} ...", flush=True)
         run = run_notebook(notebook, output_dir, parameters=parameters, smoke=smoke, inplace=inplace,
                            progress=progress)
-        outcome = "ok" if run.ok else "FAILED"
+        outcome = "ok" if run.ok else "INTERRUPTED" if run.interrupted else "FAILED"
         print(f"[{index}/{len(targets)}] {name} {outcome} in {run.seconds:.1f} s -> {run.output_path}", flush=True)
         if run.error:
             print(run.error, file=sys.stderr, flush=True)
         runs.append(run)
+        if run.interrupted:
+            break  # Ctrl-C stops the whole run, not just this notebook
     return runs

@@ -163,14 +163,3 @@ def recorded() -> dict[str, Any]:
     """Everything `record` has kept in this kernel, by name."""
     return dict(_recorded)
 
-
-def save_figure(fig, name: str) -> Path | None:
-    """Save a figure the README uses into the project's images/ (only in a source checkout, not on Colab)."""
-    from .catalog import PROJECT_ROOT
-
-    images = PROJECT_ROOT / "images"
-    if not images.is_dir():
-        return None
-    path = images / name
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    return path

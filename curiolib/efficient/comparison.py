@@ -4,7 +4,6 @@ One function per comparison, so lesson 06 and `benchmarks/efficient.py` measure 
 """
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import torch
 from datasets import DatasetDict
 from transformers import DataCollatorWithPadding
 
+from .._files import claim_output_dir, remove_own
 from .._validation import check_choice, check_int
 from ..data.tokenize import tokenize_sentences
 from ..finetune.inference import classify
@@ -61,15 +61,26 @@ def fine_tune_with(method: str, data: DatasetDict, *, model_name: str = "minilm"
                    epochs: int = 2, batch_size: int = 32, learning_rate: float | None = None,
                    max_length: int = 64, seed: int = 0, time_budget_s: float | None = None,
                    max_steps: int | None = None, output_dir: str | Path = "checkpoints/efficient",
-                   show_progress: bool = True) -> MethodResult:
+                   show_progress: bool = True, resume: bool = False,
+                   checkpoint_every: int | None = None) -> MethodResult:
     """Train one method on ``data`` (train, validation) with the shared loop and report what it cost.
 
     Learning rates default to what suits each method: LoRA and a lone head learn from a small, fresh set of
-    weights and want a larger step (1e-3) than full fine-tuning (1e-4).
+    weights and want a larger step (1e-3) than full fine-tuning (1e-4). With ``resume=True`` training goes
+    on from the method's last checkpoint in ``output_dir`` (saved every ``checkpoint_every`` steps).
     """
     check_choice("method", method, METHODS)
     if method == "lora":
         check_int("rank", rank, low=1)
+    name = method.replace(" ", "_") + (f"_r{rank}" if method == "lora" else "")
+    folder = Path(output_dir) / name
+    learning_rate = learning_rate or (1e-4 if method == "full" else 1e-3)
+    config = TrainingConfig(output_dir=str(folder / "run"), epochs=epochs, batch_size=batch_size,
+                            learning_rate=learning_rate, warmup_ratio=0.06, seed=seed, time_budget_s=time_budget_s,
+                            max_steps=max_steps, show_progress=show_progress, checkpoint_every=checkpoint_every)
+    claim_output_dir(folder)  # before any work: a folder of someone else's is refused, not cleared
+    if not resume:
+        remove_own(folder, ["run", "model", "adapter"])
     label_names = data["train"].features["label"].names
     tokenizer, model = load_model_for_task(model_name, "sequence", label_names, seed=seed)
     if method == "lora":
@@ -77,17 +88,10 @@ def fine_tune_with(method: str, data: DatasetDict, *, model_name: str = "minilm"
     elif method == "frozen encoder":
         model = freeze_encoder(model)
     trainable, total = count_parameters(model)
-    learning_rate = learning_rate or (1e-4 if method == "full" else 1e-3)
-    name = method.replace(" ", "_") + (f"_r{rank}" if method == "lora" else "")
-    folder = Path(output_dir) / name
-    shutil.rmtree(folder, ignore_errors=True)
-    config = TrainingConfig(output_dir=str(folder / "run"), epochs=epochs, batch_size=batch_size,
-                            learning_rate=learning_rate, warmup_ratio=0.06, seed=seed, time_budget_s=time_budget_s,
-                            max_steps=max_steps, show_progress=show_progress)
     train_set = tokenize_sentences(data["train"], tokenizer, max_length=max_length)
     validation_set = tokenize_sentences(data["validation"], tokenizer, max_length=max_length)
     result = train(model, train_set, validation_set, collator=DataCollatorWithPadding(tokenizer),
-                   compute_metrics=classification_metrics, config=config)
+                   compute_metrics=classification_metrics, config=config, resume=resume)
     if method == "lora":
         saved = model_size_mb(save_adapter(model, folder / "adapter"))
     else:

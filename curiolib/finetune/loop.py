@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup, set_seed
 from transformers.trainer_pt_utils import LengthGroupedSampler, get_parameter_names
 
+from .._files import claim_output_dir
 from .._validation import check_choice, check_int, check_number
 from ..maths.optimisers import warmup_steps
 
@@ -199,32 +200,59 @@ class LoopState:
 
 
 class Checkpoints:
-    """``last/`` (model, optimizer, schedule, RNG and loop state, for resuming) and ``best/`` (a loadable model)."""
+    """``last/`` (model, optimizer, schedule, RNG and loop state, for resuming) and ``best/`` (a loadable model).
 
-    def __init__(self, accelerator: Accelerator, config: TrainingConfig, tokenizer=None) -> None:
+    ``fingerprint`` (data size, batch and accumulation, epochs) is saved with ``last/``: resuming a run with
+    other data or other batches would silently train on a different order, so it is refused.
+    """
+
+    def __init__(self, accelerator: Accelerator, config: TrainingConfig, tokenizer=None,
+                 fingerprint: dict | None = None) -> None:
         self.accelerator, self.enabled, self.tokenizer = accelerator, config.save_checkpoints, tokenizer
         self.last, self.best = Path(config.output_dir) / "last", Path(config.output_dir) / "best"
+        self.previous = self.last.with_name("last.previous")  # kept while the new last/ moves into place
+        self.fingerprint = fingerprint or {}
 
     def resume(self) -> LoopState:
         """The saved state, with model, optimizer, schedule and every RNG restored; a new state if none is saved."""
-        if not (self.last / STATE_FILE).exists():
+        folder = next((f for f in (self.last, self.previous) if (f / STATE_FILE).exists()), None)
+        if folder is None:
+            self.accelerator.print(f"resume: no checkpoint in {self.last}: training from the beginning")
             return LoopState()
-        self.accelerator.load_state(str(self.last))
-        state = LoopState(**json.loads((self.last / STATE_FILE).read_text()))
-        self.accelerator.print(f"resumed from {self.last} at step {state.step}")
+        try:
+            saved = json.loads((folder / STATE_FILE).read_text())
+            fingerprint = saved.pop("fingerprint", self.fingerprint)
+            state = LoopState(**saved)
+        except (json.JSONDecodeError, TypeError) as exc:
+            raise ValueError(f"resume: {folder / STATE_FILE} is damaged ({exc}); train again with resume=False "
+                             "or another output_dir") from None
+        changed = {k: (fingerprint.get(k), v) for k, v in self.fingerprint.items() if fingerprint.get(k) != v}
+        if changed:
+            listed = ", ".join(f"{k} {old} then, {new} now" for k, (old, new) in changed.items())
+            raise ValueError(f"resume: {folder} was saved by a run with other settings ({listed}); resume with "
+                             "the same data and batches, or train with resume=False")
+        try:
+            self.accelerator.load_state(str(folder))
+        except (OSError, RuntimeError, KeyError, ValueError) as exc:
+            raise ValueError(f"resume: the checkpoint in {folder} is incomplete or damaged ({exc}); train again "
+                             "with resume=False or another output_dir") from None
+        self.accelerator.print(f"resumed from {folder} at step {state.step}")
         return state
 
     def save_last(self, state: LoopState) -> None:
-        """Write to a temporary folder, then swap: an interruption mid-save leaves the previous checkpoint whole."""
+        """Write to a temporary folder, then swap: an interruption at any point leaves a whole checkpoint."""
         if not self.enabled:
             return
         partial = self.last.with_name(self.last.name + ".partial")
         self.accelerator.save_state(str(partial))
         if self.accelerator.is_main_process:
-            (partial / STATE_FILE).write_text(json.dumps(asdict(state)))
+            # The state file last: a folder holding it is complete.
+            (partial / STATE_FILE).write_text(json.dumps(asdict(state) | {"fingerprint": self.fingerprint}))
             if self.last.exists():
-                shutil.rmtree(self.last)
+                shutil.rmtree(self.previous, ignore_errors=True)
+                self.last.rename(self.previous)  # until the new one is in place, resume() reads this one
             partial.rename(self.last)
+            shutil.rmtree(self.previous, ignore_errors=True)
         self.accelerator.wait_for_everyone()
 
     def save_best(self, model: torch.nn.Module) -> None:
@@ -246,6 +274,34 @@ class Checkpoints:
             set_peft_model_state_dict(model, load_file(self.best / "adapter_model.safetensors"))
             return
         model.load_state_dict(type(model).from_pretrained(self.best).state_dict())
+
+
+def check_before_training(model: torch.nn.Module, train_dataset: Dataset, eval_dataset: Dataset, collator,
+                          compute_metrics: Metrics, config: TrainingConfig) -> None:
+    """What would otherwise fail mid-run: a label id the model has no output for, an unknown metric name."""
+    if len(train_dataset) == 0 or len(eval_dataset) == 0:
+        raise ValueError("train_dataset and eval_dataset must each hold at least one example")
+    num_labels = getattr(getattr(model, "config", None), "num_labels", None)
+    for name, dataset in (("train_dataset", train_dataset), ("eval_dataset", eval_dataset)):
+        if num_labels is None or "labels" not in dataset.column_names:
+            continue
+        labels = np.asarray([label for row in dataset["labels"] for label in np.ravel(row)])
+        bad = labels[(labels != -100) & ((labels < 0) | (labels >= num_labels))]
+        if bad.size:
+            raise ValueError(f"{name} holds label id {int(bad[0])}, but the model has {num_labels} labels "
+                             f"(ids 0 to {num_labels - 1}; -100 marks a token to ignore)")
+    # The metric names come from the metrics function itself, on two examples, before any training
+    # (in eval mode, so no dropout draws on the random state the run is seeded with).
+    batch = collator([eval_dataset[i] for i in range(min(2, len(eval_dataset)))])
+    device, was_training = next(model.parameters()).device, model.training
+    model.eval()
+    with torch.no_grad():
+        logits = model(**{key: value.to(device) for key, value in batch.items()}).logits
+    model.train(was_training)
+    names = sorted(compute_metrics(logits.float().cpu().numpy(), batch["labels"].cpu().numpy()))
+    if config.metric_for_best not in names:
+        raise ValueError(f"metric_for_best={config.metric_for_best!r} is not a metric compute_metrics returns; "
+                         f"choose one of {names}")
 
 
 def training_step(model: torch.nn.Module, batch: dict, optimizer: torch.optim.Optimizer, accelerator: Accelerator,
@@ -270,8 +326,9 @@ def _evaluation_due(config: TrainingConfig, step: int, end_of_epoch: bool) -> bo
 def train(model: torch.nn.Module, train_dataset: Dataset, eval_dataset: Dataset, *, collator,
           compute_metrics: Metrics, config: TrainingConfig, resume: bool = False) -> TrainResult:
     """Fine-tune ``model`` on tokenized datasets; with ``resume=True`` continue from the last checkpoint."""
-    if len(train_dataset) == 0 or len(eval_dataset) == 0:
-        raise ValueError("train_dataset and eval_dataset must each hold at least one example")
+    check_before_training(model, train_dataset, eval_dataset, collator, compute_metrics, config)
+    if config.save_checkpoints:
+        claim_output_dir(config.output_dir)  # refuses a folder of someone else's files before any training
     set_seed(config.seed)
     accelerator = Accelerator(gradient_accumulation_steps=config.grad_accum_steps,
                               mixed_precision=config.mixed_precision, step_scheduler_with_optimizer=False,
@@ -289,7 +346,11 @@ def train(model: torch.nn.Module, train_dataset: Dataset, eval_dataset: Dataset,
     scheduler = get_linear_schedule_with_warmup(optimizer, warmup_steps(config.warmup_ratio, total_steps), total_steps)
     accelerator.register_for_checkpointing(scheduler)
 
-    checkpoints = Checkpoints(accelerator, config, tokenizer=getattr(collator, "tokenizer", None))
+    fingerprint = {"training examples": len(train_dataset), "batch_size": config.batch_size,
+                   "grad_accum_steps": config.grad_accum_steps, "epochs": config.epochs,
+                   "processes": accelerator.num_processes}
+    checkpoints = Checkpoints(accelerator, config, tokenizer=getattr(collator, "tokenizer", None),
+                              fingerprint=fingerprint)
     state = checkpoints.resume() if resume else LoopState()
     progress = tqdm(total=total_steps, initial=state.step, desc="training",
                     disable=not (config.show_progress and accelerator.is_local_main_process))
