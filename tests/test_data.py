@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from datasets import ClassLabel
 
-from curiolib.data import (IGNORE_INDEX, align_labels_with_tokens, b_to_i_map, load_ner, load_sentiment, read_conll,
-                           read_text_classification, tokenize_and_align_labels, validate_iob2)
+from curiolib.data import (IGNORE_INDEX, align_labels_with_tokens, b_to_i_map, load_ner, load_sentiment, parse_conll,
+                           read_conll, read_text_classification, tokenize_and_align_labels, validate_iob2)
 from curiolib.data.loaders import EMBEDDED_DIR
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -197,7 +197,7 @@ def test_malformed_jsonl_line_names_the_file_and_line(tmp_path: Path) -> None:
 
 def test_bad_conll_files_say_where(tmp_path: Path) -> None:
     (tmp_path / "short.txt").write_text("EU B-ORG\nrejects\n\n")
-    with pytest.raises(ValueError, match=r"short\.txt:2: expected at least 1 columns|short\.txt:2: expected"):
+    with pytest.raises(ValueError, match=r"short\.txt:2: 1 columns where the file's token lines have 2"):
         read_conll(tmp_path / "short.txt", token_column=0, tag_column=1)
     (tmp_path / "iob.txt").write_text("the O\nBig I-ORG\nApple I-ORG\n\n")
     with pytest.raises(ValueError, match=r"iob\.txt:1: 'I-ORG' at token 1 follows 'O'"):
@@ -286,3 +286,74 @@ def test_embedded_files_carry_their_licences() -> None:
     assert (EMBEDDED_DIR / "LICENSE-sentiment-sentences.txt").read_text().count("CC BY 4.0")
     assert "ShareAlike" in (EMBEDDED_DIR / "LICENSE-uner-english-ewt.txt").read_text()
     assert "build_embedded" in (EMBEDDED_DIR / "README.md").read_text()
+
+
+def test_quotes_in_a_tsv_file_are_text_and_two_lines_stay_two_examples(tmp_path: Path) -> None:
+    (tmp_path / "reviews.tsv").write_text('sentence\tlabel\n"Great movie\t1\nthe "acting was bad\t0\n')
+    data = read_text_classification(tmp_path / "reviews.tsv")
+    assert data["sentence"] == ['"Great movie', 'the "acting was bad'] and data["label"] == [1, 0]
+
+
+def test_a_csv_quote_left_open_is_an_error_naming_its_lines_not_a_merge(tmp_path: Path) -> None:
+    (tmp_path / "open.csv").write_text('sentence,label\nfine,1\n"Great movie,1\nthe acting was bad",0\nok,1\n')
+    with pytest.raises(ValueError, match=r"open\.csv:3-4: one quoted field runs over lines 3 to 4.*quotechar=None"):
+        read_text_classification(tmp_path / "open.csv")
+    (tmp_path / "stray.csv").write_text('sentence,label\nfine,1\nbad,0\n"never closed,1\nok,1\nfine,0\n')
+    with pytest.raises(ValueError, match=r"stray\.csv:4"):
+        read_text_classification(tmp_path / "stray.csv")
+    (tmp_path / "half.csv").write_text('sentence,label\nfine,1\n"Great" movie,1\n')
+    with pytest.raises(ValueError, match=r"half\.csv:3: .*quoted whole"):
+        read_text_classification(tmp_path / "half.csv")
+    plain = read_text_classification(tmp_path / "open.csv", quotechar=None)
+    assert len(plain) == 4 and plain["sentence"][1:3] == ['"Great movie', 'the acting was bad"']
+
+
+def test_a_tab_separated_conll_token_keeps_its_space_and_a_hashtag_token_is_not_a_comment(tmp_path: Path) -> None:
+    (tmp_path / "t.conll").write_text("# sent_id = 1\n#hashtag\tO\nNew York\tB-LOC\nrocks\tO\n\nHi\tO\n#fun\tO\n\n")
+    sentences = parse_conll(tmp_path / "t.conll")
+    assert sentences == [(["#hashtag", "New York", "rocks"], ["O", "B-LOC", "O"]), (["Hi", "#fun"], ["O", "O"])]
+
+
+def test_a_conll_line_of_only_a_tab_or_with_one_column_is_an_error_naming_the_line(tmp_path: Path) -> None:
+    (tmp_path / "tab.conll").write_text("Anna\tB-PER\n\t\nsings\tO\n\n")
+    with pytest.raises(ValueError, match=r"tab\.conll:2: a line of only whitespace"):
+        parse_conll(tmp_path / "tab.conll")
+    (tmp_path / "one.conll").write_text("Anna\nsings\n\n")
+    with pytest.raises(ValueError, match=r"one\.conll:1: expected a token column \(0\) and a tag column \(-1\)"):
+        parse_conll(tmp_path / "one.conll")
+
+
+def test_excels_utf8_bom_is_read_and_another_encoding_is_named(tmp_path: Path) -> None:
+    (tmp_path / "excel.csv").write_bytes("sentence,label\nfine,1\n".encode("utf-8-sig"))
+    assert read_text_classification(tmp_path / "excel.csv")["sentence"] == ["fine"]
+    (tmp_path / "latin.csv").write_bytes("sentence,label\ncaf\xe9 au lait,1\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"latin\.csv is not utf-8 text.*encoding="):
+        read_text_classification(tmp_path / "latin.csv")
+    assert read_text_classification(tmp_path / "latin.csv", encoding="latin-1")["sentence"] == ["café au lait"]
+    (tmp_path / "wide.conll").write_bytes("Anna\tB-PER\n\n".encode("utf-16"))
+    with pytest.raises(ValueError, match=r"wide\.conll is not utf-8 text"):
+        parse_conll(tmp_path / "wide.conll")
+
+
+def test_a_header_only_file_and_a_file_too_small_to_split_say_so(tmp_path: Path) -> None:
+    (tmp_path / "header.csv").write_text("sentence,label\n")
+    with pytest.raises(ValueError, match="holds a header but no examples"):
+        read_text_classification(tmp_path / "header.csv")
+    (tmp_path / "few.csv").write_text("sentence,label\n" + "".join(f"s{i},{i % 2}\n" for i in range(5)))
+    with pytest.raises(ValueError, match="5 examples are too few to carve a validation split"):
+        load_sentiment(tmp_path / "few.csv", verbose=False)
+
+
+def test_load_sentiment_reads_a_headerless_file_with_its_own_label_names(tmp_path: Path) -> None:
+    # The Kotzias sentence files: text<TAB>0/1, no header.
+    (tmp_path / "amazon_cells_labelled.txt").write_text("".join(f"review {i}\t{i % 2}\n" for i in range(40)))
+    data = load_sentiment(tmp_path / "amazon_cells_labelled.txt", header=False, text_column=0, label_column=1,
+                          label_names=["bad", "good"], verbose=False)
+    assert data["train"].features["label"].names == ["bad", "good"]
+    assert len(data["train"]) + len(data["validation"]) == 40
+
+
+def test_load_ner_passes_the_delimiter_and_comment_prefix_on(tmp_path: Path) -> None:
+    (tmp_path / "semi.txt").write_text("% a comment\nAnna;B-PER\nsings;O\n\n" * 12)
+    data = load_ner(tmp_path / "semi.txt", delimiter=";", comment_prefix="%", verbose=False)
+    assert data["train"][0]["tokens"] == ["Anna", "sings"]

@@ -198,3 +198,20 @@ def test_fine_tune_with_refuses_a_folder_it_did_not_make(sentiment, tmp_path) ->
     with pytest.raises(ValueError, match="did not write"):
         fine_tune_with("full", sentiment, output_dir=tmp_path)
     assert (tmp_path / "full" / "thesis.tex").read_text() == "a user's file"
+
+
+def test_add_lora_leaves_the_model_it_was_given_alone_and_refuses_lora_twice_or_int8_of_lora() -> None:
+    _, model = load_model_for_task("minilm", "sequence", LABELS, seed=0)
+    before = {name for name, _ in model.named_modules()}
+    wrapped = add_lora(model, "sequence", r=4)
+    assert {name for name, _ in model.named_modules()} == before  # no adapters slipped into the original
+    assert all(p.requires_grad for p in model.parameters())
+    with pytest.raises(ValueError, match="already has LoRA adapters"):
+        add_lora(wrapped, "sequence", r=4)
+    with pytest.raises(ValueError, match="merge_lora"):
+        quantize_int8(wrapped)
+
+
+def test_a_size_asked_of_a_missing_path_is_an_error_not_zero(tmp_path) -> None:
+    with pytest.raises(FileNotFoundError, match="no file or folder"):
+        model_size_mb(tmp_path / "typo")

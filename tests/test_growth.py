@@ -229,3 +229,13 @@ def test_fit_validates_its_inputs() -> None:
 def test_beta_star_functions_validate_their_inputs(call, match) -> None:
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_a_capacity_the_saturating_step_would_overshoot_is_refused_and_a_valid_one_stays_below_it() -> None:
+    with pytest.raises(ValueError, match=r"capacity=1 needs I0 <= capacity .*step gain .* <= capacity \(largest "
+                                         r"here 3\)"):
+        simulate(0.1, 3, 0.5, 1, 1, 8, capacity=1)  # used to oscillate down to −229
+    with pytest.raises(ValueError, match="largest I0 here 2"):
+        simulate(2.0, 0.1, 0.5, 1, 1, 8, capacity=1)
+    run = simulate(0.0, 0.9, 0.5, 1, 1, 200, capacity=1)
+    assert np.all(np.diff(run.I) >= 0) and run.I.max() <= 1

@@ -54,7 +54,7 @@ def test_hub_model_offline_fails_within_seconds_and_suggests_minilm(monkeypatch,
     with pytest.raises(OSError, match="not in the local cache. Use model_name='minilm'"):
         load_model_for_task("bert-base-cased", "token", ["O", "B-PER", "I-PER"])
     with pytest.raises(OSError, match="cannot be reached"):
-        load_model_for_task("dslim/bert-base-NER", "token", ["O"])
+        load_model_for_task("dslim/bert-base-NER", "token", ["O", "B-PER"])
     with pytest.raises(OSError, match="model_name='minilm'"):
         load_tokenizer("distilbert-base-cased")
     assert time.perf_counter() - start < 10
@@ -126,3 +126,21 @@ def test_a_saved_model_without_its_tokenizer_is_refused_not_read_as_unknown_word
     model.save_pretrained(tmp_path / "model_only")  # the tokenizer was forgotten
     with pytest.raises(FileNotFoundError, match="holds no tokenizer .* tokenizer.save_pretrained"):
         load_model_for_task(str(tmp_path / "model_only"), "sequence", ["negative", "positive"])
+
+
+def test_a_saved_classifier_reloaded_with_its_labels_in_another_order_is_refused(tmp_path) -> None:
+    tokenizer, model = load_model_for_task("minilm", "sequence", ["negative", "positive"], seed=0)
+    model.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    with pytest.raises(ValueError, match=r"labels \['negative', 'positive'\] \(in that order\), not \['positive', "
+                                         r"'negative'\]"):
+        load_model_for_task(str(tmp_path), "sequence", ["positive", "negative"])
+    with pytest.raises(ValueError, match="holds a sequence classifier.*task='sequence'"):
+        load_model_for_task(str(tmp_path), "ner", ["O", "B-PER", "I-PER"])
+    _, again = load_model_for_task(str(tmp_path), "sequence", ["negative", "positive"])
+    assert again.config.id2label == {0: "negative", 1: "positive"}
+
+
+def test_one_label_is_refused_rather_than_building_a_regression_model() -> None:
+    with pytest.raises(ValueError, match="at least two labels"):
+        load_model_for_task("minilm", "sequence", ["positive"])

@@ -67,3 +67,28 @@ def test_batched_and_single_predictions_agree(classifier) -> None:
     single = [classify(text, model, tokenizer)[0] for text in texts]
     for a, b in zip(batched, single):
         assert a.label == b.label and a.probabilities == pytest.approx(b.probabilities, abs=1e-5)
+
+
+def test_classify_says_what_it_needs_for_none_bytes_and_the_wrong_model(classifier) -> None:
+    tokenizer, model = classifier
+    with pytest.raises(TypeError, match="got NoneType"):
+        classify(None, model, tokenizer)
+    with pytest.raises(TypeError, match="got bytes: decode them first"):
+        classify(b"a fine film", model, tokenizer)
+    with pytest.raises(TypeError, match=r"texts\[1\] must be a string, got int"):
+        classify(["fine", 3], model, tokenizer)
+    with pytest.raises(TypeError, match="the order is texts, model, tokenizer"):
+        classify("a fine film", tokenizer, model)
+    _, tagger = load_model_for_task("minilm", "token", ["O", "B-PER", "I-PER"])
+    with pytest.raises(ValueError, match="needs a sequence classifier.*use find_entities"):
+        classify("a fine film", tagger, tokenizer)
+
+
+def test_find_entities_and_classify_agree_on_an_empty_list_and_refuse_each_others_models(classifier) -> None:
+    from curiolib.finetune.inference import find_entities
+
+    tokenizer, model = classifier
+    _, tagger = load_model_for_task("minilm", "token", ["O", "B-PER", "I-PER"])
+    assert find_entities([], tagger, tokenizer) == classify([], model, tokenizer) == []
+    with pytest.raises(ValueError, match="needs a token classifier.*use classify"):
+        find_entities("Anna sings", model, tokenizer)

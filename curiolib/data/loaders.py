@@ -46,7 +46,12 @@ def _with_validation(dataset: Dataset | DatasetDict, seed: int, fraction: float,
     """Splits as given; a lone train split gets a validation split carved off with ``seed``."""
     splits = dataset if isinstance(dataset, DatasetDict) else DatasetDict(train=dataset)
     if "validation" not in splits:
-        carved = splits["train"].train_test_split(test_size=fraction, seed=seed, stratify_by_column=stratify)
+        try:
+            carved = splits["train"].train_test_split(test_size=fraction, seed=seed, stratify_by_column=stratify)
+        except ValueError as exc:  # too few examples for a validation share holding every class
+            raise ValueError(f"{len(splits['train'])} examples are too few to carve a validation split of "
+                             f"{fraction:.0%} from ({exc}); bring more examples, raise validation_fraction, or "
+                             "give a folder with train and validation files") from None
         splits["train"], splits["validation"] = carved["train"], carved["test"]
     order = [name for name in ("train", "validation", "test") if name in splits]
     return DatasetDict({name: splits[name] for name in order})
@@ -97,13 +102,18 @@ def _from_hub(name: str, data_dir: Path | None):
 
 
 def load_sentiment(source: str | Path = "embedded", *, data_dir: str | Path | None = None, seed: int = 0,
-                   validation_fraction: float = 0.1, text_column: str = "sentence", label_column: str = "label",
+                   validation_fraction: float = 0.1, text_column: str | int = "sentence",
+                   label_column: str | int = "label", label_names: list[str] | None = None, header: bool = True,
+                   delimiter: str | None = None, quotechar: str | None | bool = True, encoding: str = "utf-8",
                    verbose: bool = True) -> DatasetDict:
     """Sentiment sentences as a DatasetDict with `sentence` and `label` (negative, positive).
 
     ``source``: "embedded" (the default, shipped with the package: 2,400 / 300 / 300 review sentences),
     "sst2" (GLUE SST-2 from ``data_dir``/$CURIOLIB_DATA or the hub; train and validation only, as GLUE's
     test labels are not public), or a path to a CSV/TSV/JSONL file or a folder of train/validation/test files.
+    For your own files, the columns, label names, header, delimiter, quoting and encoding go to
+    `read_text_classification` (e.g. the Kotzias sentence files: ``header=False, text_column=0,
+    label_column=1``).
     """
     _check_split_args(seed, validation_fraction)
     features = sentiment_features()
@@ -126,8 +136,9 @@ def load_sentiment(source: str | Path = "embedded", *, data_dir: str | Path | No
                               for split in ("train", "validation")})
         return _say("sentiment", f"sst2 from the hub ({HUB_IDS['sst2']})", splits, verbose, SST2_NO_TEST)
     path = _as_path("source", source, ["embedded", "sst2"])
-    read = lambda file: read_text_classification(file, text_column=text_column,  # noqa: E731
-                                                 label_column=label_column)
+    read = lambda file: read_text_classification(  # noqa: E731
+        file, text_column=text_column, label_column=label_column, label_names=label_names, header=header,
+        delimiter=delimiter, quotechar=quotechar, encoding=encoding)
     if path.is_dir():
         dataset = DatasetDict({split: read(file)
                                for split, file in _split_files(path, set(TEXT_SUFFIXES)).items()})
@@ -138,12 +149,14 @@ def load_sentiment(source: str | Path = "embedded", *, data_dir: str | Path | No
 
 def load_ner(source: str | Path = "embedded", *, data_dir: str | Path | None = None, seed: int = 0,
              validation_fraction: float = 0.1, token_column: int = 0, tag_column: int = -1,
-             fix_iob: bool = False, verbose: bool = True) -> DatasetDict:
+             delimiter: str | None = None, comment_prefix: str | None = "#", fix_iob: bool = False,
+             encoding: str = "utf-8", verbose: bool = True) -> DatasetDict:
     """Sentences tagged for entities as a DatasetDict with `tokens` and IOB2 `ner_tags` named from the data.
 
     ``source``: "embedded" (the default: Universal NER English-EWT, PER/ORG/LOC, 3,278 / 400 / 400),
     "conll2003" (from ``data_dir``/$CURIOLIB_DATA or the hub: PER/ORG/LOC/MISC), or a path to a CoNLL-style
-    column file or a folder of train/validation(dev)/test files.
+    column file or a folder of train/validation(dev)/test files (columns, delimiter, comment prefix and
+    encoding go to `parse_conll`).
     """
     _check_split_args(seed, validation_fraction)
     if source == "embedded":
@@ -164,7 +177,8 @@ def load_ner(source: str | Path = "embedded", *, data_dir: str | Path | None = N
         return _say("ner", f"conll2003 from the hub ({HUB_IDS['conll2003']})", _ner_splits(sentences), verbose)
     path = _as_path("source", source, ["embedded", "conll2003"])
     parse = lambda file: parse_conll(file, token_column=token_column, tag_column=tag_column,  # noqa: E731
-                                     fix_iob=fix_iob)
+                                     delimiter=delimiter, comment_prefix=comment_prefix, fix_iob=fix_iob,
+                                     encoding=encoding)
     files = _split_files(path, {".txt", ".conll", ".iob2", ".tsv"}) if path.is_dir() else {"train": path}
     splits = _ner_splits({split: parse(file) for split, file in files.items()})
     return _say("ner", str(path), _with_validation(splits, seed, validation_fraction, None), verbose)

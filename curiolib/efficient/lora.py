@@ -65,15 +65,21 @@ def lora_parameter_count(model: torch.nn.Module, r: int, target_modules: tuple[s
 
 def add_lora(model: torch.nn.Module, task: str, *, r: int = 8, alpha: float = 16, dropout: float = 0.1,
              target_modules: tuple[str, ...] = DEFAULT_TARGETS):
-    """Wrap ``model`` with LoRA adapters (peft); the base weights are frozen, adapters and head train."""
+    """A copy of ``model`` wrapped with LoRA adapters (peft): base weights frozen, adapters and head train.
+
+    ``model`` itself is left as it was (peft would otherwise insert the adapters into it in place).
+    """
     from peft import get_peft_model
 
+    if hasattr(model, "peft_config"):
+        raise ValueError("this model already has LoRA adapters: add_lora wraps a plain model (load a fresh one, "
+                         "or fold these adapters in first with merge_lora)")
     config = lora_config(task, r=r, alpha=alpha, dropout=dropout, target_modules=target_modules)
     if not _targeted_linears(model, target_modules):
         raise ValueError(f"no Linear layer of the model is named one of {target_modules}; BERT's are "
                          "'query', 'key', 'value' and 'dense'")
     fingerprint = base_fingerprint(model)  # of the pretrained weights, before training touches anything
-    wrapped = get_peft_model(model, config)
+    wrapped = get_peft_model(copy.deepcopy(model), config)
     wrapped.curiolib_base_fingerprint = fingerprint
     return wrapped
 

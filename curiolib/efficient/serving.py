@@ -24,6 +24,9 @@ ONNX_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 def quantize_int8(model: torch.nn.Module) -> torch.nn.Module:
     """A copy of ``model`` with int8 dynamic quantisation of its Linear layers (CPU inference only)."""
+    if hasattr(model, "peft_config"):
+        raise ValueError("quantize a plain model, not a LoRA-wrapped one: fold the adapters in first, "
+                         "model = merge_lora(model)")
     device = next(model.parameters()).device
     if device.type != "cpu":
         raise ValueError(f"dynamic int8 quantisation runs on the CPU only; the model is on {device}. "
@@ -93,6 +96,8 @@ def model_size_mb(model: torch.nn.Module | str | Path) -> float:
     """Size of a model's saved weights in MB: a file or folder on disk, or a module's serialised state dict."""
     if isinstance(model, (str, Path)):
         path = Path(model)
+        if not path.exists():  # 0.0 MB for a mistyped path would pass for a real size
+            raise FileNotFoundError(f"no file or folder {path} to measure")
         files = [path] if path.is_file() else [f for f in path.rglob("*") if f.is_file()]
         return sum(f.stat().st_size for f in files) / 1e6
     buffer = io.BytesIO()

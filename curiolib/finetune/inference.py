@@ -31,13 +31,40 @@ class Prediction:
         return self.probabilities[self.label]
 
 
+def _as_texts(texts: object) -> list[str]:
+    """``texts`` as a list of non-blank strings: one string, or a list or tuple of them."""
+    if isinstance(texts, str):
+        texts = [texts]
+    elif isinstance(texts, (bytes, bytearray)):
+        raise TypeError("texts must be a string or a list of strings, got bytes: decode them first, "
+                        "e.g. data.decode('utf-8')")
+    elif not isinstance(texts, (list, tuple)):
+        raise TypeError(f"texts must be a string or a list of strings, got {type(texts).__name__}")
+    for index, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f"texts[{index}] must be a string, got {type(text).__name__}")
+        check_text(f"texts[{index}]", text)
+    return list(texts)
+
+
+def _check_model(model: object, task: str, function: str, other: str) -> None:
+    # A swapped argument or the other lesson's model fails here in words, not deep inside a forward pass.
+    if not callable(model) or not hasattr(model, "config"):
+        raise TypeError(f"{function} needs a fine-tuned model as its second argument, got {type(model).__name__}"
+                        " (the order is texts, model, tokenizer)")
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    kind = type(base).__name__
+    wrong = {"sequence": "ForTokenClassification", "token": "ForSequenceClassification"}[task]
+    if kind.endswith(wrong):
+        raise ValueError(f"{function} needs a {task} classifier, got a {kind}: use {other} for this model")
+
+
 @torch.no_grad()
 def classify(texts: str | list[str], model: torch.nn.Module, tokenizer, *, max_length: int = 128,
              batch_size: int = 32) -> list[Prediction]:
     """Classify one or more texts; an empty text raises ValueError, a long one is truncated (and says so)."""
-    texts = [texts] if isinstance(texts, str) else list(texts)
-    for index, text in enumerate(texts):
-        check_text(f"texts[{index}]", text)
+    texts = _as_texts(texts)
+    _check_model(model, "sequence", "classify", "find_entities")
     max_length = check_int("max_length", max_length, low=8, high=getattr(tokenizer, "model_max_length", 512))
     batch_size = check_int("batch_size", batch_size, low=1)
     model.eval()
@@ -84,10 +111,11 @@ def _pipeline(model: torch.nn.Module, tokenizer, stride: int):
 def find_entities(texts: str | list[str], model: torch.nn.Module, tokenizer, *,
                   stride: int = 64) -> list[list[Entity]]:
     """The entities of each text; an empty text raises ValueError, a long one is read in windows of 512 tokens."""
-    texts = [texts] if isinstance(texts, str) else list(texts)
-    for index, text in enumerate(texts):
-        check_text(f"texts[{index}]", text)
+    texts = _as_texts(texts)
+    _check_model(model, "token", "find_entities", "classify")
     check_int("stride", stride, low=0, high=tokenizer.model_max_length // 2)
+    if not texts:
+        return []  # as classify([]) does
     model.eval()
     found = _pipeline(model, tokenizer, stride)(texts)
     return [[Entity(text=text[item["start"]:item["end"]], type=item["entity_group"], score=float(item["score"]),

@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import io
+import json
 import os
 import socket
 from dataclasses import dataclass
@@ -156,7 +157,10 @@ def load_model_for_task(name: str, task: str, label_names: list[str], *, seed: i
             or not all(isinstance(label, str) and label for label in label_names)
             or len(set(label_names)) != len(label_names)):
         raise ValueError(f"label_names must be a non-empty list of distinct names, got {label_names!r}")
+    if len(label_names) < 2:  # transformers reads num_labels=1 as regression: an MSE loss, no classes
+        raise ValueError(f"label_names must name at least two labels to classify between, got {list(label_names)!r}")
     location = resolve_model(name)
+    _check_saved_head(name, location, task, list(label_names))
     auto = AutoModelForSequenceClassification if task == "sequence" else AutoModelForTokenClassification
     id2label = dict(enumerate(label_names))
     if seed is not None:
@@ -168,6 +172,28 @@ def load_model_for_task(name: str, task: str, label_names: list[str], *, seed: i
         model = _from_pretrained(auto.from_pretrained, name, location, num_labels=len(label_names),
                                  id2label=id2label, label2id={label: i for i, label in id2label.items()})
     return tokenizer, model
+
+
+def _check_saved_head(name: str, location: str, task: str, label_names: list[str]) -> None:
+    # A folder saved after fine-tuning keeps its head: its label order is the one its outputs mean. Taking
+    # other names would relabel every prediction (positive read as negative) without a word.
+    config_file = Path(location) / "config.json"
+    if not config_file.is_file():
+        return
+    config = json.loads(config_file.read_text())
+    heads = {"sequence": "ForSequenceClassification", "token": "ForTokenClassification"}
+    saved_task = next((t for t, suffix in heads.items()
+                       if any(a.endswith(suffix) for a in config.get("architectures") or [])), None)
+    if saved_task is None:
+        return  # a base model: the head is new, named from label_names
+    if saved_task != task:
+        raise ValueError(f"{name} holds a {saved_task} classifier ({', '.join(config['architectures'])}); "
+                         f"load it with task={saved_task!r}, or start a {task} model from a base model")
+    id2label = config.get("id2label") or {}
+    saved = [id2label.get(str(i), id2label.get(i)) for i in range(len(id2label))]
+    if saved != label_names:
+        raise ValueError(f"{name} was fine-tuned with labels {saved} (in that order), not {label_names}: pass its "
+                         "own label names, in its order")
 
 
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json")

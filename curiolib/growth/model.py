@@ -102,6 +102,14 @@ def simulate(I0: float | np.ndarray, alpha: float | np.ndarray, beta: float | np
     if reflection_limit is not None:
         reflection_limit = check_number("reflection_limit", reflection_limit, low=0)
 
+    if capacity is not None:
+        # With x = I/K the step is x' = 1 − (1 − x)(1 − g/K): it stays in [0, K] when I0 ≤ K and g ≤ K, and
+        # overshoots K, oscillates or diverges otherwise (g > 2K), which is the discrete map, not learning.
+        largest_gain = float(np.max(alpha * (beta * exploration.max() + (1 - beta) * reflection.max())))
+        if np.max(I0) > capacity or largest_gain > capacity:
+            raise ValueError(f"capacity={capacity:g} needs I0 <= capacity (largest I0 here {np.max(I0):g}) and a "
+                             f"step gain α·(β·E + (1−β)·R) <= capacity (largest here {largest_gain:g}); otherwise "
+                             "the saturating step overshoots the capacity: lower alpha, E or R, or raise capacity")
     shape = np.broadcast_shapes(I0.shape, alpha.shape, beta.shape)
     I = np.empty(shape + (steps + 1,))  # noqa: E741
     I[..., 0] = I0
