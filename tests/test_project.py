@@ -153,3 +153,42 @@ def test_every_name_of_the_public_api_resolves() -> None:
         assert getattr(curiolib, name) is not None, name
     with pytest.raises(AttributeError, match="no attribute 'no_such_name'"):
         curiolib.no_such_name  # noqa: B018
+
+
+#: Numbers a lesson's text may quote without an output or a line of code showing them: mathematics and
+#: facts about the data that no cell prints. Keep it short; a result belongs in an output.
+QUOTED_CONSTANTS: dict[str, set[str]] = {}
+DECIMAL = re.compile(r"(?<![\w.])\d+\.\d+(?![\w.])")
+
+
+def _outputs_text(cell: dict) -> str:
+    parts = []
+    for output in cell.get("outputs", []):
+        parts.append("".join(output.get("text", "")))
+        for mime in ("text/plain", "text/html", "text/markdown"):
+            parts.append("".join(output.get("data", {}).get(mime, "")))
+    return "\n".join(parts)
+
+
+@pytest.mark.parametrize("path", COMMITTED, ids=[p.stem for p in COMMITTED])
+def test_every_decimal_number_in_a_lessons_text_is_in_its_outputs_or_code(path: Path) -> None:
+    # A sentence quoting a result drifts when the result changes; it must be printed by the code instead.
+    cells = json.loads(path.read_text())["cells"]
+    shown = "\n".join(_outputs_text(cell) + "".join(cell["source"]) for cell in cells if cell["cell_type"] == "code")
+    allowed = QUOTED_CONSTANTS.get(path.stem, set())
+    quoted = [(index, number) for index, cell in enumerate(cells) if cell["cell_type"] == "markdown"
+              for number in DECIMAL.findall("".join(cell["source"]))]
+    unbacked = [(index, number) for index, number in quoted if number not in shown and number not in allowed]
+    assert not unbacked, f"{path.name}: (cell, number) quoted in markdown that no output or code shows: {unbacked}"
+
+
+def test_the_decimal_check_catches_a_number_no_output_shows() -> None:
+    assert DECIMAL.findall("accuracy rose to 0.913 (from 0.5) in 3 epochs, v1.2.3 aside") == ["0.913", "0.5"]
+
+
+@pytest.mark.parametrize("path", COMMITTED, ids=[p.stem for p in COMMITTED])
+def test_no_cell_source_holds_a_control_character(path: Path) -> None:
+    # "\beta" written from a Python string becomes a backspace and "eta": the formula renders wrong.
+    for index, cell in enumerate(json.loads(path.read_text())["cells"]):
+        bad = sorted({repr(ch) for ch in "".join(cell["source"]) if ord(ch) < 32 and ch not in "\n\t"})
+        assert not bad, f"{path.name} cell {index}: control characters {bad}"

@@ -83,7 +83,7 @@ def simulate(I0: float | np.ndarray, alpha: float | np.ndarray, beta: float | np
     The linear model is ``I(t+1) = I(t) + g(t)`` with ``g(t) = α·(β·E(t) + (1−β)·R(t))``. Three honest
     extensions, each off by default and combinable:
 
-    - saturation (``capacity=K``): logistic growth, ``I(t+1) = I(t) + g(t)·(1 − I(t)/K)``; learning slows
+    - saturation (``capacity=K``): saturating growth toward K, ``I(t+1) = I(t) + g(t)·(1 − I(t)/K)``; learning slows
       near the capacity K.
     - forgetting (``forgetting=δ``): ``I(t+1) = (1−δ)·I(t) + g(t)``; with constant g, a steady state g/δ.
     - reflection needs material (``reflection_limit=ρ``): reflection can only work on what was explored,
