@@ -59,8 +59,11 @@ def test_losses_stay_finite_for_huge_logits() -> None:
 
 def test_gradient_accumulation_equals_the_big_batch() -> None:
     check = check_gradient_accumulation(micro_batches=4)
-    assert check.max_difference < 1e-12
+    assert check.max_difference < 1e-12 and check.sizes == [16] * 4
     assert check.ratio_without_scaling == pytest.approx(4.0)  # forgetting 1/k multiplies the gradient by k
+    # Micro-batches of unequal size (a token-level loss over padded batches): loss / k is no longer exact.
+    unequal = check_gradient_accumulation(micro_batches=4, equal=False)
+    assert unequal.sizes == [6, 13, 19, 26] and unequal.max_difference > 1e-3
 
 
 def test_descent_converges_below_and_diverges_above_two_over_l() -> None:
@@ -82,6 +85,11 @@ def test_quadratic_stability_bound_is_exactly_two_over_l() -> None:
 def test_training_loop_pieces_behave_as_the_lesson_says() -> None:
     paths = optimizer_paths(steps=150)
     assert np.linalg.norm(paths["AdamW"][-1] - [1, -1]) < 0.1
+    assert list(paths) == ["SGD, lr 0.035", "SGD, best lr 0.0392", "Adam + L2", "AdamW"]
+    # Decoupled decay is not L2 through Adam: the same λ ends at another point.
+    assert np.linalg.norm(paths["AdamW"][-1] - paths["Adam + L2"][-1]) > 1e-3
+    assert optimizer_paths(steps=150, weight_decay=0.0)["AdamW"][-1] == pytest.approx(
+        optimizer_paths(steps=150, weight_decay=0.0)["Adam + L2"][-1])
     rates = linear_warmup_schedule(100, 0.1, learning_rate=1.0)
     assert rates[0] == 0 and rates[10] == pytest.approx(1.0) and rates[-1] == pytest.approx(1 / 90)  # (100−99)/(100−10)
     before, after = clipping_effect(max_norm=1.0)

@@ -1,7 +1,7 @@
 """The pieces of the BERT training loop, each shown alone on a toy problem (notebook 02)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -10,17 +10,36 @@ from torch import nn
 from .._validation import check_int, check_number
 
 
+#: The ill-conditioned bowl of `optimizer_paths`: its curvatures along the two axes, and its minimum.
+BOWL_CURVATURES, BOWL_MINIMUM = (1.0, 50.0), (1.0, -1.0)
+
+
 def _quadratic_loss(params: torch.Tensor) -> torch.Tensor:
-    # An ill-conditioned bowl: curvature 1 along x, 50 along y, minimum at (1, −1).
-    return 0.5 * (params[0] - 1) ** 2 + 25 * (params[1] + 1) ** 2
+    # Curvature 1 along x, 50 along y, minimum at (1, −1).
+    (flat, steep), (x0, y0) = BOWL_CURVATURES, BOWL_MINIMUM
+    return 0.5 * flat * (params[0] - x0) ** 2 + 0.5 * steep * (params[1] - y0) ** 2
 
 
-def optimizer_paths(steps: int = 100, sgd_lr: float = 0.035, adamw_lr: float = 0.1) -> dict[str, np.ndarray]:
-    """Paths of SGD and AdamW from (−2, 2) on an ill-conditioned bowl: SGD zig-zags, AdamW rescales each axis."""
+def sgd_rates() -> dict[str, float]:
+    """SGD's stability limit 2/λ_max on the bowl, and its best fixed rate 2/(λ_min + λ_max)."""
+    flat, steep = BOWL_CURVATURES
+    return {"limit": 2 / steep, "best": 2 / (flat + steep)}
+
+
+def optimizer_paths(steps: int = 100, sgd_lr: float = 0.035, adamw_lr: float = 0.1,
+                    weight_decay: float = 0.01) -> dict[str, np.ndarray]:
+    """Paths from (−2, 2) on an ill-conditioned bowl: SGD at ``sgd_lr`` and at its best fixed rate, Adam with
+    weight decay as an L2 term in the gradient, and AdamW with the same decay applied apart from the gradient."""
     steps = check_int("steps", steps, low=1)
+    check_number("weight_decay", weight_decay, low=0)
+    makers = {
+        f"SGD, lr {sgd_lr:g}": lambda p: torch.optim.SGD([p], lr=sgd_lr),
+        f"SGD, best lr {sgd_rates()['best']:.4f}": lambda p: torch.optim.SGD([p], lr=sgd_rates()["best"]),
+        "Adam + L2": lambda p: torch.optim.Adam([p], lr=adamw_lr, weight_decay=weight_decay),
+        "AdamW": lambda p: torch.optim.AdamW([p], lr=adamw_lr, weight_decay=weight_decay),
+    }
     paths = {}
-    for name, make in (("SGD", lambda p: torch.optim.SGD([p], lr=sgd_lr)),
-                       ("AdamW", lambda p: torch.optim.AdamW([p], lr=adamw_lr, weight_decay=0.0))):
+    for name, make in makers.items():
         params = torch.tensor([-2.0, 2.0], dtype=torch.float64, requires_grad=True)
         optimizer = make(params)
         path = [params.detach().clone().numpy()]
@@ -72,17 +91,30 @@ class AccumulationCheck:
     max_difference: float
     max_difference_without_scaling: float
     ratio_without_scaling: float
+    sizes: list[int] = field(default_factory=list)  # examples in each micro-batch
 
 
-def check_gradient_accumulation(micro_batches: int = 4, seed: int = 0) -> AccumulationCheck:
-    """k micro-batches, each loss divided by k, accumulate exactly the gradient of one batch k times larger."""
-    micro_batches = check_int("micro_batches", micro_batches, low=1, high=64)
+def check_gradient_accumulation(micro_batches: int = 4, seed: int = 0, *, equal: bool = True) -> AccumulationCheck:
+    """k micro-batches, each loss divided by k, against one batch k times larger.
+
+    With equal micro-batches the gradients agree to rounding error. With unequal ones (``equal=False``:
+    sizes in the ratio 1 : 2 : … : k), as when a token-level loss averages over a different number of real
+    tokens in each padded micro-batch, they do not: each mean then weighs its examples differently.
+    """
+    micro_batches = check_int("micro_batches", micro_batches, low=1, high=10)
     model, X, y = _toy_regression(seed)
     loss_fn = nn.MSELoss()  # mean over the batch, as every loss in the BERT loop
+    if equal:
+        sizes = [len(X) // micro_batches] * micro_batches
+        sizes[-1] += len(X) - sum(sizes)
+    else:
+        weights = np.arange(1, micro_batches + 1)
+        sizes = list(np.maximum(1, np.round(len(X) * weights / weights.sum())).astype(int))
+        sizes[-1] = len(X) - sum(sizes[:-1])
 
     def gradients(scale: bool) -> torch.Tensor:
         model.zero_grad()
-        for X_part, y_part in zip(X.chunk(micro_batches), y.chunk(micro_batches)):
+        for X_part, y_part in zip(X.split(sizes), y.split(sizes)):
             loss = loss_fn(model(X_part), y_part)
             (loss / micro_batches if scale else loss).backward()
         return torch.cat([p.grad.flatten() for p in model.parameters()])
@@ -93,7 +125,7 @@ def check_gradient_accumulation(micro_batches: int = 4, seed: int = 0) -> Accumu
     right, wrong = gradients(scale=True), gradients(scale=False)
     return AccumulationCheck(micro_batches=micro_batches, max_difference=float((right - big).abs().max()),
                              max_difference_without_scaling=float((wrong - big).abs().max()),
-                             ratio_without_scaling=float(wrong.norm() / big.norm()))
+                             ratio_without_scaling=float(wrong.norm() / big.norm()), sizes=[int(n) for n in sizes])
 
 
 def clipping_effect(max_norm: float = 1.0, seed: int = 0) -> tuple[float, float]:
