@@ -215,3 +215,14 @@ def test_add_lora_leaves_the_model_it_was_given_alone_and_refuses_lora_twice_or_
 def test_a_size_asked_of_a_missing_path_is_an_error_not_zero(tmp_path) -> None:
     with pytest.raises(FileNotFoundError, match="no file or folder"):
         model_size_mb(tmp_path / "typo")
+
+
+def test_padding_and_length_grouping_are_timed_as_two_effects(sentiment) -> None:
+    from curiolib.efficient import compare_padding
+
+    tokenizer, model = load_model_for_task("minilm", "sequence", LABELS, seed=0)
+    sample = sentiment["train"].select(range(8))
+    speed = compare_padding(model, tokenizer, sample["sentence"], sample["label"], batch_size=4, max_length=64)
+    assert speed.padded_tokens_max_length == 8 * 64
+    assert speed.padded_tokens_dynamic <= speed.padded_tokens_unsorted < speed.padded_tokens_max_length
+    assert speed.speedup == pytest.approx(speed.padding_speedup * speed.grouping_speedup)

@@ -92,3 +92,16 @@ def test_find_entities_and_classify_agree_on_an_empty_list_and_refuse_each_other
     assert find_entities([], tagger, tokenizer) == classify([], model, tokenizer) == []
     with pytest.raises(ValueError, match="needs a token classifier.*use classify"):
         find_entities("Anna sings", model, tokenizer)
+
+
+def test_the_tfidf_baseline_reports_the_f1_the_model_does() -> None:
+    import numpy as np
+
+    from curiolib.tasks.sentiment import classification_metrics, tfidf_baseline
+
+    texts = ["good", "great", "fine film", "bad", "awful", "dull film", "good film", "bad plot"]
+    labels = [1, 1, 1, 0, 0, 0, 1, 0]
+    baseline = tfidf_baseline(texts, labels, ["good plot", "awful film", "great", "dull"], [1, 0, 0, 0])
+    as_logits = np.eye(2)[baseline.predictions]
+    assert baseline.metrics == classification_metrics(as_logits, np.array([1, 0, 0, 0]))
+    assert baseline.f1 == baseline.metrics["f1"]

@@ -14,17 +14,31 @@ from .._validation import check_int
 
 @dataclass(frozen=True)
 class PaddingComparison:
-    """Training speed of the same examples padded to max_length (the tutorials' habit) against padded per batch."""
+    """Training speed of the same examples three ways: padded to max_length (the tutorials' habit), padded per
+    batch in the order given, and padded per batch after grouping similar lengths (curiolib's loop)."""
 
     examples: int
     padded_tokens_max_length: int
-    padded_tokens_dynamic: int
+    padded_tokens_dynamic: int  # per batch, length-grouped
     max_length_examples_per_s: float
-    dynamic_examples_per_s: float
+    dynamic_examples_per_s: float  # per batch, length-grouped
+    padded_tokens_unsorted: int = 0  # per batch, order given
+    unsorted_examples_per_s: float = float("nan")
 
     @property
     def speedup(self) -> float:
+        """Both effects together: length-grouped dynamic padding against padding to max_length."""
         return self.dynamic_examples_per_s / self.max_length_examples_per_s
+
+    @property
+    def padding_speedup(self) -> float:
+        """Dynamic padding alone (order given) against padding to max_length."""
+        return self.unsorted_examples_per_s / self.max_length_examples_per_s
+
+    @property
+    def grouping_speedup(self) -> float:
+        """Length grouping alone, on top of dynamic padding."""
+        return self.dynamic_examples_per_s / self.unsorted_examples_per_s
 
 
 def _seconds_to_train(model: torch.nn.Module, batches: list[dict[str, torch.Tensor]], learning_rate: float) -> float:
@@ -62,14 +76,17 @@ def compare_padding(model: torch.nn.Module, tokenizer, sentences: list[str], lab
         for i in range(0, len(sentences), batch_size)]
 
     encoded = tokenizer(sentences, truncation=True, max_length=tokenizer.model_max_length)
-    order = np.argsort([len(ids) for ids in encoded["input_ids"]], kind="stable")
     collate = DataCollatorWithPadding(tokenizer, return_tensors="pt")
-    dynamic_batches = [
-        collate([{"input_ids": encoded["input_ids"][j], "attention_mask": encoded["attention_mask"][j],
-                  "labels": labels[j]} for j in order[i:i + batch_size]])
-        for i in range(0, len(sentences), batch_size)]
 
+    def batches(order) -> list[dict[str, torch.Tensor]]:
+        return [collate([{"input_ids": encoded["input_ids"][j], "attention_mask": encoded["attention_mask"][j],
+                          "labels": labels[j]} for j in order[i:i + batch_size]])
+                for i in range(0, len(sentences), batch_size)]
+
+    unsorted_batches = batches(np.arange(len(sentences)))
+    dynamic_batches = batches(np.argsort([len(ids) for ids in encoded["input_ids"]], kind="stable"))
     max_length_seconds = _seconds_to_train(model, max_length_batches, learning_rate)
+    unsorted_seconds = _seconds_to_train(model, unsorted_batches, learning_rate)
     dynamic_seconds = _seconds_to_train(model, dynamic_batches, learning_rate)
     return PaddingComparison(
         examples=len(sentences),
@@ -77,4 +94,6 @@ def compare_padding(model: torch.nn.Module, tokenizer, sentences: list[str], lab
         padded_tokens_dynamic=int(sum(b["input_ids"].numel() for b in dynamic_batches)),
         max_length_examples_per_s=len(sentences) / max_length_seconds,
         dynamic_examples_per_s=len(sentences) / dynamic_seconds,
+        padded_tokens_unsorted=int(sum(b["input_ids"].numel() for b in unsorted_batches)),
+        unsorted_examples_per_s=len(sentences) / unsorted_seconds,
     )

@@ -1,21 +1,25 @@
 """Sentiment as a task: the loop's metrics, the errors worth reading, and the TF-IDF baseline beside it."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 from sklearn.pipeline import Pipeline, make_pipeline
 
 
 def classification_metrics(logits: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     """Accuracy, and precision, recall and F1 (binary for two classes, macro-averaged for more)."""
-    predictions = np.asarray(logits).argmax(-1)
-    labels = np.asarray(labels)
-    average = "binary" if logits.shape[-1] == 2 else "macro"
+    return prediction_metrics(labels, np.asarray(logits).argmax(-1), np.asarray(logits).shape[-1])
+
+
+def prediction_metrics(labels, predictions, num_labels: int) -> dict[str, float]:
+    """`classification_metrics` from predicted label ids: the same F1 for a model and for a baseline."""
+    predictions, labels = np.asarray(predictions), np.asarray(labels)
+    average = "binary" if num_labels == 2 else "macro"
     precision, recall, f1, _ = precision_recall_fscore_support(labels, predictions, average=average,
                                                                zero_division=0)
     return {"accuracy": float(accuracy_score(labels, predictions)), "precision": float(precision),
@@ -62,8 +66,9 @@ class BaselineResult:
 
     pipeline: Pipeline
     accuracy: float
-    f1: float
+    f1: float  # as classification_metrics defines it (binary for two classes), so the two compare
     predictions: np.ndarray
+    metrics: dict[str, float] = field(default_factory=dict)  # classification_metrics' keys
 
 
 def tfidf_baseline(train_texts: list[str], train_labels: list[int], eval_texts: list[str],
@@ -75,5 +80,6 @@ def tfidf_baseline(train_texts: list[str], train_labels: list[int], eval_texts: 
                              LogisticRegression(C=10.0, max_iter=2000, random_state=seed))
     pipeline.fit(train_texts, train_labels)
     predictions = pipeline.predict(eval_texts)
-    return BaselineResult(pipeline=pipeline, accuracy=float(accuracy_score(eval_labels, predictions)),
-                          f1=float(f1_score(eval_labels, predictions, average="macro")), predictions=predictions)
+    metrics = prediction_metrics(eval_labels, predictions, max(2, len(pipeline.classes_)))
+    return BaselineResult(pipeline=pipeline, accuracy=metrics["accuracy"], f1=metrics["f1"], predictions=predictions,
+                          metrics=metrics)
