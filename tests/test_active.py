@@ -221,9 +221,15 @@ def test_the_summary_sentence_says_fewer_more_or_the_same_as_random() -> None:
     runs = {"random": [_run_reaching(32), _run_reaching(48, seed=1)], "entropy": [_run_reaching(16)],
             "explore_exploit": [_run_reaching(64)], "farthest": [_run_reaching(32), _run_reaching(48, seed=1)]}
     lines = summarise_against_random(runs, 0.85).splitlines()
-    assert lines == ["entropy: 16 labels to reach 0.85 against 40 for random, 60% fewer (mean over seeds)",
-                     "explore_exploit: 64 labels to reach 0.85 against 40 for random, 60% more (mean over seeds)",
+    assert lines == ["entropy: 16 labels to reach 0.85 against 40 for random, 60% fewer (mean over seeds; the "
+                     "seeds' ranges do not overlap)",
+                     "explore_exploit: 64 labels to reach 0.85 against 40 for random, 60% more (mean over seeds; the "
+                     "seeds' ranges do not overlap)",
                      "farthest: 40 labels to reach 0.85 against 40 for random, the same number (mean over seeds)"]
+    runs["entropy"].append(_run_reaching(48, seed=1))  # now 16 and 48: the range overlaps random's 32–48
+    assert summarise_against_random(runs, 0.85).splitlines()[0] == (
+        "entropy: 32 labels to reach 0.85 against 40 for random, 20% fewer (mean over seeds; within the spread "
+        "between seeds (16–48 against 32–48), so these seeds cannot tell the two apart)")
 
 
 def test_a_folder_of_someone_elses_files_is_refused_and_left_whole(tiny_data, tmp_path, monkeypatch) -> None:

@@ -55,11 +55,17 @@ def _labels_or_never(labels: float) -> str:
 
 
 def summarise_against_random(runs: dict[str, list[ActiveLearningRun]], target: float) -> str:
-    """One sentence per strategy: labels it needed to reach ``target`` against random sampling, on average."""
+    """One sentence per strategy: labels it needed to reach ``target`` against random sampling, on average, and
+    whether the difference is outside the spread between seeds (with few seeds, a difference inside it is noise)."""
     if "random" not in runs:
         raise ValueError("runs must include the 'random' strategy to compare against")
     table = labels_to_target_table(runs, [target])["labels (mean)"].droplevel("target")
     baseline = table["random"]
+
+    def spread(strategy: str) -> tuple[float, float]:
+        needed = [labels_to_reach(run.history, target) for run in runs[strategy]]
+        return float(np.nanmin(needed)), float(np.nanmax(needed))
+
     lines = []
     for strategy, needed in table.items():
         if strategy == "random":
@@ -70,8 +76,14 @@ def summarise_against_random(runs: dict[str, list[ActiveLearningRun]], target: f
         else:
             change = (needed - baseline) / baseline
             verdict = "the same number" if change == 0 else f"{abs(change):.0%} {'fewer' if change < 0 else 'more'}"
+            (low, high), (random_low, random_high) = spread(strategy), spread("random")
+            apart = high < random_low or low > random_high
+            noise = "" if change == 0 else (
+                "; the seeds' ranges do not overlap" if apart else
+                f"; within the spread between seeds ({low:.0f}–{high:.0f} against {random_low:.0f}–{random_high:.0f}),"
+                " so these seeds cannot tell the two apart")
             lines.append(f"{strategy}: {needed:.0f} labels to reach {target:g} against {baseline:.0f} for random, "
-                         f"{verdict} (mean over seeds)")
+                         f"{verdict} (mean over seeds{noise})")
     return "\n".join(lines)
 
 
