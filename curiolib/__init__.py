@@ -35,8 +35,8 @@ _LAZY: dict[str, tuple[str, ...]] = {
                   "load_tokenizer", "predict", "train", "training_step"),
     ".tasks": ("classification_metrics", "dataset_tags", "entity_outcomes", "entity_report", "entity_scores",
                "most_confident_mistakes", "ner_metrics", "outcome_table", "plot_confusion_matrix",
-               "plot_entity_confusion", "seen_entity_baseline", "tfidf_baseline", "word_level_tags",
-               "worst_tagged_sentences"),
+               "plot_entity_confusion", "seen_entity_baseline", "tfidf_baseline", "wilson_interval",
+               "word_level_tags", "worst_tagged_sentences"),
     ".efficient": ("compare_padding",),
 }
 _WHERE = {name: module for module, names in _LAZY.items() for name in names}

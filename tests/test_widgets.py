@@ -105,3 +105,13 @@ def test_the_tfidf_baseline_reports_the_f1_the_model_does() -> None:
     as_logits = np.eye(2)[baseline.predictions]
     assert baseline.metrics == classification_metrics(as_logits, np.array([1, 0, 0, 0]))
     assert baseline.f1 == baseline.metrics["f1"]
+
+
+def test_the_wilson_interval_matches_a_worked_example_and_stays_inside_0_1() -> None:
+    from curiolib import wilson_interval
+
+    low, high = wilson_interval(274 / 298, 298)  # 274 of 298 right; by hand: 0.88296 to 0.94528
+    assert (round(low, 4), round(high, 4)) == (0.883, 0.9453)
+    assert wilson_interval(1.0, 10)[1] == pytest.approx(1.0) and wilson_interval(0.0, 10)[0] == pytest.approx(0.0)
+    with pytest.raises(ValueError, match="n must be an integer >= 1"):
+        wilson_interval(0.5, 0)

@@ -61,13 +61,14 @@ def fine_tune_with(method: str, data: DatasetDict, *, model_name: str = "minilm"
                    epochs: int = 2, batch_size: int = 32, learning_rate: float | None = None,
                    max_length: int = 64, seed: int = 0, time_budget_s: float | None = None,
                    max_steps: int | None = None, output_dir: str | Path = "checkpoints/efficient",
-                   show_progress: bool = True, resume: bool = False,
-                   checkpoint_every: int | None = None) -> MethodResult:
+                   show_progress: bool = True, resume: bool = False, checkpoint_every: int | None = None,
+                   mixed_precision: str = "no") -> MethodResult:
     """Train one method on ``data`` (train, validation) with the shared loop and report what it cost.
 
     Learning rates default to what suits each method: LoRA and a lone head learn from a small, fresh set of
     weights and want a larger step (1e-3) than full fine-tuning (1e-4). With ``resume=True`` training goes
-    on from the method's last checkpoint in ``output_dir`` (saved every ``checkpoint_every`` steps).
+    on from the method's last checkpoint in ``output_dir`` (saved every ``checkpoint_every`` steps);
+    ``mixed_precision`` ("fp16", "bf16") goes to the loop, for a GPU.
     """
     check_choice("method", method, METHODS)
     if method == "lora":
@@ -77,7 +78,8 @@ def fine_tune_with(method: str, data: DatasetDict, *, model_name: str = "minilm"
     learning_rate = learning_rate or (1e-4 if method == "full" else 1e-3)
     config = TrainingConfig(output_dir=str(folder / "run"), epochs=epochs, batch_size=batch_size,
                             learning_rate=learning_rate, warmup_ratio=0.06, seed=seed, time_budget_s=time_budget_s,
-                            max_steps=max_steps, show_progress=show_progress, checkpoint_every=checkpoint_every)
+                            max_steps=max_steps, show_progress=show_progress, checkpoint_every=checkpoint_every,
+                            mixed_precision=mixed_precision)
     claim_output_dir(folder)  # before any work: a folder of someone else's is refused, not cleared
     if not resume:
         remove_own(folder, ["run", "model", "adapter"])

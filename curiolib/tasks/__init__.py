@@ -3,9 +3,9 @@
 from .ner import (dataset_tags, entity_outcomes, entity_report, entity_scores, ner_metrics, outcome_table,
                   plot_entity_confusion, seen_entity_baseline, word_level_tags, worst_tagged_sentences)
 from .sentiment import (BaselineResult, classification_metrics, most_confident_mistakes, plot_confusion_matrix,
-                        tfidf_baseline)
+                        prediction_metrics, tfidf_baseline, wilson_interval)
 
 __all__ = ["BaselineResult", "classification_metrics", "dataset_tags", "entity_outcomes", "entity_report",
            "entity_scores", "most_confident_mistakes", "ner_metrics", "outcome_table", "plot_confusion_matrix",
-           "plot_entity_confusion", "seen_entity_baseline", "tfidf_baseline", "word_level_tags",
-           "worst_tagged_sentences"]
+           "plot_entity_confusion", "prediction_metrics", "seen_entity_baseline", "tfidf_baseline",
+           "wilson_interval", "word_level_tags", "worst_tagged_sentences"]

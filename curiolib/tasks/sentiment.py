@@ -26,6 +26,16 @@ def prediction_metrics(labels, predictions, num_labels: int) -> dict[str, float]
             "recall": float(recall), "f1": float(f1)}
 
 
+def wilson_interval(accuracy: float, n: int, *, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval (95 % for z = 1.96) of an accuracy measured on ``n`` examples."""
+    from .._validation import check_int, check_number
+
+    accuracy, n = check_number("accuracy", accuracy, low=0, high=1), check_int("n", n, low=1)
+    centre = (accuracy + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(accuracy * (1 - accuracy) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return float(centre - half), float(centre + half)
+
+
 def plot_confusion_matrix(labels: np.ndarray, predictions: np.ndarray, label_names: list[str], *, ax=None,
                           title: str = "Confusion matrix"):
     """Seaborn heatmap of counts, true labels down the side and predictions along the top."""
