@@ -53,7 +53,8 @@ def _text_widget(render, example: str, failure: str):
     """A text box whose answer (``render(text)`` → HTML) updates on every change; errors shown, never raised."""
     import ipywidgets as widgets
 
-    box = widgets.Textarea(value=example, placeholder="Type a sentence…", layout=widgets.Layout(width="100%"))
+    # Not 100 %: that plus the widget's margin overflows the cell and adds a horizontal scrollbar.
+    box = widgets.Textarea(value=example, placeholder="Type a sentence…", layout=widgets.Layout(width="97%"))
     answer = widgets.HTML()
 
     def update(_change=None) -> None:
