@@ -14,14 +14,15 @@ def slider_plot(draw: Callable[..., object], sliders: dict, *, figsize: tuple[fl
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
 
-    image = widgets.Image(format="png")
+    # At its own size: stretched to the cell's width, a 540-px figure turned soft and fell below the sliders.
+    image = widgets.Image(format="png", layout=widgets.Layout(align_self="flex-start", max_width="100%"))
 
     def redraw(_change=None) -> None:
         fig, ax = plt.subplots(figsize=figsize)
         try:
             draw(ax, **{name: slider.value for name, slider in sliders.items()})
             buffer = io.BytesIO()
-            fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+            fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
             image.value = buffer.getvalue()
         finally:
             plt.close(fig)
