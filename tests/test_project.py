@@ -75,12 +75,22 @@ def test_readme_gives_exactly_the_two_commands_and_ci_runs_the_test_one() -> Non
     assert [line for line in ci.splitlines() if line and not line.startswith(("#", "set ", "cd "))] == ["make test"]
 
 
+def kernel_language_info() -> dict:
+    """What ipykernel sends as language_info, from the Python that runs it (environment.yml pins the version)."""
+    from ipykernel.ipkernel import IPythonKernel
+
+    return json.loads(json.dumps(IPythonKernel.language_info))
+
+
 @pytest.mark.parametrize("path", COMMITTED, ids=[p.stem for p in COMMITTED])
 def test_committed_notebook_is_clean_and_executed(path: Path) -> None:
     nb = json.loads(path.read_text())
     assert "widgets" not in nb["metadata"], "widget state blobs break GitHub rendering"
     assert "papermill" not in nb["metadata"], "papermill metadata holds paths and timings"
     assert nb["metadata"]["kernelspec"]["name"] == "python3"
+    # JupyterLab writes the kernel's language_info on opening; any difference marks an untouched lesson modified.
+    assert nb["metadata"]["language_info"] == kernel_language_info(), (
+        f"{path.name}: language_info differs from what this environment's kernel reports")
     code = [cell for cell in nb["cells"] if cell["cell_type"] == "code"]
     assert code[0]["metadata"].get("tags") == ["parameters"], "first code cell must be the tagged parameters cell"
     for cell in code:

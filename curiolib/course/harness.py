@@ -42,7 +42,7 @@ def parse_parameter(text: str) -> Any:
 
 
 def clean_notebook(path: Path) -> None:
-    """Widgets as static snapshots, no machine-specific metadata: a committed notebook renders and diffs cleanly."""
+    """Widgets as static snapshots, no run-specific metadata: a committed notebook renders and diffs cleanly."""
     import nbformat
 
     from .snapshot import snapshot_widgets
@@ -51,7 +51,8 @@ def clean_notebook(path: Path) -> None:
     snapshot_widgets(nb)  # before the widget state goes: the snapshots are drawn from it
     nb.metadata.pop("papermill", None)
     nb.metadata.get("kernelspec", {}).update({"name": "python3", "display_name": "Python 3"})
-    nb.metadata.get("language_info", {}).pop("version", None)
+    # language_info stays whole, Python version included: JupyterLab writes the kernel's on opening, and one
+    # that differs from the file's marks an untouched lesson modified ("Save changes?" on closing it).
     for cell in nb.cells:
         for key in ("papermill", "execution", "ExecuteTime"):
             cell.metadata.pop(key, None)
