@@ -226,3 +226,27 @@ def test_padding_and_length_grouping_are_timed_as_two_effects(sentiment) -> None
     assert speed.padded_tokens_max_length == 8 * 64
     assert speed.padded_tokens_dynamic <= speed.padded_tokens_unsorted < speed.padded_tokens_max_length
     assert speed.speedup == pytest.approx(speed.padding_speedup * speed.grouping_speedup)
+
+
+def test_training_memory_is_counted_from_a_real_step_and_freezing_removes_what_it_should(sentiment) -> None:
+    from curiolib.efficient import freeze_encoder, measure_training_memory
+
+    tokenizer, model = load_model_for_task("minilm", "sequence", LABELS, seed=0)
+    rows = sentiment["train"].select(range(8))
+    texts, labels = list(rows["sentence"]), list(rows["label"])
+    before = {name: p.detach().clone() for name, p in model.named_parameters()}
+    full = measure_training_memory(model, tokenizer, texts, labels)
+    assert all(torch.equal(p, before[name]) for name, p in model.named_parameters())  # a copy took the step
+    stored = sum(p.numel() for p in model.parameters()) * 4 / 1e6
+    assert full["weights"] == pytest.approx(stored) and full["gradients"] == pytest.approx(stored)
+    assert full["AdamW moments"] == pytest.approx(2 * stored)
+    lora_model = add_lora(model, "sequence", r=8)
+    lora = measure_training_memory(lora_model, tokenizer, texts, labels)
+    assert lora["weights"] == pytest.approx(sum(p.numel() for p in lora_model.parameters()) * 4 / 1e6)
+    assert lora["gradients"] == pytest.approx(count_parameters(lora_model)[0] * 4 / 1e6)
+    # Frozen matrices need no saved inputs for their own gradients; a frozen encoder needs no backward at all.
+    assert 0 < lora["activations"] < full["activations"]
+    head = measure_training_memory(freeze_encoder(model), tokenizer, texts, labels)
+    assert head["activations"] < 0.01 * full["activations"] and head["gradients"] < 0.01
+    with pytest.raises(ValueError, match="texts and labels"):
+        measure_training_memory(model, tokenizer, texts, labels[:3])

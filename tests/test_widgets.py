@@ -1,6 +1,7 @@
 """The type-a-sentence widget answers any input without a traceback; classify validates its input."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from curiolib.course.widgets import MAX_WIDGET_CHARS, explain_input, sentiment_html, sentiment_widget
@@ -115,3 +116,43 @@ def test_the_wilson_interval_matches_a_worked_example_and_stays_inside_0_1() -> 
     assert wilson_interval(1.0, 10)[1] == pytest.approx(1.0) and wilson_interval(0.0, 10)[0] == pytest.approx(0.0)
     with pytest.raises(ValueError, match="n must be an integer >= 1"):
         wilson_interval(0.5, 0)
+
+
+def test_the_wilson_interval_refuses_a_confidence_outside_0_1() -> None:
+    from curiolib import wilson_interval
+
+    assert wilson_interval(0.9, 100, confidence=0.99)[0] < wilson_interval(0.9, 100)[0]
+    with pytest.raises(ValueError, match="confidence"):
+        wilson_interval(0.9, 100, confidence=95)
+
+
+def test_the_note_on_other_languages_names_what_the_data_source_holds() -> None:
+    from curiolib import explain_input, kind_of_text
+
+    assert kind_of_text("ner", "conll2003") == "English news" and kind_of_text("ner", "embedded") == "English web text"
+    assert kind_of_text("sentiment", "my_reviews.csv") == "the training data you gave it"
+    notes = explain_input("東京でソニーの社長に会った", None, kind_of_text("ner", "conll2003"))
+    assert "English news" in " ".join(notes)
+    with pytest.raises(ValueError, match="task"):
+        kind_of_text("sentiments", "embedded")
+
+
+def test_a_mean_sentence_vector_counts_real_tokens_only_and_each_frozen_vector_is_probed() -> None:
+    from curiolib.finetune.models import load_model_for_task
+    from curiolib.tasks.sentiment import SENTENCE_VECTORS, compare_sentence_vectors, sentence_vectors
+
+    tokenizer, model = load_model_for_task("minilm", "sequence", ["negative", "positive"], seed=0)
+    short = "Meh."
+    alone = sentence_vectors(model, tokenizer, [short])
+    # Batched beside a long sentence, the short one is padded: its mean must not change.
+    padded = sentence_vectors(model, tokenizer, [short, "The battery life is unbelievably good, " * 5])
+    for name in SENTENCE_VECTORS:
+        assert padded[name].shape == (2, 384)
+        np.testing.assert_allclose(padded[name][0], alone[name][0], atol=1e-4)
+    texts = ["great film", "awful film", "I loved it", "I hated it", "wonderful", "dreadful"]
+    labels = [1, 0, 1, 0, 1, 0]
+    table = compare_sentence_vectors(model, tokenizer, texts, labels, texts, labels)
+    assert list(table.index) == list(SENTENCE_VECTORS)
+    assert ((table >= 0) & (table <= 1)).all().all()
+    with pytest.raises(ValueError, match="at least one text"):
+        compare_sentence_vectors(model, tokenizer, [], [], texts, labels)

@@ -31,7 +31,7 @@ def explain_input(text: str, prediction: Prediction | None, trained_on: str = "E
     return notes
 
 
-def sentiment_html(text: str, model, tokenizer, *, max_length: int = 128) -> str:
+def sentiment_html(text: str, model, tokenizer, *, max_length: int = 128, trained_on: str = "English reviews") -> str:
     """HTML for one sentence: the label, a bar per label's probability, the sub-word tokens and any caveats."""
     if not text or not text.strip():
         return "<i>Type a sentence above to see what the model thinks.</i>"
@@ -43,7 +43,7 @@ def sentiment_html(text: str, model, tokenizer, *, max_length: int = 128) -> str
         for name, p in prediction.probabilities.items())
     shown = prediction.tokens if len(prediction.tokens) <= 60 else prediction.tokens[:60] + ["…"]
     tokens = " ".join(f"<code>{html.escape(token)}</code>" for token in shown)
-    notes = "".join(f"<li>{html.escape(note)}</li>" for note in explain_input(text, prediction))
+    notes = "".join(f"<li>{html.escape(note)}</li>" for note in explain_input(text, prediction, trained_on))
     return (f"<b>{html.escape(prediction.label)}</b> ({prediction.confidence:.1%})"
             f"{bars}<div style='margin-top:4px'>sub-words: {tokens}</div>"
             + (f"<ul style='color:#a15c00'>{notes}</ul>" if notes else ""))
@@ -69,9 +69,10 @@ def _text_widget(render, example: str, failure: str):
 
 
 def sentiment_widget(model, tokenizer, *, example: str = "A charming, funny and heartfelt film.",
-                     max_length: int = 128):
+                     max_length: int = 128, trained_on: str = "English reviews"):
     """A text box wired to the classifier: label, probability bars and sub-words, updated as you type."""
-    return _text_widget(lambda text: sentiment_html(text, model, tokenizer, max_length=max_length), example,
+    return _text_widget(lambda text: sentiment_html(text, model, tokenizer, max_length=max_length,
+                                                    trained_on=trained_on), example,
                         "Could not classify this text")
 
 
@@ -108,7 +109,7 @@ def highlight_entities_html(text: str, entities: list[Entity], types: list[str] 
     return f"<div style='line-height:1.9'>{''.join(parts)}</div><div style='margin-top:4px'>types: {legend}</div>"
 
 
-def entities_html(text: str, model, tokenizer) -> str:
+def entities_html(text: str, model, tokenizer, *, trained_on: str = "English text") -> str:
     """HTML for the NER widget: the highlighted text, a table of the entities and any caveats."""
     if not text or not text.strip():
         return "<i>Type a sentence above to see the names, organisations and places the model finds.</i>"
@@ -117,7 +118,7 @@ def entities_html(text: str, model, tokenizer) -> str:
     types = [label[2:] for label in model.config.id2label.values() if label[:2] in ("B-", "I-")]
     found = "".join(f"<li>{html.escape(e.text)} — {html.escape(e.type)}, {e.score:.0%}, characters "
                     f"{e.start}–{e.end}</li>" for e in entities[:50])
-    notes = "".join(f"<li>{html.escape(note)}</li>" for note in explain_input(text, None, "English text"))
+    notes = "".join(f"<li>{html.escape(note)}</li>" for note in explain_input(text, None, trained_on))
     if any(token == tokenizer.unk_token for token in tokenizer.tokenize(shown[:2000])):
         notes += ("<li>Some characters (emoji, rare scripts) are unknown to this vocabulary and became "
                   "[UNK].</li>")
@@ -126,6 +127,8 @@ def entities_html(text: str, model, tokenizer) -> str:
             + (f"<ul style='color:#a15c00'>{notes}</ul>" if notes else ""))
 
 
-def ner_widget(model, tokenizer, *, example: str = "Angela Merkel met Tim Cook at the Apple office in Berlin."):
+def ner_widget(model, tokenizer, *, example: str = "Angela Merkel met Tim Cook at the Apple office in Berlin.",
+               trained_on: str = "English text"):
     """A text box wired to the NER model: entities highlighted inline by type, updated as you type."""
-    return _text_widget(lambda text: entities_html(text, model, tokenizer), example, "Could not tag this text")
+    return _text_widget(lambda text: entities_html(text, model, tokenizer, trained_on=trained_on), example,
+                        "Could not tag this text")

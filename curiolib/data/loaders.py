@@ -27,6 +27,16 @@ HUB_REVISIONS = {"conll2003": "refs/convert/parquet"}
 SST2_NO_TEST = " (no test split: GLUE keeps its test labels private, so validation is the reported split)"
 DESCRIPTIONS = {"sentiment": "embedded (Sentiment Labelled Sentences, Kotzias et al. 2015, CC BY 4.0)",
                 "ner": "embedded (Universal NER English-EWT, Mayhew et al. 2024, CC BY-SA 4.0)"}
+KINDS_OF_TEXT = {("sentiment", "embedded"): "English reviews", ("sentiment", "sst2"): "English film reviews",
+                 ("ner", "embedded"): "English web text", ("ner", "conll2003"): "English news"}
+
+
+def kind_of_text(task: str, source: str | Path) -> str:
+    """What a named data source holds, in words ("English news"), for notes on what a model learned from."""
+    from .._validation import check_choice
+
+    check_choice("task", task, ["sentiment", "ner"])
+    return KINDS_OF_TEXT.get((task, str(source)), "the training data you gave it")
 
 
 def resolve_data_dir(data_dir: str | Path | None = None) -> Path | None:

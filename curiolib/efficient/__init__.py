@@ -3,7 +3,8 @@
 `lora`: LoRA through peft; `serving`: int8 and ONNX, latency, size; `comparison`: methods side by side;
 `padding`: dynamic padding against the pad-to-512 habit (shown in lesson 03).
 """
-from .comparison import METHODS, MethodResult, compare_serving, fine_tune_with, training_memory_mb
+from .comparison import (METHODS, MethodResult, compare_serving, fine_tune_with, measure_training_memory,
+                         training_memory_mb)
 from .lora import (add_lora, count_parameters, freeze_encoder, load_adapter, lora_config, lora_parameter_count,
                    merge_lora, save_adapter)
 from .padding import PaddingComparison, compare_padding
@@ -11,5 +12,6 @@ from .serving import OnnxClassifier, agreement, export_onnx, measure_latency, mo
 
 __all__ = ["METHODS", "MethodResult", "OnnxClassifier", "PaddingComparison", "add_lora", "agreement",
            "compare_padding", "compare_serving", "count_parameters", "export_onnx", "fine_tune_with",
-           "freeze_encoder", "load_adapter", "lora_config", "lora_parameter_count", "measure_latency", "merge_lora",
-           "model_size_mb", "quantize_int8", "save_adapter", "training_memory_mb"]
+           "freeze_encoder", "load_adapter", "lora_config", "lora_parameter_count", "measure_latency",
+           "measure_training_memory", "merge_lora", "model_size_mb", "quantize_int8", "save_adapter",
+           "training_memory_mb"]

@@ -57,6 +57,42 @@ def training_memory_mb(trainable: int, total: int) -> dict[str, float]:
             "AdamW moments": 2 * trainable * BYTES_PER_FLOAT / 1e6}
 
 
+def measure_training_memory(model: torch.nn.Module, tokenizer, texts: list[str], labels: list[int], *,
+                            max_length: int = 64) -> dict[str, float]:
+    """MB held by one real AdamW step on these sentences, counted tensor by tensor (the model is not changed).
+
+    Weights are every parameter the model stores (adapters included); activations are the tensors autograd
+    saved for the backward pass, counted once per storage and apart from the weights.
+    """
+    import copy
+
+    if not texts or len(texts) != len(labels):
+        raise ValueError(f"texts and labels must be non-empty and of one length, got {len(texts)} and {len(labels)}")
+    model = copy.deepcopy(model).train()
+    batch = tokenizer(list(texts), padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+    batch["labels"] = torch.as_tensor(labels)
+    weights = {p.untyped_storage().data_ptr(): p.untyped_storage().nbytes() for p in model.parameters()}
+    saved: dict[int, int] = {}
+
+    def keep(tensor: torch.Tensor) -> torch.Tensor:
+        storage = tensor.untyped_storage()
+        if storage.data_ptr() not in weights:  # a frozen weight saved for backward is no extra memory
+            saved[storage.data_ptr()] = storage.nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(keep, lambda tensor: tensor):
+        loss = model(**batch).loss
+    loss.backward()
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=1e-4)
+    optimizer.step()
+    moments = sum(value.nbytes for state in optimizer.state.values() for key, value in state.items()
+                  if key in ("exp_avg", "exp_avg_sq"))
+    gradients = sum(p.grad.nbytes for p in trainable if p.grad is not None)
+    return {"weights": sum(weights.values()) / 1e6, "gradients": gradients / 1e6, "AdamW moments": moments / 1e6,
+            "activations": sum(saved.values()) / 1e6}
+
+
 def fine_tune_with(method: str, data: DatasetDict, *, model_name: str = "minilm", rank: int = 8,
                    epochs: int = 2, batch_size: int = 32, learning_rate: float | None = None,
                    max_length: int = 64, seed: int = 0, time_budget_s: float | None = None,

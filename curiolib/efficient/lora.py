@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import warnings
 from pathlib import Path
 
 import torch
@@ -79,7 +80,10 @@ def add_lora(model: torch.nn.Module, task: str, *, r: int = 8, alpha: float = 16
         raise ValueError(f"no Linear layer of the model is named one of {target_modules}; BERT's are "
                          "'query', 'key', 'value' and 'dense'")
     fingerprint = base_fingerprint(model)  # of the pretrained weights, before training touches anything
-    wrapped = get_peft_model(copy.deepcopy(model), config)
+    with warnings.catch_warnings():
+        # peft reads transformers' deprecated `is_gradient_checkpointing`; the warning is theirs, not the user's.
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        wrapped = get_peft_model(copy.deepcopy(model), config)
     wrapped.curiolib_base_fingerprint = fingerprint
     return wrapped
 

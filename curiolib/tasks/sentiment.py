@@ -26,14 +26,16 @@ def prediction_metrics(labels, predictions, num_labels: int) -> dict[str, float]
             "recall": float(recall), "f1": float(f1)}
 
 
-def wilson_interval(accuracy: float, n: int, *, z: float = 1.96) -> tuple[float, float]:
-    """The Wilson score interval (95 % for z = 1.96) of an accuracy measured on ``n`` examples."""
+def wilson_interval(accuracy: float, n: int, *, confidence: float = 0.95) -> tuple[float, float]:
+    """The Wilson score interval of an accuracy measured on ``n`` examples (scipy's `binomtest`)."""
+    from scipy.stats import binomtest
+
     from .._validation import check_int, check_number
 
     accuracy, n = check_number("accuracy", accuracy, low=0, high=1), check_int("n", n, low=1)
-    centre = (accuracy + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * np.sqrt(accuracy * (1 - accuracy) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return float(centre - half), float(centre + half)
+    confidence = check_number("confidence", confidence, low=0, high=1, low_inclusive=False, high_inclusive=False)
+    interval = binomtest(round(accuracy * n), n).proportion_ci(confidence_level=confidence, method="wilson")
+    return float(interval.low), float(interval.high)
 
 
 def plot_confusion_matrix(labels: np.ndarray, predictions: np.ndarray, label_names: list[str], *, ax=None,
@@ -93,3 +95,46 @@ def tfidf_baseline(train_texts: list[str], train_labels: list[int], eval_texts: 
     metrics = prediction_metrics(eval_labels, predictions, max(2, len(pipeline.classes_)))
     return BaselineResult(pipeline=pipeline, accuracy=metrics["accuracy"], f1=metrics["f1"], predictions=predictions,
                           metrics=metrics)
+
+
+SENTENCE_VECTORS = ("[CLS] vector", "pooler output (what the head reads)", "mean of the token vectors")
+
+
+def sentence_vectors(model, tokenizer, texts: list[str], *, max_length: int = 128,
+                     batch_size: int = 64) -> dict[str, np.ndarray]:
+    """A frozen encoder's three candidate sentence vectors for each text: [CLS], the pooler's, the token mean."""
+    import torch
+
+    encoder = model.base_model  # the BertModel under a classification head
+    vectors: dict[str, list[np.ndarray]] = {name: [] for name in SENTENCE_VECTORS}
+    encoder.eval()
+    with torch.no_grad():
+        for start in range(0, len(texts), batch_size):
+            batch = tokenizer(list(texts[start:start + batch_size]), padding=True, truncation=True,
+                              max_length=max_length, return_tensors="pt")
+            out = encoder(**batch)
+            mask = batch["attention_mask"].unsqueeze(-1).to(out.last_hidden_state.dtype)
+            # Padding positions hold vectors too; the mean must count real tokens only.
+            mean = (out.last_hidden_state * mask).sum(1) / mask.sum(1)
+            for name, value in zip(SENTENCE_VECTORS, (out.last_hidden_state[:, 0], out.pooler_output, mean)):
+                vectors[name].append(value.float().numpy())
+    return {name: np.concatenate(parts) for name, parts in vectors.items()}
+
+
+def compare_sentence_vectors(model, tokenizer, train_texts: list[str], train_labels: list[int],
+                             eval_texts: list[str], eval_labels: list[int], *, max_length: int = 128,
+                             seed: int = 0) -> pd.DataFrame:
+    """Logistic regression on each frozen sentence vector (`sentence_vectors`): which one already holds the task."""
+    from sklearn.preprocessing import StandardScaler
+
+    if not train_texts or not eval_texts:
+        raise ValueError("train_texts and eval_texts must each hold at least one text")
+    train = sentence_vectors(model, tokenizer, train_texts, max_length=max_length)
+    evaluation = sentence_vectors(model, tokenizer, eval_texts, max_length=max_length)
+    rows = []
+    for name in SENTENCE_VECTORS:
+        probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, random_state=seed))
+        probe.fit(train[name], train_labels)
+        rows.append({"frozen sentence vector": name}
+                    | prediction_metrics(eval_labels, probe.predict(evaluation[name]), max(2, len(probe.classes_))))
+    return pd.DataFrame(rows).set_index("frozen sentence vector")
