@@ -1,0 +1,197 @@
+"""Fitting lesson 07's learning curves: the growth model in effort units against a power law in labels.
+
+The growth model, with E(t) new examples and R(t) re-reads per round (β is known: it is the design) and
+G(t) = I(t) − I(0) the knowledge gained:
+
+    G(t+1) = G(t) + (1 − G(t)/K) · (e·E(t) + r·min(R(t), ρ·N(t)))
+
+e and r are what one new example and one re-read are worth (α·e and α·r of the plain model), K the capacity
+(saturating growth), and ρ limits reflection to the material explored so far, N(t) examples (re-reading a
+handful of examples again and again teaches little). The fit is nonlinear least squares with every
+parameter bounded (`scipy.optimize.least_squares`), so e, r, K, ρ stay non-negative.
+
+The peer is a standard learning-curve model that knows only the number of labels seen, n:
+G(n) = A·(1 − (n + 1)^(−γ)). The growth model earns its place only where it predicts better.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import least_squares
+
+from .._validation import check_choice
+from .experiment import SCALES, effort_schedule
+
+GROWTH_PARAMETERS = ("per_new_example", "per_reread", "capacity", "reflection_limit")
+POWER_LAW_PARAMETERS = ("ceiling", "exponent")
+
+
+def growth_gain(params: np.ndarray | list[float], new: np.ndarray, reread: np.ndarray) -> np.ndarray:
+    """G(0..T) of the effort growth model for one run's new examples and re-reads per round."""
+    per_new, per_reread, capacity, limit = (float(p) for p in params)
+    gain, explored, out = 0.0, 0.0, [0.0]
+    for bought, rereads in zip(new, reread):
+        explored += bought  # new examples come first in a round, so its re-reads may use them
+        step = per_new * bought + per_reread * min(rereads, limit * explored)
+        gain += (1 - gain / capacity) * step
+        out.append(gain)
+    return np.array(out)
+
+
+def power_law_gain(params: np.ndarray | list[float], labelled: np.ndarray) -> np.ndarray:
+    """G(n) = A·(1 − (n + 1)^(−γ)): a learning curve in the number of labels seen alone."""
+    ceiling, exponent = (float(p) for p in params)
+    return ceiling * (1 - (np.asarray(labelled, dtype=float) + 1) ** (-exponent))
+
+
+@dataclass(frozen=True)
+class CurveFit:
+    """A fitted learning-curve model: its parameters, their standard errors and the fit's RMSE."""
+
+    model: str  # "growth" or "power law"
+    params: dict[str, float]
+    standard_errors: dict[str, float]
+    rmse: float
+    points: int
+
+    def predict(self, run: pd.DataFrame) -> np.ndarray:
+        """The predicted gain G for each row of one run (its rounds in order, round 0 first)."""
+        run = run.sort_values("round")
+        values = list(self.params.values())
+        if self.model == "growth":
+            return growth_gain(values, run["new"].to_numpy()[1:], run["reread"].to_numpy()[1:])
+        return power_law_gain(values, run["labelled"].to_numpy())
+
+
+def with_gain(curves: pd.DataFrame, scale: str = "log_likelihood") -> pd.DataFrame:
+    """``curves`` with a ``gain`` column: knowledge on ``scale`` minus the run's own round-0 value."""
+    check_choice("scale", scale, SCALES)
+    missing = {"beta", "seed", "round", "new", "reread", "labelled", scale} - set(curves.columns)
+    if missing:
+        raise ValueError(f"curves lack the columns {sorted(missing)} (use run_effort_experiment's table)")
+    curves = curves.sort_values(["beta", "seed", "round"]).copy()
+    start = curves.groupby(["beta", "seed"])[scale].transform("first")
+    return curves.assign(gain=curves[scale] - start)
+
+
+def _runs(curves: pd.DataFrame):
+    return [run for _, run in curves.groupby(["beta", "seed"], sort=True)]
+
+
+def _standard_errors(result, names: tuple[str, ...], points: int) -> dict[str, float]:
+    # cov = s²·(JᵀJ)⁻¹ at the optimum; a parameter held at a bound gets a pseudo-inverse's answer, which the
+    # lesson reads as "not pinned down" rather than as a precise value.
+    dof = max(points - len(names), 1)
+    s2 = 2 * result.cost / dof
+    cov = np.linalg.pinv(result.jac.T @ result.jac) * s2
+    return {name: float(np.sqrt(max(cov[i, i], 0.0))) for i, name in enumerate(names)}
+
+
+def fit_growth(curves: pd.DataFrame, scale: str = "log_likelihood") -> CurveFit:
+    """Fit e, r, K, ρ by bounded least squares to every round of every run in ``curves``."""
+    curves = with_gain(curves, scale)
+    runs = _runs(curves)
+    observed = np.concatenate([run["gain"].to_numpy()[1:] for run in runs])
+    top = max(float(np.abs(observed).max()), 1e-6)
+    schedules = [(run["new"].to_numpy()[1:], run["reread"].to_numpy()[1:]) for run in runs]
+
+    def residuals(params: np.ndarray) -> np.ndarray:
+        return np.concatenate([growth_gain(params, new, reread)[1:] for new, reread in schedules]) - observed
+
+    most_new = max(float(new.sum()) for new, _ in schedules) or 1.0
+    most_reread = max(float(reread.sum()) for _, reread in schedules) or 1.0
+    lower = [0.0, 0.0, top * 1.01, 0.0]
+    upper = [np.inf, np.inf, top * 1e3, 1e3]
+    best = None
+    # A few starts: ρ and K make the surface non-convex, and one start can stop in a poor valley.
+    for limit in (0.1, 1.0, 10.0):
+        for capacity in (top * 1.5, top * 10):
+            start = [top / most_new, top / most_reread, capacity, limit]
+            result = least_squares(residuals, start, bounds=(lower, upper), x_scale="jac")
+            if best is None or result.cost < best.cost:
+                best = result
+    rmse = float(np.sqrt(2 * best.cost / len(observed)))
+    return CurveFit("growth", dict(zip(GROWTH_PARAMETERS, map(float, best.x))),
+                    _standard_errors(best, GROWTH_PARAMETERS, len(observed)), rmse, len(observed))
+
+
+def fit_power_law(curves: pd.DataFrame, scale: str = "log_likelihood") -> CurveFit:
+    """Fit A and γ of the power law in labels seen to every round of every run in ``curves``."""
+    curves = with_gain(curves, scale)
+    rows = curves[curves["round"] > 0]
+    labelled, observed = rows["labelled"].to_numpy(float), rows["gain"].to_numpy()
+    top = max(float(np.abs(observed).max()), 1e-6)
+    best = None
+    for exponent in (0.1, 0.5, 2.0):
+        result = least_squares(lambda p: power_law_gain(p, labelled) - observed, [top * 1.2, exponent],
+                               bounds=([0.0, 1e-4], [top * 1e3, 10.0]), x_scale="jac")
+        if best is None or result.cost < best.cost:
+            best = result
+    rmse = float(np.sqrt(2 * best.cost / len(observed)))
+    return CurveFit("power law", dict(zip(POWER_LAW_PARAMETERS, map(float, best.x))),
+                    _standard_errors(best, POWER_LAW_PARAMETERS, len(observed)), rmse, len(observed))
+
+
+def heldout_comparison(curves: pd.DataFrame, fit_betas: list[float], heldout_betas: list[float], *,
+                       scale: str = "log_likelihood") -> pd.DataFrame:
+    """Per seed: fit both models on ``fit_betas``' runs, then the RMSE of each on the ``heldout_betas``' curves.
+
+    One row per seed, so the two models' errors can be compared pairwise, with their spread over seeds.
+    """
+    curves = with_gain(curves, scale)
+    overlap = set(fit_betas) & set(heldout_betas)
+    if overlap or not fit_betas or not heldout_betas:
+        raise ValueError(f"fit_betas and heldout_betas must be non-empty and disjoint, got {fit_betas} and "
+                         f"{heldout_betas}")
+    absent = (set(fit_betas) | set(heldout_betas)) - set(curves["beta"])
+    if absent:
+        raise ValueError(f"no runs with beta in {sorted(absent)}; the curves hold {sorted(set(curves['beta']))}")
+    rows = []
+    for seed, runs in curves.groupby("seed"):
+        fitted = {fit.model: fit for fit in (fit_growth(runs[runs["beta"].isin(fit_betas)], scale),
+                                             fit_power_law(runs[runs["beta"].isin(fit_betas)], scale))}
+        held = _runs(runs[runs["beta"].isin(heldout_betas)])
+        row = {"seed": seed}
+        for name, fit in fitted.items():
+            errors = np.concatenate([fit.predict(run)[1:] - run["gain"].to_numpy()[1:] for run in held])
+            row[f"{name} heldout_rmse"] = float(np.sqrt(np.mean(errors ** 2)))
+        rows.append(row)
+    table = pd.DataFrame(rows).set_index("seed")
+    return table.assign(difference=table["growth heldout_rmse"] - table["power law heldout_rmse"])
+
+
+@dataclass(frozen=True)
+class BetaStar:
+    """The share of exploration that maximises the final knowledge, measured and as the fitted model predicts."""
+
+    measured: float
+    measured_interior: bool  # the best measured β beats both ends of the range tried
+    model: float
+    model_interior: bool
+
+
+def beta_star(curves: pd.DataFrame, fitted: CurveFit, *, budget: float, cost: float, rounds: int,
+              scale: str = "log_likelihood", resolution: int = 201) -> BetaStar:
+    """β* from the runs (mean final gain over seeds, parabolic interpolation at the best β) and from the model."""
+    if fitted.model != "growth":
+        raise ValueError("beta_star needs a growth-model fit (a power law in labels has no β)")
+    curves = with_gain(curves, scale)
+    final = curves[curves["round"] == rounds].groupby("beta")["gain"].mean()
+    if final.empty:
+        raise ValueError(f"no run reached round {rounds}: rounds must be the design's number of rounds")
+    betas, values = final.index.to_numpy(float), final.to_numpy()
+    best = int(np.argmax(values))
+    measured = float(betas[best])
+    if 0 < best < len(betas) - 1:  # a parabola through the best point and its neighbours
+        x, y = betas[best - 1:best + 2], values[best - 1:best + 2]
+        a, b, _ = np.polyfit(x, y, 2)
+        if a < 0:
+            measured = float(np.clip(-b / (2 * a), x[0], x[-1]))
+    grid = np.linspace(0, 1, resolution)
+    params = list(fitted.params.values())
+    predicted = np.array([growth_gain(params, *effort_schedule(beta, budget, cost, rounds))[-1] for beta in grid])
+    top = int(np.argmax(predicted))
+    return BetaStar(measured=measured, measured_interior=bool(0 < best < len(betas) - 1),
+                    model=float(grid[top]), model_interior=bool(predicted[top] > max(predicted[0], predicted[-1])))

@@ -1,0 +1,115 @@
+"""Lesson 07's experiment: the effort budget split, the learner's design, and the two curve models' fits."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from curiolib.growth.effort_fit import (beta_star, fit_growth, fit_power_law, growth_gain, heldout_comparison,
+                                        power_law_gain)
+from curiolib.growth.experiment import effort_schedule, run_effort_experiment, run_effort_split
+
+BETAS = (0.1, 0.25, 0.5, 0.75, 1.0)
+
+
+def _curves(gain_of, *, budget=40, cost=2, rounds=20, seeds=(0, 1, 2), noise=0.002) -> pd.DataFrame:
+    """Learning curves of the design's shape, their gains drawn from ``gain_of(new, reread, labelled)``."""
+    rows = []
+    for beta in BETAS:
+        new, reread = effort_schedule(beta, budget, cost, rounds)
+        labelled = np.concatenate([[0], np.cumsum(new)])
+        gain = gain_of(new, reread, labelled)
+        for seed in seeds:
+            rng = np.random.default_rng([seed, int(100 * beta)])
+            noisy = gain + np.concatenate([[0], rng.normal(0, noise, rounds)])
+            rows += [{"beta": beta, "seed": seed, "round": t, "new": int(new[t - 1]) if t else 0,
+                      "reread": int(reread[t - 1]) if t else 0, "labelled": int(labelled[t]),
+                      "log_likelihood": np.log(0.5) + noisy[t], "accuracy": 0.5} for t in range(rounds + 1)]
+    return pd.DataFrame(rows)
+
+
+def test_each_round_buys_beta_b_over_c_new_examples_and_rereads_the_rest_of_the_budget() -> None:
+    new, reread = effort_schedule(0.5, 40, 2, 6)
+    assert new.tolist() == [10] * 6 and reread.tolist() == [20] * 6
+    # βB/c = 0.75·10/3 = 2.5 is not whole: the fraction carries over, and the running totals stay exact.
+    new, reread = effort_schedule(0.75, 10, 3, 7)
+    assert np.cumsum(new).tolist() == [int(np.floor(t * 2.5)) for t in range(1, 8)]
+    assert reread.tolist() == [2, 3] * 3 + [2]  # (1−β)B = 2.5 per round, alternating
+    assert effort_schedule(1.0, 40, 1, 3)[1].tolist() == [0, 0, 0]
+    for kwargs, name in (({"beta": 1.5}, "beta"), ({"cost": 0}, "cost"), ({"budget": -1}, "budget"),
+                         ({"rounds": 0}, "rounds")):
+        with pytest.raises(ValueError, match=name):
+            effort_schedule(**({"beta": 0.5, "budget": 40, "cost": 2, "rounds": 5} | kwargs))
+
+
+def test_the_learner_rereads_only_what_it_has_explored_and_spends_the_budget_as_designed() -> None:
+    rng = np.random.default_rng(0)
+    pool, labels = rng.normal(size=(300, 8)), rng.integers(0, 2, 300)
+    held, held_labels = rng.normal(size=(50, 8)), rng.integers(0, 2, 50)
+    run = run_effort_split(pool, labels, held, held_labels, beta=0.25, budget=20, cost=2, rounds=8, seed=3,
+                           log_rereads=True)
+    new, reread = effort_schedule(0.25, 20, 2, 8)
+    assert run["new"].tolist()[1:] == new.tolist() and run["reread"].tolist()[1:] == reread.tolist()
+    explored: set[int] = set()
+    for _, row in run.iloc[1:].iterrows():
+        assert len(set(row["bought_ids"]) & explored) == 0  # a label is bought once
+        explored |= set(row["bought_ids"])
+        assert set(row["reread_ids"]) <= explored  # re-reads come only from explored examples
+    assert run["log_likelihood"].iloc[0] == pytest.approx(np.log(0.5))  # every run starts from one point
+    # Nothing explored yet: re-reads have nothing to work on and the learner does not move.
+    idle = run_effort_split(pool, labels, held, held_labels, beta=0.0, budget=20, cost=2, rounds=3)
+    assert idle["reread"].sum() == 0 and idle["log_likelihood"].nunique() == 1
+    with pytest.raises(ValueError, match="pool holds"):
+        run_effort_split(pool, labels, held, held_labels, beta=1.0, budget=100, cost=1, rounds=5)
+    with pytest.raises(ValueError, match="betas and seeds"):
+        run_effort_experiment(pool, labels, held, held_labels, betas=[], seeds=[0], budget=20, cost=2, rounds=2)
+
+
+def test_reflection_teaches_a_real_learner_something_on_separable_data() -> None:
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 2, 400)
+    features = rng.normal(size=(400, 5)) + 1.5 * labels[:, None]
+    curves = run_effort_experiment(features[:300], labels[:300], features[300:], labels[300:], betas=[0.2, 1.0],
+                                   seeds=[0], budget=20, cost=4, rounds=6)
+    final = curves[curves["round"] == 6].set_index("beta")["log_likelihood"]
+    start = curves["log_likelihood"].iloc[0]
+    assert final[0.2] > start and final[1.0] > start
+
+
+def test_the_growth_fit_recovers_its_parameters_and_predicts_held_out_betas_better_than_a_power_law() -> None:
+    truth = [0.004, 0.001, 0.4, 2.0]  # e, r, K, ρ
+    curves = _curves(lambda new, reread, labelled: growth_gain(truth, new, reread))
+    fitted = fit_growth(curves)
+    assert np.allclose(list(fitted.params.values()), truth, rtol=0.1)
+    assert all(se > 0 for se in fitted.standard_errors.values())
+    table = heldout_comparison(curves, [0.1, 0.5, 1.0], [0.25, 0.75])
+    assert (table["growth heldout_rmse"] < table["power law heldout_rmse"]).all()
+    best = beta_star(curves, fitted, budget=40, cost=2, rounds=20)
+    assert best.model == pytest.approx(1.0) and best.measured == pytest.approx(1.0)  # new labels pay here
+
+
+def test_on_curves_that_follow_a_power_law_in_labels_the_power_law_wins() -> None:
+    truth = [0.3, 0.5]
+    curves = _curves(lambda new, reread, labelled: power_law_gain(truth, labelled))
+    assert np.allclose(list(fit_power_law(curves).params.values()), truth, rtol=0.05)
+    table = heldout_comparison(curves, [0.1, 0.5, 1.0], [0.25, 0.75])
+    assert (table["power law heldout_rmse"] < table["growth heldout_rmse"]).all()
+
+
+def test_an_interior_beta_star_is_found_when_rereading_is_cheap_and_limited_by_material() -> None:
+    truth = [0.004, 0.002, 0.6, 0.5]  # a label costs 8 re-reads, and re-reads need material
+    curves = _curves(lambda new, reread, labelled: growth_gain(truth, new, reread), cost=8, noise=0.0005)
+    best = beta_star(curves, fit_growth(curves), budget=40, cost=8, rounds=20)
+    assert best.model_interior and 0 < best.model < 1
+    with pytest.raises(ValueError, match="growth-model fit"):
+        beta_star(curves, fit_power_law(curves), budget=40, cost=8, rounds=20)
+
+
+def test_held_out_betas_must_be_disjoint_from_the_fitted_ones_and_present() -> None:
+    curves = _curves(lambda new, reread, labelled: 0.001 * labelled)
+    with pytest.raises(ValueError, match="disjoint"):
+        heldout_comparison(curves, [0.1, 0.5], [0.5])
+    with pytest.raises(ValueError, match="no runs with beta"):
+        heldout_comparison(curves, [0.1, 0.5], [0.3])
+    with pytest.raises(ValueError, match="scale"):
+        fit_growth(curves, scale="logit")
