@@ -14,7 +14,8 @@ from .plots import (GROWTH_STAGES, growth_explorer, plot_curiosity_loop, plot_fi
 
 __all__ = ["GROWTH_STAGES", "KNOWLEDGE_SCALES", "SCORES", "BetaStar", "CurveFit", "GrowthFit", "ProbeLearner",
            "beta_star", "effort_schedule", "fit_growth", "fit_power_law", "growth_gain", "heldout_comparison",
-           "knowledge", "power_law_gain", "run_effort_experiment", "run_effort_split", "with_gain", "OptimalBeta", "Trajectory",
-           "check_rounds_for_growth_fit",            "closed_form", "closed_form_optimal_beta", "fit", "fit_growth_to_run", "growth_explorer", "growth_score",
-           "material_limited_final", "optimal_beta", "plot_curiosity_loop", "plot_final_heatmap", "plot_fit",
-           "plot_optimal_beta", "plot_trajectories", "predicted_curve", "simulate"]
+           "knowledge", "power_law_gain", "run_effort_experiment", "run_effort_split", "with_gain", "OptimalBeta",
+           "Trajectory", "check_rounds_for_growth_fit", "closed_form", "closed_form_optimal_beta", "fit",
+           "fit_growth_to_run", "growth_explorer", "growth_score", "material_limited_final", "optimal_beta",
+           "plot_curiosity_loop", "plot_final_heatmap", "plot_fit", "plot_optimal_beta", "plot_trajectories",
+           "predicted_curve", "simulate"]
