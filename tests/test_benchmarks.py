@@ -26,6 +26,8 @@ BENCHMARK_KEYS = {
             "inference_sentences_per_s", "p95_latency_ms"),
     "efficient": ("training", "serving", "lora_gap_points", "speedup_vs_float"),
     "active_learning": ("labels_to_target", "accuracy", "curves", "pool"),
+    "growth_fit": ("heldout_rmse", "beta_star_measured", "beta_star_model", "parameters", "standard_errors",
+                   "by_cost"),
 }
 LATENCY_KEYS = {"p50_latency_ms", "p95_latency_ms", "inference_sentences_per_s"}
 
@@ -34,7 +36,7 @@ LATENCY_KEYS = {"p50_latency_ms", "p95_latency_ms", "inference_sentences_per_s"}
 def tiny_run(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Callable:
     """Each benchmark's --tiny run, made once for every test that reads it: (process, its folder).
 
-    All four start at the first request, two at a time: a --tiny run uses one thread, so two share the
+    All of them start at the first request, two at a time: a --tiny run uses one thread, so two share the
     machine's two cores without slowing each other.
     """
     from concurrent.futures import ThreadPoolExecutor

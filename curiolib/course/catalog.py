@@ -59,6 +59,9 @@ LESSONS: tuple[Lesson, ...] = (
     Lesson("06_efficient_fine_tuning", "Efficient fine-tuning",
            "LoRA, int8 quantisation and ONNX export, measured",
            smoke={"train_size": 64, "budget_epochs": 1, "ranks": [2, 8]}, nbval="smoke"),
+    Lesson("07_exploration_vs_reflection", "Exploration against reflection",
+           "the growth model meets a real learner: an effort experiment that separates E from R",
+           smoke={"pool_size": 300, "seeds": [0, 1, 2], "rounds": 6, "costs": [1, 4]}, nbval="smoke"),
 )
 
 

@@ -128,3 +128,38 @@ def run_effort_experiment(pool_features: np.ndarray, pool_labels: np.ndarray, ev
                                        budget=budget, cost=cost, rounds=rounds, seed=seed,
                                        learning_rate=learning_rate)
                       for beta in betas for seed in seeds], ignore_index=True)
+
+
+@dataclass(frozen=True)
+class EffortData:
+    """The learner's inputs: frozen sentence vectors of a label pool and of the evaluation split."""
+
+    pool_features: np.ndarray
+    pool_labels: np.ndarray
+    eval_features: np.ndarray
+    eval_labels: np.ndarray
+    evaluated: str  # the split knowledge is measured on
+
+
+def effort_data(data, *, model_name: str = "minilm", pool_size: int | None = None, max_length: int = 128,
+                seed: int = 0) -> EffortData:
+    """Mean-pooled frozen vectors of ``data``'s train split (the label pool) and validation split, standardised.
+
+    The scaling uses the pool's own mean and spread (no labels involved), so every feature moves SGD alike.
+    ``pool_size`` keeps that many training sentences, chosen at random with ``seed``.
+    """
+    from ..finetune.models import load_model_for_task
+    from ..tasks.sentiment import sentence_vectors
+
+    pool = data["train"]
+    if pool_size is not None:
+        pool_size = check_int("pool_size", pool_size, low=2)
+        pool = pool.shuffle(seed=seed).select(range(min(pool_size, len(pool))))
+    label_names = data["train"].features["label"].names
+    tokenizer, model = load_model_for_task(model_name, "sequence", label_names, seed=seed)
+    mean = "mean of the token vectors"
+    pool_x = sentence_vectors(model, tokenizer, list(pool["sentence"]), max_length=max_length)[mean]
+    eval_x = sentence_vectors(model, tokenizer, list(data["validation"]["sentence"]), max_length=max_length)[mean]
+    centre, spread = pool_x.mean(axis=0), pool_x.std(axis=0) + 1e-8
+    return EffortData((pool_x - centre) / spread, np.asarray(pool["label"]), (eval_x - centre) / spread,
+                      np.asarray(data["validation"]["label"]), "validation")

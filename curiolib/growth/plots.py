@@ -1,4 +1,4 @@
-"""Figures of the growth model (lessons 01 and 05): the curiosity loop, trajectories, fits, and the slider widget."""
+"""Figures of the growth model (lessons 01, 05, 07): the curiosity loop, trajectories, fits, the slider widget."""
 from __future__ import annotations
 
 import numpy as np
@@ -134,3 +134,58 @@ def growth_explorer(I0: float = 0.0, alpha: float = 0.5, beta: float = 0.5, E: f
         "steps": widgets.IntSlider(value=steps, min=1, max=200, description="horizon", style=style),
     }
     return slider_plot(draw, sliders)
+
+
+def plot_effort_curves(curves, scale: str = "log_likelihood", x: str = "round", ax=None,
+                       title: str | None = None):
+    """Lesson 07's learning curves: the mean over seeds for each β, with the seeds' range shaded."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.5))
+    for i, (beta, runs) in enumerate(curves.groupby("beta")):
+        by_point = runs.groupby(x)[scale]
+        ax.plot(by_point.mean().index, by_point.mean(), color=f"C{i}", label=f"β = {beta:g}")
+        ax.fill_between(by_point.mean().index, by_point.min(), by_point.max(), color=f"C{i}", alpha=0.15)
+    ax.set(xlabel={"round": "round (equal effort each)", "labelled": "labels bought"}.get(x, x),
+           ylabel=scale.replace("_", " "), title=title or f"{scale.replace('_', ' ')} by {x}")
+    ax.legend(fontsize=8)
+    return ax
+
+
+def plot_heldout_predictions(curves, fits: dict, heldout_betas: list[float], ax=None):
+    """Observed gains of held-out β runs (one seed) beside what each fitted model predicted for them."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.5))
+    for i, beta in enumerate(heldout_betas):
+        run = curves[curves["beta"] == beta].sort_values("round")
+        ax.plot(run["round"], run["gain"], "o", color=f"C{i}", markersize=3, label=f"β = {beta:g} measured")
+        for fit, style in zip(fits.values(), ("-", ":")):
+            ax.plot(run["round"], fit.predict(run), style, color=f"C{i}", label=f"β = {beta:g}, {fit.model}")
+    ax.set(xlabel="round", ylabel="knowledge gained", title="held-out β: predicted from the other β's fit")
+    ax.legend(fontsize=7)
+    return ax
+
+
+def plot_final_by_beta(curves, fitted, *, budget: float, cost: float, rounds: int, ax=None):
+    """Final gain against β: each seed's runs, their mean, and the fitted growth model's curve."""
+    import matplotlib.pyplot as plt
+
+    from .effort_fit import growth_gain
+    from .experiment import effort_schedule
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.5))
+    final = curves[curves["round"] == rounds]
+    ax.plot(final["beta"], final["gain"], ".", color="0.6", label="one seed")
+    ax.plot(*zip(*final.groupby("beta")["gain"].mean().items()), "o-", color="C0", label="mean over seeds")
+    grid = np.linspace(0, 1, 101)
+    params = list(fitted.params.values())
+    ax.plot(grid, [growth_gain(params, *effort_schedule(b, budget, cost, rounds))[-1] for b in grid], "--",
+            color="C3", label="fitted growth model")
+    ax.set(xlabel="β (share of the budget spent on new labels)", ylabel=f"knowledge gained by round {rounds}",
+           title=f"a new label costs {cost:g} re-reads")
+    ax.legend(fontsize=8)
+    return ax
