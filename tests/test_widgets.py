@@ -151,8 +151,9 @@ def test_a_mean_sentence_vector_counts_real_tokens_only_and_each_frozen_vector_i
         np.testing.assert_allclose(padded[name][0], alone[name][0], atol=1e-4)
     texts = ["great film", "awful film", "I loved it", "I hated it", "wonderful", "dreadful"]
     labels = [1, 0, 1, 0, 1, 0]
-    table = compare_sentence_vectors(model, tokenizer, texts, labels, texts, labels)
-    assert list(table.index) == list(SENTENCE_VECTORS)
-    assert ((table >= 0) & (table <= 1)).all().all()
+    splits = {"a": (texts, labels), "b": (texts[:2], labels[:2])}
+    tables = compare_sentence_vectors(model, tokenizer, texts, labels, splits)
+    assert list(tables) == ["a", "b"] and list(tables["a"].index) == list(SENTENCE_VECTORS)
+    assert all(((table >= 0) & (table <= 1)).all().all() for table in tables.values())
     with pytest.raises(ValueError, match="at least one text"):
-        compare_sentence_vectors(model, tokenizer, [], [], texts, labels)
+        compare_sentence_vectors(model, tokenizer, texts, labels, {"a": ([], [])})

@@ -122,19 +122,25 @@ def sentence_vectors(model, tokenizer, texts: list[str], *, max_length: int = 12
 
 
 def compare_sentence_vectors(model, tokenizer, train_texts: list[str], train_labels: list[int],
-                             eval_texts: list[str], eval_labels: list[int], *, max_length: int = 128,
-                             seed: int = 0) -> pd.DataFrame:
-    """Logistic regression on each frozen sentence vector (`sentence_vectors`): which one already holds the task."""
+                             eval_sets: dict[str, tuple[list[str], list[int]]], *, max_length: int = 128,
+                             seed: int = 0) -> dict[str, pd.DataFrame]:
+    """Logistic regression on each frozen sentence vector (`sentence_vectors`): which one already holds the task.
+
+    One probe per vector, fitted on the training texts; ``eval_sets`` maps a split's name to its (texts,
+    labels), and the result maps it to that split's table (one row per vector, the classification metrics).
+    """
     from sklearn.preprocessing import StandardScaler
 
-    if not train_texts or not eval_texts:
-        raise ValueError("train_texts and eval_texts must each hold at least one text")
+    if not train_texts or not eval_sets or not all(texts for texts, _ in eval_sets.values()):
+        raise ValueError("train_texts and every split of eval_sets must each hold at least one text")
     train = sentence_vectors(model, tokenizer, train_texts, max_length=max_length)
-    evaluation = sentence_vectors(model, tokenizer, eval_texts, max_length=max_length)
-    rows = []
-    for name in SENTENCE_VECTORS:
-        probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, random_state=seed))
-        probe.fit(train[name], train_labels)
-        rows.append({"frozen sentence vector": name}
-                    | prediction_metrics(eval_labels, probe.predict(evaluation[name]), max(2, len(probe.classes_))))
-    return pd.DataFrame(rows).set_index("frozen sentence vector")
+    probes = {name: make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, random_state=seed))
+              .fit(train[name], train_labels) for name in SENTENCE_VECTORS}
+    tables = {}
+    for split, (texts, labels) in eval_sets.items():
+        vectors = sentence_vectors(model, tokenizer, texts, max_length=max_length)
+        tables[split] = pd.DataFrame([
+            {"frozen sentence vector": name} | prediction_metrics(labels, probe.predict(vectors[name]),
+                                                                   max(2, len(probe.classes_)))
+            for name, probe in probes.items()]).set_index("frozen sentence vector")
+    return tables
