@@ -88,6 +88,13 @@ def test_the_growth_fit_recovers_its_parameters_and_predicts_held_out_betas_bett
     assert best.model == pytest.approx(1.0) and best.measured == pytest.approx(1.0)  # new labels pay here
 
 
+def test_a_parameter_the_curves_cannot_pin_down_has_no_standard_error_rather_than_zero() -> None:
+    truth = [0.004, 0.001, 0.4, 500.0]  # ρ so large that the reflection limit never binds
+    fitted = fit_growth(_curves(lambda new, reread, labelled: growth_gain(truth, new, reread)))
+    assert np.isnan(fitted.standard_errors["reflection_limit"])
+    assert all(np.isfinite(fitted.standard_errors[name]) for name in ("per_new_example", "per_reread", "capacity"))
+
+
 def test_on_curves_that_follow_a_power_law_in_labels_the_power_law_wins() -> None:
     truth = [0.3, 0.5]
     curves = _curves(lambda new, reread, labelled: power_law_gain(truth, labelled))

@@ -81,12 +81,22 @@ def _runs(curves: pd.DataFrame):
 
 
 def _standard_errors(result, names: tuple[str, ...], points: int) -> dict[str, float]:
-    # cov = s²·(JᵀJ)⁻¹ at the optimum; a parameter held at a bound gets a pseudo-inverse's answer, which the
-    # lesson reads as "not pinned down" rather than as a precise value.
+    """cov = s²·(JᵀJ)⁻¹ at the optimum; NaN for a parameter the fit cannot pin down.
+
+    A parameter whose column of the Jacobian is zero (e.g. a limit that never binds) has no effect on the
+    fit near the estimate: any value nearby fits as well, so its standard error is undefined, not zero.
+    """
     dof = max(points - len(names), 1)
     s2 = 2 * result.cost / dof
-    cov = np.linalg.pinv(result.jac.T @ result.jac) * s2
-    return {name: float(np.sqrt(max(cov[i, i], 0.0))) for i, name in enumerate(names)}
+    columns = np.linalg.norm(result.jac, axis=0)
+    free = columns > 1e-8 * max(float(columns.max()), 1e-300)
+    errors = dict.fromkeys(names, float("nan"))
+    if free.any():
+        jac = result.jac[:, free]
+        cov = np.linalg.pinv(jac.T @ jac) * s2
+        for i, name in enumerate(n for n, keep in zip(names, free) if keep):
+            errors[name] = float(np.sqrt(max(cov[i, i], 0.0)))
+    return errors
 
 
 def fit_growth(curves: pd.DataFrame, scale: str = "log_likelihood") -> CurveFit:
