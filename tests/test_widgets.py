@@ -157,3 +157,20 @@ def test_a_mean_sentence_vector_counts_real_tokens_only_and_each_frozen_vector_i
     assert all(((table >= 0) & (table <= 1)).all().all() for table in tables.values())
     with pytest.raises(ValueError, match="at least one text"):
         compare_sentence_vectors(model, tokenizer, texts, labels, {"a": ([], [])})
+
+
+def test_the_paired_test_looks_only_at_the_examples_where_the_two_disagree() -> None:
+    from curiolib import paired_accuracy_test
+
+    both = [True] * 90 + [False] * 10
+    same = paired_accuracy_test(both, both)
+    assert same.difference == 0 and same.p_value == 1.0
+    a = [True] * 100
+    b = [True] * 80 + [False] * 20  # a is right on 20 that b misses, b never the other way round
+    result = paired_accuracy_test(a, b)
+    assert (result.only_a_right, result.only_b_right) == (20, 0)
+    assert result.difference == pytest.approx(0.2) and result.p_value == pytest.approx(2 * 0.5 ** 20)
+    close = paired_accuracy_test([True, False] * 50, [False, True] * 50)  # 50 each way: no evidence at all
+    assert close.p_value == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="one length"):
+        paired_accuracy_test([True], [True, False])

@@ -3,11 +3,12 @@
 from .ner import (dataset_tags, entity_outcomes, entity_report, entity_scores, ner_metrics, outcome_table,
                   plot_entity_confusion, seen_entity_baseline, word_level_tags, worst_tagged_sentences)
 from .sentiment import (SENTENCE_VECTORS, BaselineResult, classification_metrics, compare_sentence_vectors,
-                        most_confident_mistakes, plot_confusion_matrix, prediction_metrics, sentence_vectors,
+                        most_confident_mistakes, paired_accuracy_test, plot_confusion_matrix, prediction_metrics,
+                        sentence_vectors,
                         tfidf_baseline, wilson_interval)
 
 __all__ = ["SENTENCE_VECTORS", "BaselineResult", "classification_metrics", "compare_sentence_vectors", "dataset_tags",
            "entity_outcomes", "entity_report", "entity_scores", "most_confident_mistakes", "ner_metrics",
-           "outcome_table", "plot_confusion_matrix", "plot_entity_confusion", "prediction_metrics",
-           "seen_entity_baseline", "sentence_vectors", "tfidf_baseline", "wilson_interval", "word_level_tags",
-           "worst_tagged_sentences"]
+           "outcome_table", "paired_accuracy_test", "plot_confusion_matrix", "plot_entity_confusion",
+           "prediction_metrics", "seen_entity_baseline", "sentence_vectors", "tfidf_baseline", "wilson_interval",
+           "word_level_tags", "worst_tagged_sentences"]

@@ -38,6 +38,33 @@ def wilson_interval(accuracy: float, n: int, *, confidence: float = 0.95) -> tup
     return float(interval.low), float(interval.high)
 
 
+@dataclass(frozen=True)
+class PairedComparison:
+    """Two classifiers scored on the same examples: the accuracy difference and McNemar's exact test."""
+
+    difference: float  # accuracy of a minus accuracy of b
+    only_a_right: int  # examples a gets right and b wrong
+    only_b_right: int
+    p_value: float  # two-sided; small means the two accuracies differ by more than chance
+
+
+def paired_accuracy_test(a_correct, b_correct) -> PairedComparison:
+    """McNemar's exact test: on the examples where exactly one of the two is right, is either side more often?
+
+    Scoring two models on the same sentences pairs them: the examples both get right or both get wrong say
+    nothing about which is better, and the test looks only at the rest (a binomial test with p = ½).
+    """
+    from scipy.stats import binomtest
+
+    a, b = np.asarray(a_correct, dtype=bool), np.asarray(b_correct, dtype=bool)
+    if a.shape != b.shape or a.ndim != 1 or not len(a):
+        raise ValueError(f"a_correct and b_correct must be non-empty 1-D and of one length, got {a.shape} and "
+                         f"{b.shape}")
+    only_a, only_b = int((a & ~b).sum()), int((~a & b).sum())
+    p_value = 1.0 if only_a + only_b == 0 else float(binomtest(only_a, only_a + only_b, 0.5).pvalue)
+    return PairedComparison(float(a.mean() - b.mean()), only_a, only_b, p_value)
+
+
 def plot_confusion_matrix(labels: np.ndarray, predictions: np.ndarray, label_names: list[str], *, ax=None,
                           title: str = "Confusion matrix"):
     """Seaborn heatmap of counts, true labels down the side and predictions along the top."""
