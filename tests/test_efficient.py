@@ -226,6 +226,8 @@ def test_padding_and_length_grouping_are_timed_as_two_effects(sentiment) -> None
     assert speed.padded_tokens_max_length == 8 * 64
     assert speed.padded_tokens_dynamic <= speed.padded_tokens_unsorted < speed.padded_tokens_max_length
     assert speed.speedup == pytest.approx(speed.padding_speedup * speed.grouping_speedup)
+    with pytest.raises(ValueError, match="repeats"):
+        compare_padding(model, tokenizer, sample["sentence"], sample["label"], batch_size=4, repeats=0)
 
 
 def test_training_memory_is_counted_from_a_real_step_and_freezing_removes_what_it_should(sentiment) -> None:
