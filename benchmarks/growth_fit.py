@@ -19,8 +19,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ._common import (BenchmarkSettings, Stages, load_sst2, parse_settings, prepare_work_dir, results_header,
-                      run_main, setting, settings_dict, use_threads, write_results)
+from ._common import (BenchmarkSettings, Stages, load_sst2, parse_settings, prepare_work_dir, require_data,
+                      results_header, run_main, setting, settings_dict, use_threads, write_results)
 
 FEATURES = "features.npz"
 
@@ -114,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown or not set(settings.betas) - set(settings.fit_betas):
         raise ValueError(f"--fit-betas must be some of --betas {settings.betas}, leaving at least one held out; "
                          f"got {settings.fit_betas}")
+    if not (settings.resume and (settings.work_dir / FEATURES).exists()):  # before the work dir is made
+        require_data(settings, "sst2", "sst2/train.tsv and sst2/validation.tsv")
     from curiolib.course.notebook import quiet
 
     quiet()
