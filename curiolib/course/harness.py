@@ -180,7 +180,7 @@ def _execute(run_papermill) -> None:
                     child.kill()
             except psutil.Error:
                 pass
-        worker.join(60)
+        worker.join(10)  # a dead kernel ends the worker within seconds; the run is abandoned either way
         raise
     if failure:
         raise failure[0]
