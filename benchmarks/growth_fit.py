@@ -67,6 +67,8 @@ def sentence_features(settings: GrowthFitSettings):
 
 def one_cost(features, settings: GrowthFitSettings, cost: float) -> dict:
     """Every β × seed at one cost; both models' held-out RMSE per seed, β*, and the all-seed growth fit."""
+    from scipy import stats
+
     from curiolib.growth import beta_star, fit_growth, heldout_comparison, run_effort_experiment
 
     curves = run_effort_experiment(features.pool_features, features.pool_labels, features.eval_features,
@@ -78,7 +80,9 @@ def one_cost(features, settings: GrowthFitSettings, cost: float) -> dict:
     for scale in ("log_likelihood", "accuracy"):
         table = heldout_comparison(curves, settings.fit_betas, heldout, scale=scale)
         difference = table["difference"].to_numpy()
-        half = 1.96 * difference.std(ddof=1) / np.sqrt(len(difference)) if len(difference) > 1 else float("nan")
+        # Student's t over a handful of seeds, as lesson 07 computes it (1.96 would be too narrow for five).
+        half = (float(stats.t.ppf(0.975, len(difference) - 1) * difference.std(ddof=1) / np.sqrt(len(difference)))
+                if len(difference) > 1 else float("nan"))
         result[scale] = {
             "heldout_rmse": {"growth": table["growth heldout_rmse"].tolist(),
                              "power_law": table["power law heldout_rmse"].tolist()},

@@ -158,7 +158,7 @@ def _execute(run_papermill) -> None:
     """
     import threading
 
-    import psutil  # installed with accelerate
+    import psutil
 
     started, failure = time.time(), []
 
