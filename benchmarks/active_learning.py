@@ -4,13 +4,15 @@
     python -m benchmarks.active_learning --tiny     # seconds: what the test suite runs
     python -m benchmarks.active_learning --resume   # continue the runs saved in --work-dir
 
-Run from the repository root. Every (strategy, seed) pair starts from the same pretrained model and its own
-random seed set (--seed-size, 100 labels), queries --labels-per-round labels (200) from --candidates sampled
-pool sentences (800), and fine-tunes warm-started on the new labels plus --replay earlier ones (200), one
-pass: a round costs the same at 3,300 labels as at 300; 3 strategies x 3 seeds x 17 rounds took 95 minutes
-on 2 CPU cores. Writes benchmarks/results/active_learning.json (or --output) with the learning curves (and a
-.png of them beside it) and prints a line for the README's results table. --resume continues each run from
-the last round saved in --work-dir, and skips the runs that finished.
+Run from the repository root. Every (strategy, seed) pair starts from the same pretrained model with its own
+random seed set, grows its labelled set along --label-schedule (100, 300, 500, 1,000, 2,000, 3,300), each
+round's labels picked from --candidates sampled pool sentences (4,000), and each round retrains the
+pretrained model from scratch on every label so far with the plain recipe (4 epochs, batch 16, lr 1e-4):
+so the "random" strategy is the peer "random labels, trained from scratch", on equal training. The second
+peer, a logistic regression on the frozen encoder's mean-pooled vectors, is fitted on the random runs'
+labels at every size. Writes benchmarks/results/active_learning.json (or --output) with the learning curves
+(and a .png of them beside it) and prints a line for the README's results table. --resume continues each
+run from the last round saved in --work-dir, and skips the runs that finished.
 """
 from __future__ import annotations
 
@@ -31,17 +33,21 @@ if TYPE_CHECKING:  # for the hints only: curiolib.active loads torch
     from curiolib.active import ActiveLearningConfig, ActiveLearningRun
 
 
+FROZEN_PEER = "frozen embeddings + LR"  # the second plain recipe, on the random runs' labels
+
+
 @dataclass
 class ActiveLearningSettings(BenchmarkSettings):
     """The active-learning benchmark's settings (the loop's knobs are `LoopSettings`)."""
 
     NAME: ClassVar[str] = "active_learning"
     TINY: ClassVar[dict[str, Any]] = {"threads": 1, "train_size": 32, "eval_size": 16, "max_length": 32, "seeds": [0],
-                                      "seed_size": 4, "labels_per_round": 4, "rounds": 2, "candidates": 8,
-                                      "replay": 4, "epochs_per_round": 1, "train_batch_size": 4}
+                                      "label_schedule": [4, 8], "candidates": 8, "epochs_per_round": 1,
+                                      "train_batch_size": 4, "compare_at": 8}
 
     targets: list[float] = setting(help="validation accuracies whose label cost is reported",
                                    factory=lambda: [0.8, 0.85, 0.88])
+    compare_at: int = setting(500, "the labelled-set size at which every strategy is compared with the peers")
 
 
 @dataclass
@@ -57,13 +63,14 @@ class LoopSettings:
     strategies: list[str] = setting(help="strategies compared", factory=lambda: ["random", "entropy",
                                                                                   "explore_exploit"])
     seeds: list[int] = setting(help="one run of every strategy per seed", factory=lambda: [0, 1, 2])
-    seed_size: int = setting(100, "labels drawn at random before the first round")
-    labels_per_round: int = setting(200, "labels queried in each round after the first")
-    rounds: int = setting(17, "training rounds (the first on the seed set alone)")
-    candidates: int = setting(800, "pool sentences sampled and scored per round")
+    label_schedule: list[int] = setting(help="labelled-set size after each round (the first drawn at random)",
+                                        factory=lambda: [100, 300, 500, 1000, 2000, 3300])
+    candidates: int = setting(4000, "pool sentences sampled and scored per round")
     beta: float = setting(0.5, "exploration share of explore_exploit")
-    epochs_per_round: int = setting(1, "passes over a round's training set")
-    replay: int = setting(200, "earlier labels re-read each round beside the new ones (-1: all of them)")
+    training: str = setting("scratch", "'scratch': each round retrains the pretrained model on every label; "
+                                       "'warm': continues from the last round's weights")
+    epochs_per_round: int = setting(4, "passes over a round's training set")
+    replay: int = setting(-1, "'warm' only: earlier labels re-read each round beside the new ones (-1: all)")
     train_batch_size: int = setting(16, "examples per optimizer step")
     learning_rate: float = setting(1e-4, "AdamW's peak learning rate")
 
@@ -77,8 +84,8 @@ class LoopSettings:
         from curiolib.active import ActiveLearningConfig
 
         return {(seed, strategy): ActiveLearningConfig(
-                    strategy=strategy, seed_size=self.seed_size, labels_per_round=self.labels_per_round,
-                    rounds=self.rounds, candidates=self.candidates, beta=self.beta,
+                    strategy=strategy, label_schedule=self.label_schedule, candidates=self.candidates,
+                    beta=self.beta, training=self.training,
                     epochs_per_round=self.epochs_per_round, replay=None if self.replay < 0 else self.replay,
                     train_batch_size=self.train_batch_size, learning_rate=self.learning_rate,
                     max_length=max_length, seed=seed, output_dir=str(work_dir / f"{strategy}_{seed}"))
@@ -105,24 +112,27 @@ def labels_to_target(runs: list[ActiveLearningRun], targets: list[float]) -> dic
 
 
 def accuracy_summary(runs: list[ActiveLearningRun]) -> dict:
-    """Final, best and mean validation accuracy over the rounds (the area under the learning curve), per seed."""
-    accuracy = np.array([run.history.query("round > 0")["accuracy"].to_numpy() for run in runs])
+    """Validation accuracy at every labelled-set size, final, best and mean over the rounds, per seed."""
+    trained = [run.history.query("round > 0") for run in runs]
+    accuracy = np.array([history["accuracy"].to_numpy() for history in trained])
     summary = {"final": accuracy[:, -1], "best": accuracy.max(1), "mean_over_rounds": accuracy.mean(1)}
+    summary |= {f"at_{labels}": accuracy[:, column] for column, labels in enumerate(trained[0]["labels"])}
     return {name: {"per_seed": values.tolist(), "mean": float(values.mean()), "std": float(values.std())}
             for name, values in summary.items()}
 
 
 def readme_row(results: dict, settings: ActiveLearningSettings, loop: LoopSettings) -> str:
-    """The README table row: labels to each target (mean ± spread, seeds that got there) and final accuracy."""
-    seeds, budget = len(loop.seeds), loop.seed_size + (loop.rounds - 1) * loop.labels_per_round
+    """The README table row: accuracy at --compare-at labels and labels to each target (mean ± spread)."""
+    seeds, budget = len(loop.seeds), loop.label_schedule[-1]
     cells = []
     for strategy, needed in results["labels_to_target"].items():
         shown = [f"not reached in {budget:,}" if v["mean"] is None else f"{v['mean']:.0f} ± {v['std']:.0f}"
                  + ("" if v["reached"] == seeds else f" ({v['reached']}/{seeds} seeds)") for v in needed.values()]
-        final = results["accuracy"][strategy]["final"]
-        cells.append(f"{strategy}: " + " / ".join(shown) + f"; final {final['mean']:.3f} ± {final['std']:.3f}")
-    return (f"| active learning (SST-2, labels to reach {' / '.join(str(t) for t in settings.targets)}, "
-            f"{seeds} seeds, {budget:,} labels at most) | " + "; ".join(cells) + " |")
+        at = results["accuracy"][strategy].get(f"at_{settings.compare_at}")
+        shown_at = f"{at['mean']:.3f} ± {at['std']:.3f} at {settings.compare_at}" if at else ""
+        cells.append(f"{strategy}: {shown_at}; to {' / '.join(str(t) for t in settings.targets)}: " + " / ".join(shown))
+    return (f"| active learning (SST-2, {seeds} seeds, {loop.training} training, {budget:,} labels at most) | "
+            + "; ".join(cells) + " |")
 
 
 def save_learning_curves(runs: dict[str, list[ActiveLearningRun]], targets: list[float], path: Path) -> None:
@@ -173,11 +183,29 @@ def main(argv: list[str] | None = None) -> int:
               f"({run.history['seconds'].sum() / 60:.1f} min)", flush=True)
         return {"history": run.history.to_dict("records"), "queried": run.queried}
 
+    def frozen_peer(seed: int) -> dict:
+        from curiolib.active import frozen_embedding_peer
+
+        if seed not in pretrained:
+            pretrained.clear()
+            pretrained[seed] = load_model_for_task(settings.model, "sequence", label_names, seed=seed)
+        tokenizer, model = pretrained[seed]
+        (peer,) = frozen_embedding_peer(model, tokenizer, data, [runs["random"][-1]], max_length=settings.max_length)
+        print(f"{FROZEN_PEER:>16} seed {seed}: {peer.history['labels'].iloc[-1]:.0f} labels -> accuracy "
+              f"{peer.history['accuracy'].iloc[-1]:.4f}", flush=True)
+        return {"history": peer.history.to_dict("records"), "queried": peer.queried}
+
     runs: dict[str, list[ActiveLearningRun]] = {strategy: [] for strategy in loop.strategies}
+    if "random" in loop.strategies:
+        runs[FROZEN_PEER] = []
     for (seed, strategy), config in configs.items():
         saved = stages.run(f"run {strategy} {seed}", lambda s=seed, name=strategy: one_run(s, name))
         runs[strategy].append(ActiveLearningRun(config=config, history=pd.DataFrame(saved["history"]),
                                                 queried=saved["queried"]))
+        if strategy == "random":  # the peer reuses this run's random labels, size by size
+            saved = stages.run(f"frozen peer {seed}", lambda s=seed: frozen_peer(s))
+            runs[FROZEN_PEER].append(ActiveLearningRun(config=config, history=pd.DataFrame(saved["history"]),
+                                                       queried=saved["queried"]))
     results["curves"] = {strategy: [run.history.to_dict("records") for run in strategy_runs]
                          for strategy, strategy_runs in runs.items()}
     results["labels_to_target"] = {strategy: labels_to_target(strategy_runs, settings.targets)
