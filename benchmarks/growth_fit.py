@@ -67,9 +67,7 @@ def sentence_features(settings: GrowthFitSettings):
 
 def one_cost(features, settings: GrowthFitSettings, cost: float) -> dict:
     """Every β × seed at one cost; both models' held-out RMSE per seed, β*, and the all-seed growth fit."""
-    from scipy import stats
-
-    from curiolib.growth import beta_star, fit_growth, heldout_comparison, run_effort_experiment
+    from curiolib.growth import beta_star, fit_growth, heldout_comparison, run_effort_experiment, seed_interval
 
     curves = run_effort_experiment(features.pool_features, features.pool_labels, features.eval_features,
                                    features.eval_labels, betas=settings.betas, seeds=settings.seeds,
@@ -79,20 +77,19 @@ def one_cost(features, settings: GrowthFitSettings, cost: float) -> dict:
     result: dict[str, Any] = {"cost": cost, "curves": curves.to_dict("records")}
     for scale in ("log_likelihood", "accuracy"):
         table = heldout_comparison(curves, settings.fit_betas, heldout, scale=scale)
-        difference = table["difference"].to_numpy()
-        # Student's t over a handful of seeds, as lesson 07 computes it (1.96 would be too narrow for five).
-        half = (float(stats.t.ppf(0.975, len(difference) - 1) * difference.std(ddof=1) / np.sqrt(len(difference)))
-                if len(difference) > 1 else float("nan"))
+        mean, low, high = seed_interval(table["difference"])  # Student's t over the seeds, as lesson 07
         result[scale] = {
             "heldout_rmse": {"growth": table["growth heldout_rmse"].tolist(),
                              "power_law": table["power law heldout_rmse"].tolist()},
-            "difference_mean": float(difference.mean()), "difference_95": [float(difference.mean() - half),
-                                                                           float(difference.mean() + half)]}
+            "difference_mean": mean, "difference_95": [low, high]}
     fitted = fit_growth(curves[curves["beta"].isin(settings.fit_betas)])
     star = beta_star(curves, fitted, budget=settings.budget, cost=cost, rounds=settings.rounds)
     result |= {"parameters": fitted.params, "standard_errors": fitted.standard_errors,
                "beta_star_measured": star.measured, "beta_star_measured_interior": star.measured_interior,
-               "beta_star_model": star.model, "beta_star_model_interior": star.model_interior}
+               "beta_star_model": star.model, "beta_star_model_interior": star.model_interior,
+               "best_beta_tried": star.best_tried, "next_beta_tried": star.next_tried,
+               "best_lead_over_next": {"mean": star.lead[0], "95": [star.lead[1], star.lead[2]]},
+               "best_is_ahead": star.best_is_ahead}
     print(f"cost {cost:g}: held-out RMSE growth {np.mean(result['log_likelihood']['heldout_rmse']['growth']):.4f}, "
           f"power law {np.mean(result['log_likelihood']['heldout_rmse']['power_law']):.4f}; β* measured "
           f"{star.measured:.2f}, model {star.model:.2f}", flush=True)
@@ -105,8 +102,11 @@ def readme_row(results: dict) -> str:
     for cost, row in results["by_cost"].items():
         low, high = row["log_likelihood"]["difference_95"]
         verdict = "growth better" if high < 0 else "power law better" if low > 0 else "a tie"
-        cells.append(f"c = {float(cost):g}: {verdict} ({row['log_likelihood']['difference_mean']:+.4f}), "
-                     f"β* {row['beta_star_measured']:.2f} measured / {row['beta_star_model']:.2f} model")
+        ahead = "ahead of" if row["best_is_ahead"] else "not told apart from"
+        cells.append(f"c = {float(cost):g}: {verdict} ({row['log_likelihood']['difference_mean']:+.4f}, "
+                     f"{low:+.4f} to {high:+.4f}), β* {row['beta_star_measured']:.2f} measured / "
+                     f"{row['beta_star_model']:.2f} model (best β tried {row['best_beta_tried']:g} {ahead} "
+                     f"{row['next_beta_tried']:g})")
     return ("| growth model vs power law, held-out β (SST-2, log-likelihood RMSE difference) | " + "; ".join(cells)
             + " |")
 

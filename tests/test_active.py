@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 import curiolib.active.loop as active
 from curiolib.active import (ActiveLearningConfig, ActiveLearningRun, entropy, farthest_first, labels_to_reach,
@@ -55,8 +56,15 @@ def test_explore_exploit_mixes_by_beta() -> None:
     ({"strategy": "curious"}, "strategy must be one of"),
     ({"rounds": 0}, "rounds must be an integer >= 1"),
     ({"beta": 1.5}, r"beta must be in \[0, 1\]"),
-    ({"labels_per_round": 64, "candidates": 32}, "candidates must be >= labels_per_round"),
-    ({"replay": -1}, "replay must be an integer >= 0"),
+    ({"labels_per_round": 64, "candidates": 32}, "candidates must be >= the most labels a round asks for"),
+    ({"label_schedule": [100, 600], "candidates": 400}, r"candidates must be >= the most labels a round asks for \(5"),
+    ({"replay": -1, "training": "warm"}, "replay must be an integer >= 0"),
+    ({"replay": 8}, "replay applies to training='warm' only"),
+    ({"training": "hot"}, "training must be one of"),
+    ({"label_schedule": [100, 100, 300]}, "label_schedule must be increasing"),
+    ({"label_schedule": []}, "label_schedule must be increasing"),
+    ({"label_schedule": [10.5, 20]}, "label_schedule must be increasing whole numbers"),
+    ({"label_schedule": [10, 20], "rounds": 4}, "give label_schedule or rounds, not both"),
 ])
 def test_bad_settings_name_the_parameter(kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
@@ -118,6 +126,64 @@ def test_the_loop_repeats_with_its_seed_and_resumes_at_a_round_boundary(tiny_dat
     resumed = _run(tiny_data, _tiny_config(tmp_path / "c"), resume=True)
     assert resumed.queried == first.queried
     assert np.allclose(resumed.history["accuracy"], history["accuracy"])
+
+
+def test_a_label_schedule_sets_each_rounds_labelled_set() -> None:
+    config = ActiveLearningConfig(label_schedule=[100, 300, 1000], candidates=700)
+    assert config.round_sizes() == [100, 300, 1000] and config.labels_needed() == 1000
+    assert ActiveLearningConfig(seed_size=8, labels_per_round=4, rounds=3).round_sizes() == [8, 12, 16]
+
+
+@pytest.mark.slow
+def test_a_scratch_round_is_the_plain_recipe_on_the_same_labels_and_a_warm_one_is_not(tiny_data, tmp_path) -> None:
+    """The loop's "scratch" model after round 2 is exactly a fresh pretrained model trained on its 16 labels."""
+    from transformers import DataCollatorWithPadding
+
+    from curiolib.data import tokenize_sentences
+
+    config = _tiny_config(tmp_path / "loop", strategy="entropy", rounds=2)
+    tokenizer, model = load_model_for_task("minilm", "sequence", ["negative", "positive"], seed=0)
+    run = run_active_learning(model, tokenizer, tiny_data, config)
+    labels = [index for batch in run.queried for index in batch]
+    _, fresh = load_model_for_task("minilm", "sequence", ["negative", "positive"], seed=0)
+    pool = tokenize_sentences(tiny_data["train"], tokenizer, max_length=config.max_length)
+    validation = tokenize_sentences(tiny_data["validation"], tokenizer, max_length=config.max_length)
+    result = active.train_round(fresh, pool.select(labels), validation, DataCollatorWithPadding(tokenizer), config,
+                                round_number=config.rounds, output_dir=tmp_path / "plain")
+    assert result.final_metrics["accuracy"] == run.history["accuracy"].iloc[-1]
+    for (name, mine), (_, plain) in zip(model.state_dict().items(), fresh.state_dict().items()):
+        assert torch.equal(mine, plain), name
+
+    _, warm_model = load_model_for_task("minilm", "sequence", ["negative", "positive"], seed=0)
+    warm_config = _tiny_config(tmp_path / "warm", strategy="entropy", rounds=2, training="warm")
+    warm = run_active_learning(warm_model, tokenizer, tiny_data, warm_config)
+    assert warm.queried[0] == run.queried[0]  # the same seed set: the runs part when training does
+    assert not all(torch.equal(a, b) for a, b in zip(warm_model.state_dict().values(), fresh.state_dict().values()))
+
+
+def test_the_frozen_embedding_peer_fits_logistic_regression_on_each_rounds_labels(tiny_data) -> None:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from curiolib.active import frozen_embedding_peer
+    from curiolib.tasks.sentiment import sentence_vectors
+
+    tokenizer, model = load_model_for_task("minilm", "sequence", ["negative", "positive"], seed=0)
+    queried = [[0, 1, 2, 3], [10, 11, 12, 13, 14, 15, 16, 17]]
+    history = pd.DataFrame({"round": [0, 1, 2], "labels": [0, 4, 12], "accuracy": 0.5, "E": 0, "R": 0, "seconds": 0})
+    source = ActiveLearningRun(config=ActiveLearningConfig(seed=3), history=history, queried=queried)
+    (peer,) = frozen_embedding_peer(model, tokenizer, tiny_data, [source])
+    assert list(peer.history["labels"]) == [0, 4, 12] and peer.queried == queried
+    train = tiny_data["train"].select([0, 1, 2, 3] + list(range(10, 18)))
+    vectors = sentence_vectors(model, tokenizer, train["sentence"], max_length=64)["mean of the token vectors"]
+    heldout = sentence_vectors(model, tokenizer, tiny_data["validation"]["sentence"],
+                               max_length=64)["mean of the token vectors"]
+    probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, random_state=3)).fit(vectors,
+                                                                                                   train["label"])
+    assert peer.history["accuracy"].iloc[-1] == pytest.approx(probe.score(heldout, tiny_data["validation"]["label"]))
+    with pytest.raises(ValueError, match="runs must hold at least one"):
+        frozen_embedding_peer(model, tokenizer, tiny_data, [])
 
 
 def test_labels_to_reach_reads_the_curve() -> None:
@@ -186,7 +252,7 @@ def test_a_replay_run_counts_its_re_reads_and_samples_the_labelled_set_it_explor
         return real_embed_and_score(model, dataset, *args, **kwargs)
 
     monkeypatch.setattr(active, "embed_and_score", recording_embed_and_score)
-    run = _run(tiny_data, _tiny_config(tmp_path, replay=4, candidates=8))
+    run = _run(tiny_data, _tiny_config(tmp_path, replay=4, candidates=8, training="warm"))
     assert 16 not in scored_sizes  # round 3 explores from 8 of its 16 labelled sentences, not all of them
     assert list(run.history["labels"]) == [0, 8, 16, 24]
     assert list(run.history["R"]) == [0, 0, 4, 4]  # the 4 replayed labels, not all the earlier ones
@@ -215,6 +281,29 @@ def _run_reaching(target_labels: int, seed: int = 0) -> ActiveLearningRun:
     history = pd.DataFrame({"round": range(5), "labels": labels, "E": [0] + [16] * 4, "R": 0,
                             "accuracy": accuracy, "seconds": 1.0})
     return ActiveLearningRun(config=ActiveLearningConfig(seed=seed), history=history)
+
+
+def test_accuracy_by_labels_calls_a_difference_only_where_the_seeds_ranges_part() -> None:
+    from curiolib.active import accuracy_by_labels
+
+    def run(accuracy: list[float], seed: int) -> ActiveLearningRun:
+        history = pd.DataFrame({"round": [0, 1, 2], "labels": [0, 10, 20], "E": 0, "R": 0,
+                                "accuracy": [0.5] + accuracy, "seconds": 0.0})
+        return ActiveLearningRun(config=ActiveLearningConfig(seed=seed), history=history)
+
+    runs = {"random": [run([0.6, 0.7], 0), run([0.62, 0.72], 1)],
+            "entropy": [run([0.7, 0.71], 0), run([0.75, 0.69], 1)]}
+    table = accuracy_by_labels(runs)
+    assert table.loc[(10, "entropy"), "verdict"] == "ahead"  # 0.70–0.75 against 0.60–0.62
+    assert table.loc[(20, "entropy"), "verdict"] == "within the spread"  # 0.69–0.71 against 0.70–0.72
+    assert table.loc[(10, "entropy"), "minus peer"] == pytest.approx(0.115)
+    assert table.loc[(20, "random"), "verdict"] == "(the peer)"
+    runs["entropy"] = [run([0.5, 0.6], 0), run([0.55, 0.65], 1)]
+    assert list(accuracy_by_labels(runs).xs("entropy", level="recipe")["verdict"]) == ["behind", "behind"]
+    with pytest.raises(ValueError, match="peer must be one of"):
+        accuracy_by_labels(runs, peer="frozen")
+    single = accuracy_by_labels({name: name_runs[:1] for name, name_runs in runs.items()})
+    assert set(single.xs("entropy", level="recipe")["verdict"]) == {"one seed: no spread to judge by"}
 
 
 def test_the_summary_sentence_says_fewer_more_or_the_same_as_random() -> None:

@@ -137,15 +137,16 @@ def test_flags_are_the_config_dataclasses_fields(benchmarks_importable) -> None:
     assert training_fields <= {f.name for f in dataclasses.fields(TrainingConfig)}
 
     settings, loop = parse_settings("", ActiveLearningSettings, LoopSettings,
-                                    argv=["--labels-per-round", "5", "--train-batch-size", "3", "--replay", "-1",
-                                          "--seeds", "1", "2"])
+                                    argv=["--label-schedule", "5", "9", "--train-batch-size", "3", "--replay", "4",
+                                          "--training", "warm", "--seeds", "1", "2"])
     configs = loop.configs(settings.max_length, settings.work_dir)
-    assert {c.labels_per_round for c in configs.values()} == {5} and {c.train_batch_size for c in configs.values()} \
-        == {3} and {c.replay for c in configs.values()} == {None}
+    assert {tuple(c.round_sizes()) for c in configs.values()} == {(5, 9)} and \
+        {c.train_batch_size for c in configs.values()} == {3} and {c.replay for c in configs.values()} == {4}
     assert list(configs)[:3] == [(1, "random"), (1, "entropy"), (1, "explore_exploit")]  # seed-major
     # --tiny sets defaults; a flag given explicitly still wins.
-    settings, loop = parse_settings("", ActiveLearningSettings, LoopSettings, argv=["--tiny", "--rounds", "3"])
-    assert settings.tiny and loop.rounds == 3 and loop.seed_size == ActiveLearningSettings.TINY["seed_size"]
+    settings, loop = parse_settings("", ActiveLearningSettings, LoopSettings, argv=["--tiny", "--candidates", "30"])
+    assert settings.tiny and loop.candidates == 30
+    assert loop.label_schedule == ActiveLearningSettings.TINY["label_schedule"]
     assert settings.work_dir == Path("runs/benchmark-active_learning-tiny")  # never the committed results
     assert settings.output.parent == settings.work_dir
     with pytest.raises(SystemExit) as refused:  # ActiveLearningConfig's own check, as a usage error

@@ -92,3 +92,30 @@ def query_uncertainty_table(runs: dict[str, list[ActiveLearningRun]]) -> pd.Data
     columns = ["asked_entropy", "candidate_entropy"]
     return pd.concat({strategy: pd.concat([run.history.set_index("round")[columns] for run in strategy_runs])
                       .groupby(level=0).mean() for strategy, strategy_runs in runs.items()}, axis=1)
+
+
+def accuracy_by_labels(runs: dict[str, list[ActiveLearningRun]], peer: str = "random") -> pd.DataFrame:
+    """Accuracy at each labelled-set size for every strategy and peer: mean, min–max over seeds, against ``peer``.
+
+    ``verdict`` says "ahead" or "behind" only where the seeds' ranges do not overlap ``peer``'s, else
+    "within the spread" (with few seeds that is the honest reading of a small difference); with a single
+    seed there is no spread to judge by, and it says so.
+    """
+    if peer not in runs:
+        raise ValueError(f"peer must be one of the runs' names {list(runs)}, got {peer!r}")
+    rows = []
+    for name, name_runs in runs.items():
+        curve = mean_curve(name_runs).query("round > 0")
+        rows += [{"labels": int(row["labels"]), "recipe": name, "mean": row["accuracy"], "min": row["accuracy_min"],
+                  "max": row["accuracy_max"]} for _, row in curve.iterrows()]
+    table = pd.DataFrame(rows).set_index(["labels", "recipe"]).sort_index(level=0, sort_remaining=False)
+    reference = table.xs(peer, level="recipe")
+    against = reference.reindex(table.index.get_level_values("labels"))
+    table["minus peer"] = table["mean"].to_numpy() - against["mean"].to_numpy()
+    ahead = table["min"].to_numpy() > against["max"].to_numpy()
+    behind = table["max"].to_numpy() < against["min"].to_numpy()
+    table["verdict"] = np.where(ahead, "ahead", np.where(behind, "behind", "within the spread"))
+    if min(len(name_runs) for name_runs in runs.values()) < 2:
+        table["verdict"] = "one seed: no spread to judge by"
+    table.loc[table.index.get_level_values("recipe") == peer, "verdict"] = "(the peer)"
+    return table

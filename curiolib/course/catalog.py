@@ -52,9 +52,9 @@ LESSONS: tuple[Lesson, ...] = (
            "sub-word label alignment and entity-level scores",
            smoke={"train_size": 64, "epochs": 1, "batch_size": 16}, nbval="smoke"),
     Lesson("05_curiosity_loop", "The curiosity loop, made concrete",
-           "active learning against random sampling, with the growth model fitted",
+           "active learning against random sampling and the plain recipes, with the growth model fitted",
            # Two strategies (random, the comparison's baseline, and explore_exploit, which scores entropy too).
-           smoke={"rounds": 3, "seeds": [0], "seed_size": 16, "labels_per_round": 16, "candidates": 48,
+           smoke={"label_schedule": [16, 32, 48], "seeds": [0], "candidates": 48,
                   "strategies": ["random", "explore_exploit"], "epochs_per_round": 1}, nbval="smoke"),
     Lesson("06_efficient_fine_tuning", "Efficient fine-tuning",
            "LoRA, int8 quantisation and ONNX export, measured",

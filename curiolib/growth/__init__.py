@@ -3,7 +3,7 @@ measured learning curves, and the effort experiment that tests it on a real lear
 `effort_fit`). Lesson 01 uses this namespace: `from curiolib import growth`, then `growth.simulate`.
 """
 from .effort_fit import (BetaStar, CurveFit, beta_star, fit_growth, fit_power_law, growth_gain, heldout_comparison,
-                         power_law_gain, with_gain)
+                         power_law_gain, seed_interval, with_gain)
 from .experiment import SCALES as KNOWLEDGE_SCALES
 from .experiment import (EffortData, ProbeLearner, effort_data, effort_schedule, knowledge, run_effort_experiment,
                          run_effort_split)
@@ -16,7 +16,7 @@ from .plots import (GROWTH_STAGES, growth_explorer, plot_curiosity_loop, plot_ef
 __all__ = ["GROWTH_STAGES", "KNOWLEDGE_SCALES", "SCORES", "BetaStar", "CurveFit", "EffortData", "GrowthFit",
            "ProbeLearner", "beta_star", "effort_data", "effort_schedule", "fit_growth", "fit_power_law", "growth_gain",
            "heldout_comparison", "knowledge", "power_law_gain", "run_effort_experiment", "run_effort_split",
-           "with_gain", "OptimalBeta", "Trajectory", "check_rounds_for_growth_fit", "closed_form",
+           "seed_interval", "with_gain", "OptimalBeta", "Trajectory", "check_rounds_for_growth_fit", "closed_form",
            "closed_form_optimal_beta", "fit", "fit_growth_to_run", "growth_explorer", "growth_score",
            "material_limited_final", "optimal_beta", "plot_curiosity_loop", "plot_effort_curves", "plot_final_by_beta",
            "plot_heldout_predictions", "plot_final_heatmap", "plot_fit", "plot_optimal_beta", "plot_trajectories",

@@ -172,6 +172,21 @@ def heldout_comparison(curves: pd.DataFrame, fit_betas: list[float], heldout_bet
     return table.assign(difference=table["growth heldout_rmse"] - table["power law heldout_rmse"])
 
 
+def seed_interval(values, confidence: float = 0.95) -> tuple[float, float, float]:
+    """Mean and Student's t interval of per-seed values: (mean, low, high); NaN bounds for a single seed."""
+    from scipy import stats
+
+    values = np.asarray(values, dtype=float)
+    if values.ndim != 1 or not len(values):
+        raise ValueError(f"values must be a non-empty 1-D list of per-seed numbers, got shape {values.shape}")
+    mean = float(values.mean())
+    if len(values) < 2:
+        return mean, float("nan"), float("nan")
+    # A handful of seeds: t, not 1.96, or the interval is too narrow.
+    half = float(stats.t.ppf(0.5 + confidence / 2, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values)))
+    return mean, mean - half, mean + half
+
+
 @dataclass(frozen=True)
 class BetaStar:
     """The share of exploration that maximises the final knowledge, measured and as the fitted model predicts."""
@@ -180,6 +195,14 @@ class BetaStar:
     measured_interior: bool  # the best measured β beats both ends of the range tried
     model: float
     model_interior: bool
+    best_tried: float  # the β tried with the highest mean final knowledge, and the runner-up
+    next_tried: float
+    lead: tuple[float, float, float]  # best minus next, paired by seed: mean and 95 % interval (`seed_interval`)
+
+    @property
+    def best_is_ahead(self) -> bool:
+        """Whether the best β tried beats the next beyond the seeds' spread (the interval excludes 0)."""
+        return bool(self.lead[1] > 0)
 
 
 def beta_star(curves: pd.DataFrame, fitted: CurveFit, *, budget: float, cost: float, rounds: int,
@@ -188,9 +211,10 @@ def beta_star(curves: pd.DataFrame, fitted: CurveFit, *, budget: float, cost: fl
     if fitted.model != "growth":
         raise ValueError("beta_star needs a growth-model fit (a power law in labels has no β)")
     curves = with_gain(curves, scale)
-    final = curves[curves["round"] == rounds].groupby("beta")["gain"].mean()
-    if final.empty:
+    finals = curves[curves["round"] == rounds].pivot_table(index="seed", columns="beta", values="gain")
+    if finals.empty:
         raise ValueError(f"no run reached round {rounds}: rounds must be the design's number of rounds")
+    final = finals.mean()
     betas, values = final.index.to_numpy(float), final.to_numpy()
     best = int(np.argmax(values))
     measured = float(betas[best])
@@ -203,5 +227,10 @@ def beta_star(curves: pd.DataFrame, fitted: CurveFit, *, budget: float, cost: fl
     params = list(fitted.params.values())
     predicted = np.array([growth_gain(params, *effort_schedule(beta, budget, cost, rounds))[-1] for beta in grid])
     top = int(np.argmax(predicted))
+    ranked = final.sort_values().index
+    runner_up = ranked[-2] if len(ranked) > 1 else ranked[-1]
+    # The same seed's runs share their labels' order, so best and runner-up are compared seed by seed.
+    lead = seed_interval((finals[ranked[-1]] - finals[runner_up]).dropna().to_numpy())
     return BetaStar(measured=measured, measured_interior=bool(0 < best < len(betas) - 1),
-                    model=float(grid[top]), model_interior=bool(predicted[top] > max(predicted[0], predicted[-1])))
+                    model=float(grid[top]), model_interior=bool(predicted[top] > max(predicted[0], predicted[-1])),
+                    best_tried=float(ranked[-1]), next_tried=float(runner_up), lead=lead)
