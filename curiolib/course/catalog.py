@@ -54,7 +54,7 @@ LESSONS: tuple[Lesson, ...] = (
     Lesson("05_curiosity_loop", "The curiosity loop, made concrete",
            "active learning against random sampling and the plain recipes, with the growth model fitted",
            # Two strategies (random, the comparison's baseline, and explore_exploit, which scores entropy too).
-           smoke={"label_schedule": [16, 32, 48], "seeds": [0], "candidates": 48,
+           smoke={"label_schedule": [16, 32, 48], "seeds": [0], "candidates": 48, "eval_size": 64,
                   "strategies": ["random", "explore_exploit"], "epochs_per_round": 1}, nbval="smoke"),
     Lesson("06_efficient_fine_tuning", "Efficient fine-tuning",
            "LoRA, int8 quantisation and ONNX export, measured",
