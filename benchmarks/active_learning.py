@@ -5,7 +5,7 @@
     python -m benchmarks.active_learning --resume   # continue the runs saved in --work-dir
 
 Run from the repository root. Every (strategy, seed) pair starts from the same pretrained model with its own
-random seed set, grows its labelled set along --label-schedule (100, 300, 500, 1,000, 2,000, 3,300), each
+random seed set, grows its labelled set along --label-schedule (100, 300, 500, 1,000, 2,000), each
 round's labels picked from --candidates sampled pool sentences (4,000), and each round retrains the
 pretrained model from scratch on every label so far with the plain recipe (4 epochs, batch 16, lr 1e-4):
 so the "random" strategy is the peer "random labels, trained from scratch", on equal training. The second
@@ -64,7 +64,7 @@ class LoopSettings:
                                                                                   "explore_exploit"])
     seeds: list[int] = setting(help="one run of every strategy per seed", factory=lambda: [0, 1, 2])
     label_schedule: list[int] = setting(help="labelled-set size after each round (the first drawn at random)",
-                                        factory=lambda: [100, 300, 500, 1000, 2000, 3300])
+                                        factory=lambda: [100, 300, 500, 1000, 2000])
     candidates: int = setting(4000, "pool sentences sampled and scored per round")
     beta: float = setting(0.5, "exploration share of explore_exploit")
     training: str = setting("scratch", "'scratch': each round retrains the pretrained model on every label; "
