@@ -283,6 +283,17 @@ def _run_reaching(target_labels: int, seed: int = 0) -> ActiveLearningRun:
     return ActiveLearningRun(config=ActiveLearningConfig(seed=seed), history=history)
 
 
+def test_a_strategy_that_reaches_the_target_in_some_seeds_only_is_not_compared_by_its_mean() -> None:
+    runs = {"random": [_run_reaching(32), _run_reaching(32, seed=1)],
+            "explore_exploit": [_run_reaching(32), _run_reaching(1000, seed=1)],  # the second never gets there
+            "entropy": [_run_reaching(1000), _run_reaching(1000, seed=1)]}
+    assert summarise_against_random(runs, 0.85).splitlines() == [
+        "explore_exploit to reach 0.85: 32 labels in 1 of 2 seeds; random: 32 labels in 2 of 2 seeds (no comparison "
+        "of means while a seed falls short)",
+        "entropy to reach 0.85: not reached in any of 2 seeds; random: 32 labels in 2 of 2 seeds (no comparison of "
+        "means while a seed falls short)"]
+
+
 def test_accuracy_by_labels_calls_a_difference_only_where_the_seeds_ranges_part() -> None:
     from curiolib.active import accuracy_by_labels
 

@@ -259,9 +259,13 @@ def run_active_learning(model: torch.nn.Module, tokenizer, data: DatasetDict, co
 # --------------------------------------------------------------------------- several strategies and seeds
 
 def compare_strategies(model_name: str, data: DatasetDict, strategies: list[str], seeds: list[int], *,
-                       output_dir: str | Path = "checkpoints/active",
+                       output_dir: str | Path = "checkpoints/active", resume: bool = False,
                        **settings) -> dict[str, list[ActiveLearningRun]]:
-    """Run every strategy with every seed from the same pretrained model; settings go to ActiveLearningConfig."""
+    """Run every strategy with every seed from the same pretrained model; settings go to ActiveLearningConfig.
+
+    ``resume=True`` continues each run from its last saved round in ``output_dir`` (a finished run is read
+    back without training), so an interrupted comparison picks up where it stopped.
+    """
     from ..finetune.models import load_model_for_task
 
     for strategy in strategies:
@@ -275,7 +279,7 @@ def compare_strategies(model_name: str, data: DatasetDict, strategies: list[str]
     runs: dict[str, list[ActiveLearningRun]] = {strategy: [] for strategy in strategies}
     for (strategy, seed), config in configs.items():
         tokenizer, model = load_model_for_task(model_name, "sequence", label_names, seed=seed)
-        runs[strategy].append(run_active_learning(model, tokenizer, data, config))
+        runs[strategy].append(run_active_learning(model, tokenizer, data, config, resume=resume))
     return runs
 
 

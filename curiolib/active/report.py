@@ -50,40 +50,44 @@ def growth_fit_table(runs: dict[str, list[ActiveLearningRun]], score: str = "acc
     return pd.DataFrame(rows).set_index("strategy")
 
 
-def _labels_or_never(labels: float) -> str:
-    return "not reached within the run" if np.isnan(labels) else f"{labels:.0f} labels"
-
-
 def summarise_against_random(runs: dict[str, list[ActiveLearningRun]], target: float) -> str:
     """One sentence per strategy: labels it needed to reach ``target`` against random sampling, on average, and
-    whether the difference is outside the spread between seeds (with few seeds, a difference inside it is noise)."""
+    whether the difference is outside the spread between seeds (with few seeds, a difference inside it is noise).
+
+    Where some seed of either never reached the target, the sentence says how many did, and compares no means:
+    a mean over the seeds that got there would hide the ones that did not.
+    """
     if "random" not in runs:
         raise ValueError("runs must include the 'random' strategy to compare against")
-    table = labels_to_target_table(runs, [target])["labels (mean)"].droplevel("target")
-    baseline = table["random"]
+    needed = {strategy: np.array([labels_to_reach(run.history, target) for run in strategy_runs])
+              for strategy, strategy_runs in runs.items()}
+    baseline = needed["random"]
 
-    def spread(strategy: str) -> tuple[float, float]:
-        needed = [labels_to_reach(run.history, target) for run in runs[strategy]]
-        return float(np.nanmin(needed)), float(np.nanmax(needed))
+    def reached(counts: np.ndarray) -> str:
+        hit = counts[np.isfinite(counts)]
+        if not len(hit):
+            return f"not reached in any of {len(counts)} seeds"
+        return f"{hit.mean():.0f} labels in {len(hit)} of {len(counts)} seeds"
 
     lines = []
-    for strategy, needed in table.items():
+    for strategy, counts in needed.items():
         if strategy == "random":
             continue
-        if np.isnan(needed) or np.isnan(baseline):
-            lines.append(f"{strategy}: {_labels_or_never(needed)} to reach {target:g}; "
-                         f"random: {_labels_or_never(baseline)} (mean over seeds)")
-        else:
-            change = (needed - baseline) / baseline
-            verdict = "the same number" if change == 0 else f"{abs(change):.0%} {'fewer' if change < 0 else 'more'}"
-            (low, high), (random_low, random_high) = spread(strategy), spread("random")
-            apart = high < random_low or low > random_high
-            noise = "" if change == 0 else (
-                "; the seeds' ranges do not overlap" if apart else
-                f"; within the spread between seeds ({low:.0f}–{high:.0f} against {random_low:.0f}–{random_high:.0f}),"
-                " so these seeds cannot tell the two apart")
-            lines.append(f"{strategy}: {needed:.0f} labels to reach {target:g} against {baseline:.0f} for random, "
-                         f"{verdict} (mean over seeds{noise})")
+        if not (np.isfinite(counts).all() and np.isfinite(baseline).all()):
+            lines.append(f"{strategy} to reach {target:g}: {reached(counts)}; random: {reached(baseline)} "
+                         "(no comparison of means while a seed falls short)")
+            continue
+        mean, base = counts.mean(), baseline.mean()
+        change = (mean - base) / base
+        verdict = "the same number" if change == 0 else f"{abs(change):.0%} {'fewer' if change < 0 else 'more'}"
+        low, high, random_low, random_high = counts.min(), counts.max(), baseline.min(), baseline.max()
+        apart = high < random_low or low > random_high
+        noise = "" if change == 0 else (
+            "; the seeds' ranges do not overlap" if apart else
+            f"; within the spread between seeds ({low:.0f}–{high:.0f} against {random_low:.0f}–{random_high:.0f}),"
+            " so these seeds cannot tell the two apart")
+        lines.append(f"{strategy}: {mean:.0f} labels to reach {target:g} against {base:.0f} for random, "
+                     f"{verdict} (mean over seeds{noise})")
     return "\n".join(lines)
 
 
