@@ -113,7 +113,11 @@ def test_ctrl_c_during_a_run_keeps_the_previous_results_and_says_interrupted(tmp
     # The new run records 2, then signals it is under way and waits: Ctrl-C lands mid-run, not by a timer.
     _recording_notebook(tmp_path / "n.ipynb", 2,
                         then=f"import pathlib, time\npathlib.Path({str(started)!r}).touch()\ntime.sleep(120)")
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A terminal's Ctrl-C reaches a process whose SIGINT is at its default. A suite started in the background
+    # by a non-interactive shell (`make test &`) hands its children SIGINT ignored, and Python then installs
+    # no KeyboardInterrupt at all: restore the default, so the test presses a key that exists.
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 240
     while not started.exists() and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.2)
