@@ -171,11 +171,14 @@ def main(argv: list[str] | None = None) -> int:
     label_names = data["train"].features["label"].names
     pretrained: dict[int, tuple] = {}  # per seed: loaded once, every strategy starts from a copy
 
-    def one_run(seed: int, strategy: str) -> dict:
+    def pretrained_for(seed: int) -> tuple:
         if seed not in pretrained:
             pretrained.clear()  # the previous seed's model is done with
             pretrained[seed] = load_model_for_task(settings.model, "sequence", label_names, seed=seed)
-        tokenizer, model = pretrained[seed]
+        return pretrained[seed]
+
+    def one_run(seed: int, strategy: str) -> dict:
+        tokenizer, model = pretrained_for(seed)
         run = run_active_learning(copy.deepcopy(model), tokenizer, data, configs[seed, strategy],
                                   resume=settings.resume)
         final = run.history.iloc[-1]
@@ -186,10 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     def frozen_peer(seed: int) -> dict:
         from curiolib.active import frozen_embedding_peer
 
-        if seed not in pretrained:
-            pretrained.clear()
-            pretrained[seed] = load_model_for_task(settings.model, "sequence", label_names, seed=seed)
-        tokenizer, model = pretrained[seed]
+        tokenizer, model = pretrained_for(seed)
         (peer,) = frozen_embedding_peer(model, tokenizer, data, [runs["random"][-1]], max_length=settings.max_length)
         print(f"{FROZEN_PEER:>16} seed {seed}: {peer.history['labels'].iloc[-1]:.0f} labels -> accuracy "
               f"{peer.history['accuracy'].iloc[-1]:.4f}", flush=True)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -54,11 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"summary: {summary}")
     if any(run.interrupted for run in runs):
         print("interrupted: the notebooks that had finished before were kept", file=sys.stderr)
-        # Everything is written; leave now. nbclient's exit hook would try to shut down the killed kernel
-        # and the abandoned papermill thread, which can hang the interpreter's exit.
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(130)
+        return 130
     if failed:
         print(f"{len(failed)} notebook(s) failed: {', '.join(failed)}", file=sys.stderr)
         return 1

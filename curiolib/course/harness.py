@@ -112,9 +112,8 @@ def run_notebook(notebook: str | Path | Lesson, output_dir: Path, *, parameters:
     work_dir = Path(tempfile.mkdtemp(prefix=f"{source.stem}-", dir=output_dir)) if inplace else output_dir
     start = time.perf_counter()
     try:
-        _execute(lambda: papermill.execute_notebook(str(source), str(partial_notebook), parameters=params,
-                                                    progress_bar=progress, cwd=str(work_dir),
-                                                    kernel_name="python3", log_output=False))
+        papermill.execute_notebook(str(source), str(partial_notebook), parameters=params, progress_bar=progress,
+                                   cwd=str(work_dir), kernel_name="python3", log_output=False)
     except KeyboardInterrupt:
         run.error, run.interrupted = "interrupted (Ctrl-C)", True
     except Exception as exc:  # papermill wraps the cell's error; any other failure is reported the same way
@@ -146,44 +145,6 @@ def run_notebook(notebook: str | Path | Lesson, output_dir: Path, *, parameters:
     if kept:
         run.error += f"\n  the previous copy {output_path.name} and its numbers were left as they were"
     return run
-
-
-def _execute(run_papermill) -> None:
-    """Run papermill in a worker thread, so that Ctrl-C stops the run at once whatever the cell is doing.
-
-    In the main thread nbclient replaces Python's Ctrl-C with a handler that only asks the kernel to shut down,
-    and a cell busy in a long call can then run to its end. Here the main thread waits and keeps the default
-    handler: on Ctrl-C it kills the kernel this run started (the worker then stops with a dead kernel) and
-    raises KeyboardInterrupt for the caller.
-    """
-    import threading
-
-    import psutil
-
-    started, failure = time.time(), []
-
-    def work() -> None:
-        try:
-            run_papermill()
-        except BaseException as exc:  # handed to the main thread below
-            failure.append(exc)
-
-    worker = threading.Thread(target=work, name="curiolib-papermill", daemon=True)
-    worker.start()
-    try:
-        while worker.is_alive():
-            worker.join(0.2)
-    except KeyboardInterrupt:
-        for child in psutil.Process().children():
-            try:  # only the kernels started by this run, not other children of the caller's process
-                if child.create_time() >= started - 1 and "ipykernel_launcher" in " ".join(child.cmdline()):
-                    child.kill()
-            except psutil.Error:
-                pass
-        worker.join(10)  # a dead kernel ends the worker within seconds; the run is abandoned either way
-        raise
-    if failure:
-        raise failure[0]
 
 
 def _snapshot(path: Path) -> None:
