@@ -5,11 +5,14 @@
     python -m benchmarks.ner --resume   # continue an interrupted run saved in --work-dir
 
 Run from the repository root. The epoch is chosen on validation; the test split is scored once per trained
-model. Stages: seen-entity baseline, main run, its test scores, raw-text latency, short-budget run. Writes
+model. Stages: seen-entity baseline; the casing comparison (--compare-seeds seeds trained with and without
+the learned case embedding for --compare-epochs epochs each, paired by seed); the main run (with the case
+embedding unless --casing false), its test scores, raw-text latency, short-budget run. Writes
 benchmarks/results/ner.json (or --output) and prints a line for the README's results table.
 """
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from dataclasses import dataclass
@@ -33,12 +36,15 @@ class NerSettings(BenchmarkSettings):
     # The tiny budget ends on its steps, not the clock, so a --resume of it repeats the same run.
     TINY: ClassVar[dict[str, Any]] = {"threads": 1, "train_size": 32, "eval_size": 16, "max_length": 64, "epochs": 1,
                                       "train_batch_size": 8, "train_minutes": 1.0, "budget_minutes": 0.2,
-                                      "latency_sentences": 3}
+                                      "latency_sentences": 3, "compare_seeds": 2, "compare_epochs": 1}
 
     max_length: int = setting(256, "tokens kept per sentence (generous: a cut sentence loses its last tags)")
     train_minutes: float = setting(60.0, "hard cap of the main run")
     budget_minutes: float = setting(10.0, "the short-budget run")
     latency_sentences: int = latency_setting()
+    casing: bool = setting(True, "the main and budget runs add the learned case embedding (curiolib.data.casing)")
+    compare_seeds: int = setting(3, "seeds 0, 1, ... trained with and without casing for the paired comparison")
+    compare_epochs: int = setting(4, "epochs of each comparison run (the best on validation is kept)")
 
 
 @dataclass
@@ -55,10 +61,11 @@ def score_on_test(model: torch.nn.Module, tokenizer: Any, data: DatasetDict, tag
     from transformers import DataCollatorForTokenClassification
 
     from curiolib.data import tokenize_ner_dataset
+    from curiolib.data.casing import uses_casing
     from curiolib.finetune.loop import predict
     from curiolib.tasks.ner import entity_scores, word_level_tags
 
-    test_set = tokenize_ner_dataset(data["test"], tokenizer, max_length=max_length)
+    test_set = tokenize_ner_dataset(data["test"], tokenizer, max_length=max_length, casing=uses_casing(model))
     start = time.perf_counter()
     logits, labels = predict(model, test_set, DataCollatorForTokenClassification(tokenizer), batch_size=64)
     speed = len(test_set) / (time.perf_counter() - start)
@@ -68,6 +75,26 @@ def score_on_test(model: torch.nn.Module, tokenizer: Any, data: DatasetDict, tag
 def by_type(scores: dict) -> dict:
     """The per-type F1 entries of `entity_scores`, keyed by type."""
     return {name[3:]: value for name, value in scores.items() if name.startswith("f1_")}
+
+
+def casing_summary(runs: dict, epochs: int) -> dict:
+    """Test F1 with and without the case embedding, per seed, and the paired gain with its 95 % interval."""
+    from curiolib.growth import seed_interval
+
+    seeds = sorted({run["seed"] for run in runs.values()})
+    f1 = {casing: [runs[f"{'cased' if casing else 'uncased'}_seed{s}"]["test_f1"] for s in seeds]
+          for casing in (False, True)}
+    types = sorted(next(iter(runs.values()))["test_f1_by_type"])
+    mean, low, high = seed_interval([c - u for c, u in zip(f1[True], f1[False])])
+    summary = {"epochs": epochs, "seeds": seeds, "runs": runs, "uncased_test_f1": f1[False],
+               "cased_test_f1": f1[True], "gain": {"mean": mean, "low": low, "high": high},
+               "gain_by_type": {t: seed_interval([runs[f"cased_seed{s}"]["test_f1_by_type"][t]
+                                                  - runs[f"uncased_seed{s}"]["test_f1_by_type"][t] for s in seeds])[0]
+                                for t in types}}
+    print(f"casing, {len(seeds)} seeds x {epochs} epochs: test F1 uncased {sum(f1[False]) / len(seeds):.4f}, "
+          f"cased {sum(f1[True]) / len(seeds):.4f}; paired gain {mean:+.4f} (95% {low:+.4f} to {high:+.4f})",
+          flush=True)
+    return summary
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     use_threads(settings)
     data_dir = require_data(settings, "conll2003", "conll2003/train.txt, validation.txt and test.txt")
     data = subset(load_ner("conll2003", data_dir=data_dir), settings, evaluated=("validation", "test"))
-    prepare_work_dir(settings, own=["main", "budget"])
+    prepare_work_dir(settings, own=["main", "budget"] + [f"{kind}_seed{seed}" for seed in range(settings.compare_seeds)
+                                                         for kind in ("cased", "uncased")])
     seed_everything(settings.seed)
     from curiolib.tasks.ner import dataset_tags, entity_scores, seen_entity_baseline
 
@@ -93,26 +121,28 @@ def main(argv: list[str] | None = None) -> int:
     trained: dict[str, tuple] = {}  # the main run's (tokenizer, model), while this process has it
 
     @cache
-    def pretrained() -> tuple:
-        # Loaded once, and only if a stage still needs it: every run trains a copy.
+    def pretrained(casing: bool = settings.casing, seed: int = settings.seed) -> tuple:
+        # Loaded once per variant, and only if a stage still needs it: every run trains a copy.
         from curiolib.finetune.models import load_model_for_task
 
-        return load_model_for_task(settings.model, "token", tag_names, seed=settings.seed)
+        return load_model_for_task(settings.model, "token", tag_names, seed=seed, casing=casing)
 
     @cache
-    def tokenized() -> tuple:
+    def tokenized(casing: bool = settings.casing) -> tuple:
         from curiolib.data import tokenize_ner_dataset
 
-        return tuple(tokenize_ner_dataset(data[split], pretrained()[0], max_length=settings.max_length)
-                     for split in ("train", "validation"))
+        return tuple(tokenize_ner_dataset(data[split], pretrained(casing)[0], max_length=settings.max_length,
+                                          casing=casing) for split in ("train", "validation"))
 
-    def run(name: str, minutes: float, max_steps: int | None = None) -> tuple:
+    def run(name: str, minutes: float, max_steps: int | None = None, *, casing: bool = settings.casing,
+            seed: int = settings.seed, epochs: int = training.epochs) -> tuple:
         from transformers import DataCollatorForTokenClassification
 
         from curiolib.tasks.ner import ner_metrics
 
-        tokenizer, model = pretrained()
-        return fine_tune(model, *tokenized(), settings=settings, training=training, name=name,
+        tokenizer, model = pretrained(casing, seed)
+        return fine_tune(model, *tokenized(casing), settings=dataclasses.replace(settings, seed=seed),
+                         training=dataclasses.replace(training, epochs=epochs), name=name,
                          collator=DataCollatorForTokenClassification(tokenizer),
                          compute_metrics=ner_metrics(tag_names), minutes=minutes, max_steps=max_steps,
                          metric_for_best="f1", load_best_at_end=True)
@@ -176,10 +206,30 @@ def main(argv: list[str] | None = None) -> int:
                 "budget_train_seconds": budget.train_seconds}
 
     results |= stages.run("baseline", baseline)
+
+    def comparison_run(casing: bool, seed: int) -> dict:
+        name = f"{'cased' if casing else 'uncased'}_seed{seed}"
+        model, result = run(name, settings.train_minutes, casing=casing, seed=seed, epochs=settings.compare_epochs)
+        test, _ = score_on_test(model, pretrained(casing, seed)[0], data, tag_names, settings.max_length)
+        print(f"{name}: {settings.compare_epochs} epochs in {result.train_seconds / 60:.1f} min, validation F1 "
+              f"{result.best_metric:.4f}, test F1 {test['f1']:.4f} "
+              f"({', '.join(f'{k} {v:.3f}' for k, v in by_type(test).items())})", flush=True)
+        return {name: {"casing": casing, "seed": seed, "test_f1": test["f1"], "test_f1_by_type": by_type(test),
+                       "validation_f1": result.best_metric, "train_seconds": result.train_seconds}}
+
+    # First: the paired seeds are the finding, and each run fits in a session at one thread.
+    runs: dict = {}
+    for seed in range(settings.compare_seeds):
+        for casing in (False, True):
+            runs |= stages.run(f"compare_{'cased' if casing else 'uncased'}_{seed}",
+                               lambda casing=casing, seed=seed: comparison_run(casing, seed))
+    results["casing_comparison"] = casing_summary(runs, settings.compare_epochs)
+
     results |= stages.run("main", main_run)
     results |= stages.run("test", test_scores)
     results |= stages.run("latency", latency)
     results |= stages.run("budget", budget_run)
+
 
     row = (f"| NER (CoNLL-2003 test, entity F1) | {results['test_f1']:.3f} in "
            f"{results['train_seconds'] / 60:.0f} min | {results['budget_test_f1']:.3f} | "

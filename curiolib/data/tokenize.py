@@ -59,10 +59,12 @@ ALIGNMENTS = ("word_ids", "position")
 
 
 def tokenize_and_align_labels(batch: dict, tokenizer, *, max_length: int = 128, label_all_tokens: bool = False,
-                              tag_names: Sequence[str] | None = None, alignment: str = "word_ids") -> dict:
+                              tag_names: Sequence[str] | None = None, alignment: str = "word_ids",
+                              casing: bool = False) -> dict:
     """For `Dataset.map(batched=True)`: tokenize pre-split words and align `ner_tags` to the sub-tokens.
 
     ``alignment="position"`` reproduces the tutorial bug (`align_labels_by_position`) for the lesson.
+    ``casing=True`` sets ``token_type_ids`` to each sub-token's word case (`casing.case_ids_for_words`).
     """
     from .._validation import check_choice
 
@@ -73,6 +75,11 @@ def tokenize_and_align_labels(batch: dict, tokenizer, *, max_length: int = 128, 
         raise ValueError("label_all_tokens=True needs tag_names (the ClassLabel names) to turn B- into I- tags")
     encoded = tokenizer(batch["tokens"], is_split_into_words=True, truncation=True, max_length=max_length)
     b_to_i = b_to_i_map(tag_names) if label_all_tokens else None
+    if casing:
+        from .casing import case_ids_for_words
+
+        encoded["token_type_ids"] = [case_ids_for_words(words, encoded.word_ids(i))
+                                     for i, words in enumerate(batch["tokens"])]
     if alignment == "position":
         encoded["labels"] = [align_labels_by_position(tags, len(ids))
                              for tags, ids in zip(batch["ner_tags"], encoded["input_ids"])]
@@ -83,17 +90,20 @@ def tokenize_and_align_labels(batch: dict, tokenizer, *, max_length: int = 128, 
     return encoded
 
 
-def tokenize_ner_dataset(dataset, tokenizer, *, max_length: int = 256, alignment: str = "word_ids"):
-    """A tagged-words Dataset made ready for the training loop: input ids, mask and aligned `labels` only.
+def tokenize_ner_dataset(dataset, tokenizer, *, max_length: int = 256, alignment: str = "word_ids",
+                         casing: bool = False):
+    """A tagged-words Dataset made ready for the training loop: input ids, mask, token types and aligned `labels`.
 
     ``max_length`` is generous because a truncated sentence loses its last words' tags from training and
-    from the scores alike; batches are padded per batch, so short sentences pay nothing for it.
+    from the scores alike; batches are padded per batch, so short sentences pay nothing for it. With
+    ``casing=True`` the token types carry each word's case class, for a model widened by `add_casing`.
     """
     from .._validation import check_int
 
     check_int("max_length", max_length, low=8, high=tokenizer.model_max_length)
     encoded = dataset.map(tokenize_and_align_labels, batched=True, remove_columns=dataset.column_names,
-                          fn_kwargs={"tokenizer": tokenizer, "max_length": max_length, "alignment": alignment})
+                          fn_kwargs={"tokenizer": tokenizer, "max_length": max_length, "alignment": alignment,
+                                     "casing": bool(casing)})
     return encoded
 
 

@@ -99,12 +99,33 @@ class Entity:
     end: int
 
 
+def _cased_pipeline_class():
+    from transformers import TokenClassificationPipeline
+
+    from ..data.casing import case_ids_for_text
+
+    class CasedTokenClassificationPipeline(TokenClassificationPipeline):
+        """The token-classification pipeline, feeding each sub-token's word case as its token type."""
+
+        def preprocess(self, sentence, offset_mapping=None, **params):
+            text = sentence if isinstance(sentence, str) else params.get("delimiter", " ").join(sentence)
+            for inputs in super().preprocess(sentence, offset_mapping, **params):
+                # Every window of a long text carries offsets into the whole text, so one lookup serves all.
+                inputs["token_type_ids"] = torch.tensor([case_ids_for_text(text, inputs["offset_mapping"][0].tolist())])
+                yield inputs
+
+    return CasedTokenClassificationPipeline
+
+
 @lru_cache(maxsize=4)
 def _pipeline(model: torch.nn.Module, tokenizer, stride: int):
     from transformers import pipeline
 
+    from ..data.casing import uses_casing
+
+    extra = {"pipeline_class": _cased_pipeline_class()} if uses_casing(model) else {}
     return pipeline("token-classification", model=model, tokenizer=tokenizer, aggregation_strategy="first",
-                    stride=stride, device=next(model.parameters()).device)
+                    stride=stride, device=next(model.parameters()).device, **extra)
 
 
 @torch.no_grad()

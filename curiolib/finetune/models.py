@@ -140,14 +140,17 @@ def load_tokenizer(name: str = "minilm"):
         return _tokenizer_from(name, location)
 
 
-def load_model_for_task(name: str, task: str, label_names: list[str], *, seed: int | None = 0):
+def load_model_for_task(name: str, task: str, label_names: list[str], *, seed: int | None = 0,
+                        casing: bool = False):
     """(tokenizer, model) for sequence ("sentiment") or token ("ner") classification, labels named from the data.
 
     ``id2label``/``label2id`` come from ``label_names`` (a dataset's ClassLabel names). The classification
     head is new, randomly initialised from ``seed`` so runs repeat, unless ``name`` is a folder saved after
     fine-tuning, which gives back its own head. Transformers' load report lists the new head's weights as
     MISSING ("newly initialized because missing from the checkpoint"); it is silenced here because
-    training that head is exactly what the lesson does next.
+    training that head is exactly what the lesson does next. ``casing=True`` (token task only) gives an
+    uncased model a learned embedding of each word's case (`curiolib.data.casing`); a folder saved from such a
+    model keeps it whatever ``casing`` says.
     """
     from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification
 
@@ -159,6 +162,10 @@ def load_model_for_task(name: str, task: str, label_names: list[str], *, seed: i
         raise ValueError(f"label_names must be a non-empty list of distinct names, got {label_names!r}")
     if len(label_names) < 2:  # transformers reads num_labels=1 as regression: an MSE loss, no classes
         raise ValueError(f"label_names must name at least two labels to classify between, got {list(label_names)!r}")
+    check_choice("casing", casing, (False, True))
+    if casing and task != "token":
+        raise ValueError("casing=True is for NER (task='token'): find_entities feeds the case of each word, "
+                         "classify does not")
     location = resolve_model(name)
     _check_saved_head(name, location, task, list(label_names))
     auto = AutoModelForSequenceClassification if task == "sequence" else AutoModelForTokenClassification
@@ -171,6 +178,10 @@ def load_model_for_task(name: str, task: str, label_names: list[str], *, seed: i
         tokenizer = _tokenizer_from(name, location)
         model = _from_pretrained(auto.from_pretrained, name, location, num_labels=len(label_names),
                                  id2label=id2label, label2id={label: i for i, label in id2label.items()})
+    if casing:
+        from ..data.casing import add_casing
+
+        add_casing(model)
     return tokenizer, model
 
 

@@ -1,0 +1,81 @@
+"""Capitals given back to an uncased model: a per-word case class fed through BERT's token-type embeddings.
+
+An uncased tokenizer lower-cases "Apple" and "apple" to the same ids, so the model cannot see the strongest
+clue to a name in English news. The classic fix of neural taggers is a case feature per word (lower, Title,
+UPPER, mixed, no cased letters), embedded and added to the word embeddings. BERT already adds one learned
+vector per token to its word embeddings, the token-type ("segment") embedding, which a single-sentence task
+leaves at type 0 everywhere. `add_casing` widens that table to one row per case class, each starting as a
+copy of row 0, so the model begins exactly as pretrained; the case classes then go in as ``token_type_ids``.
+Because they travel as a standard input, a cased model survives `save_pretrained` / `from_pretrained` and
+ONNX export unchanged; only the code that tokenizes must compute them (`tokenize_ner_dataset(casing=True)`,
+`find_entities`). A word is what whitespace separates, in training (CoNLL words hold no spaces) and on raw text.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+#: The case classes, in the order of their ids (0 also marks [CLS], [SEP] and padding).
+CASES = ("no cased letters", "lower", "Title", "UPPER", "mixed")
+CONFIG_FLAG = "curiolib_casing"  # saved in config.json, so a reloaded model says it wants case ids
+
+
+def word_case(word: str) -> int:
+    """The case class id of one word, judged on its cased letters only ("(AP)" is UPPER, "U.S." too)."""
+    letters = [c for c in word if c.islower() or c.isupper()]
+    if not letters:
+        return 0
+    if all(c.islower() for c in letters):
+        return 1
+    if all(c.isupper() for c in letters):
+        return 3 if len(letters) > 1 else 2  # a lone capital ("I", "A") begins a word like a Title
+    if letters[0].isupper() and all(c.islower() for c in letters[1:]):
+        return 2
+    return 4
+
+
+def case_ids_for_words(words: Sequence[str], word_ids: Sequence[int | None]) -> list[int]:
+    """One case id per sub-token of pre-split words: the case of the word it came from, 0 for special tokens."""
+    cases = [word_case(word) for word in words]
+    return [0 if word is None else cases[word] for word in word_ids]
+
+
+def case_ids_for_text(text: str, offsets: Sequence[Sequence[int]]) -> list[int]:
+    """One case id per sub-token of raw text from its character offsets (special tokens have empty spans)."""
+    case_at = [0] * len(text)
+    for match in re.finditer(r"\S+", text):
+        case_at[match.start():match.end()] = [word_case(match.group())] * (match.end() - match.start())
+    return [case_at[int(start)] if int(end) > int(start) else 0 for start, end in offsets]
+
+
+def uses_casing(model) -> bool:
+    """True for a model widened by `add_casing` (also once saved and reloaded)."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return bool(getattr(getattr(base, "config", None), CONFIG_FLAG, False))
+
+
+def _token_type_table(model):
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    embeddings = getattr(getattr(base, base.base_model_prefix, base), "embeddings", None)
+    table = getattr(embeddings, "token_type_embeddings", None)
+    if table is None:
+        raise ValueError(f"casing needs a model with token-type embeddings (BERT, MiniLM); "
+                         f"{type(base).__name__} has none: use casing=False, or a cased model")
+    return base, embeddings, table
+
+
+def add_casing(model):
+    """Widen the token-type embeddings to one row per case class (each a copy of row 0); returns the model."""
+    import torch
+
+    base, embeddings, table = _token_type_table(model)
+    if uses_casing(base):
+        return model
+    wider = torch.nn.Embedding(len(CASES), table.embedding_dim, device=table.weight.device, dtype=table.weight.dtype)
+    with torch.no_grad():
+        wider.weight.copy_(table.weight[0].expand(len(CASES), -1))
+    embeddings.token_type_embeddings = wider
+    # Some BERT versions keep a buffer of zero token types for inputs that bring none: it stays valid (row 0).
+    base.config.type_vocab_size = len(CASES)
+    setattr(base.config, CONFIG_FLAG, True)
+    return model
