@@ -8,7 +8,8 @@ leaves at type 0 everywhere. `add_casing` widens that table to one row per case 
 copy of row 0, so the model begins exactly as pretrained; the case classes then go in as ``token_type_ids``.
 Because they travel as a standard input, a cased model survives `save_pretrained` / `from_pretrained` and
 ONNX export unchanged; only the code that tokenizes must compute them (`tokenize_ner_dataset(casing=True)`,
-`find_entities`). A word is what whitespace separates, in training (CoNLL words hold no spaces) and on raw text.
+`find_entities`). A word is what whitespace separates, in training (CoNLL words hold no spaces) and on raw text;
+sub-tokens without letters get 0 in both.
 """
 from __future__ import annotations
 
@@ -34,18 +35,27 @@ def word_case(word: str) -> int:
     return 4
 
 
-def case_ids_for_words(words: Sequence[str], word_ids: Sequence[int | None]) -> list[int]:
-    """One case id per sub-token of pre-split words: the case of the word it came from, 0 for special tokens."""
+def _has_cased_letter(text: str) -> bool:
+    return any(c.islower() or c.isupper() for c in text)
+
+
+def case_ids_for_words(words: Sequence[str], word_ids: Sequence[int | None], tokens: Sequence[str]) -> list[int]:
+    """One case id per sub-token of pre-split words: its word's case, 0 for special and letterless sub-tokens.
+
+    A sub-token without letters (the "." of "U.S.", a digit) gets 0 whatever its word, so that a word glued to
+    its punctuation in raw text ("Paris.") gives the same ids as the word and the punctuation apart.
+    """
     cases = [word_case(word) for word in words]
-    return [0 if word is None else cases[word] for word in word_ids]
+    return [cases[word] if word is not None and _has_cased_letter(token.removeprefix("##")) else 0
+            for word, token in zip(word_ids, tokens)]
 
 
 def case_ids_for_text(text: str, offsets: Sequence[Sequence[int]]) -> list[int]:
-    """One case id per sub-token of raw text from its character offsets (special tokens have empty spans)."""
+    """One case id per sub-token of raw text from its character offsets, by the rule of `case_ids_for_words`."""
     case_at = [0] * len(text)
     for match in re.finditer(r"\S+", text):
         case_at[match.start():match.end()] = [word_case(match.group())] * (match.end() - match.start())
-    return [case_at[int(start)] if int(end) > int(start) else 0 for start, end in offsets]
+    return [case_at[int(start)] if _has_cased_letter(text[int(start):int(end)]) else 0 for start, end in offsets]
 
 
 def uses_casing(model) -> bool:

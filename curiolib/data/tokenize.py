@@ -78,7 +78,7 @@ def tokenize_and_align_labels(batch: dict, tokenizer, *, max_length: int = 128, 
     if casing:
         from .casing import case_ids_for_words
 
-        encoded["token_type_ids"] = [case_ids_for_words(words, encoded.word_ids(i))
+        encoded["token_type_ids"] = [case_ids_for_words(words, encoded.word_ids(i), encoded.tokens(i))
                                      for i, words in enumerate(batch["tokens"])]
     if alignment == "position":
         encoded["labels"] = [align_labels_by_position(tags, len(ids))

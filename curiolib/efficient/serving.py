@@ -45,13 +45,20 @@ def quantize_int8(model: torch.nn.Module) -> torch.nn.Module:
 
 
 def export_onnx(model: torch.nn.Module, tokenizer, path: str | Path, *, opset: int = 17) -> Path:
-    """Export a sequence classifier to ONNX with batch size and length left free; returns the file's path."""
+    """Export a sequence or token classifier to ONNX, batch size and length left free; returns the file's path.
+
+    A token classifier widened by `curiolib.data.casing.add_casing` exports as it is: its case ids are the
+    ``token_type_ids`` input, which the caller fills (`tokenize_ner_dataset(casing=True)`).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     model = copy.deepcopy(model).to("cpu").eval()
     example = tokenizer(["an example sentence", "another"], padding=True, return_tensors="pt")
     names = [name for name in ONNX_INPUTS if name in example]
-    axes = {name: {0: "batch", 1: "length"} for name in names} | {"logits": {0: "batch"}}
+    with torch.no_grad():
+        per_token = model(**example).logits.dim() == 3  # a token classifier: one row of logits per token
+    axes = ({name: {0: "batch", 1: "length"} for name in names}
+            | {"logits": {0: "batch", 1: "length"} if per_token else {0: "batch"}})
     with torch.no_grad(), warnings.catch_warnings():
         # The tracer warns about Python branches on shapes inside transformers' attention masking; the
         # exported graph is checked against the float model on varied lengths in the tests, so they are noise here.

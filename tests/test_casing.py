@@ -1,0 +1,159 @@
+"""The learned case embedding: per-word case ids aligned to sub-words, in training and on raw text, kept through
+save/load and ONNX, and actually used by the model."""
+from __future__ import annotations
+
+import pytest
+import torch
+from datasets import Dataset
+from transformers import DataCollatorForTokenClassification
+
+from curiolib.data import load_ner, tokenize_ner_dataset
+from curiolib.data.casing import CASES, add_casing, case_ids_for_text, uses_casing, word_case
+from curiolib.efficient import OnnxClassifier, export_onnx
+from curiolib.finetune.inference import find_entities
+from curiolib.finetune.loop import TrainingConfig, predict, train
+from curiolib.finetune.models import load_model_for_task
+from curiolib.tasks.ner import ner_metrics
+
+TAGS = ["O", "B-ORG", "I-ORG"]
+
+
+@pytest.fixture(scope="module")
+def ner_data():
+    return load_ner(verbose=False)
+
+
+def _table(model) -> torch.nn.Embedding:
+    return model.bert.embeddings.token_type_embeddings
+
+
+@pytest.mark.parametrize("word, case", [
+    ("obama", "lower"), ("Obama", "Title"), ("NATO", "UPPER"), ("iPhone", "mixed"), ("McDonald", "mixed"),
+    ("(AP)", "UPPER"), ("U.S.", "UPPER"), ("I", "Title"), ("1996", "no cased letters"), (",", "no cased letters"),
+    ("ÉCOLE", "UPPER"), ("Zürich", "Title"), ("東京", "no cased letters"), ("don't", "lower"),
+])
+def test_each_word_gets_its_case_class(word: str, case: str) -> None:
+    assert CASES[word_case(word)] == case
+
+
+def test_every_sub_token_carries_its_words_case_in_training_and_on_raw_text(ner_data, tokenizer) -> None:
+    sentences = ner_data["validation"].select(range(60))
+    encoded = tokenize_ner_dataset(sentences, tokenizer, casing=True)
+    split_words, seen = 0, set()
+    for source, row in zip(sentences, encoded):
+        words = source["tokens"]
+        word_ids = tokenizer(words, is_split_into_words=True, truncation=True, max_length=256).word_ids()
+        tokens = tokenizer.convert_ids_to_tokens(row["input_ids"])
+        expected = [0 if w is None or not any(c.isalpha() for c in t) else word_case(words[w])
+                    for w, t in zip(word_ids, tokens)]
+        assert row["token_type_ids"] == expected
+        seen |= set(expected)
+        split_words += sum(1 for i in range(1, len(word_ids)) if word_ids[i] is not None
+                           and word_ids[i] == word_ids[i - 1])
+        # The same words as raw text, as find_entities sees them: the same case on every sub-token.
+        text = " ".join(words)
+        raw = tokenizer(text, return_offsets_mapping=True, truncation=True, max_length=256)
+        if raw["input_ids"] == row["input_ids"]:
+            assert case_ids_for_text(text, raw["offset_mapping"]) == expected
+    assert split_words > 10 and {1, 2, 3} <= seen, "the sample must hold split words and several cases"
+    plain = tokenize_ner_dataset(sentences, tokenizer)
+    assert all(set(ids) == {0} for ids in plain["token_type_ids"]), "without casing every token type stays 0"
+
+
+def test_a_widened_model_starts_exactly_as_the_pretrained_one(tokenizer) -> None:
+    _, plain = load_model_for_task("minilm", "ner", TAGS, seed=0)
+    _, cased = load_model_for_task("minilm", "ner", TAGS, seed=0, casing=True)
+    assert uses_casing(cased) and not uses_casing(plain) and _table(cased).num_embeddings == len(CASES)
+    inputs = tokenizer(["Angela Merkel met NATO in Paris."], return_tensors="pt")
+    ids = torch.tensor([case_ids_for_text("Angela Merkel met NATO in Paris.",
+                                          tokenizer("Angela Merkel met NATO in Paris.",
+                                                    return_offsets_mapping=True)["offset_mapping"])])
+    assert set(ids[0].tolist()) == {0, 1, 2, 3}
+    with torch.no_grad():
+        before = plain(**inputs).logits
+        after = cased(**(inputs | {"token_type_ids": ids})).logits
+    assert torch.allclose(before, after, atol=1e-6)
+
+
+def _recording(model) -> list[list[int]]:
+    seen: list[list[int]] = []
+    _table(model).register_forward_hook(lambda module, args, output: seen.extend(args[0].tolist()))
+    return seen
+
+
+def test_find_entities_feeds_each_words_case_also_across_windows(tokenizer) -> None:
+    tokenizer, model = load_model_for_task("minilm", "ner", TAGS, seed=0, casing=True)
+    seen = _recording(model)
+    find_entities("Angela met NATO in paris.", model, tokenizer)
+    tokens = tokenizer.convert_ids_to_tokens(tokenizer("Angela met NATO in paris.")["input_ids"])
+    assert list(zip(tokens, seen[0])) == [("[CLS]", 0), ("angela", 2), ("met", 1), ("nato", 3), ("in", 1),
+                                          ("paris", 1), (".", 0), ("[SEP]", 0)]
+    seen.clear()
+    long_text = "Paris met NATO there . " * 200  # about 1,000 tokens: read in overlapping windows
+    find_entities(long_text, model, tokenizer)
+    assert len(seen) >= 2
+    # The pipeline's windows, as it cuts them: each sub-token's id must be its word's case.
+    expected = {"paris": 2, "met": 1, "nato": 3, "there": 1}
+    windows = tokenizer(long_text, return_overflowing_tokens=True, stride=64, truncation=True, padding=True,
+                        max_length=tokenizer.model_max_length)["input_ids"]
+    assert len(windows) == len(seen)
+    for ids, window in zip(windows, seen):
+        assert [expected.get(name, 0) for name in tokenizer.convert_ids_to_tokens(ids)] == window
+
+
+def test_a_cased_model_keeps_its_case_table_through_save_load_and_onnx(tokenizer, tmp_path) -> None:
+    tokenizer, model = load_model_for_task("minilm", "ner", TAGS, seed=0, casing=True)
+    torch.manual_seed(1)
+    with torch.no_grad():  # as if trained: rows that differ, so a lost or misfed table shows
+        _table(model).weight.add_(torch.randn_like(_table(model).weight) * 0.5)
+    texts = ["Angela Merkel met NATO in Paris.", "the apple of Apple"]
+    found = find_entities(texts, model, tokenizer)
+    model.save_pretrained(tmp_path / "cased")
+    tokenizer.save_pretrained(tmp_path / "cased")
+    again_tokenizer, again = load_model_for_task(str(tmp_path / "cased"), "ner", TAGS)  # casing from config.json
+    assert uses_casing(again) and torch.equal(_table(again).weight, _table(model).weight)
+    assert find_entities(texts, again, again_tokenizer) == found
+
+    words = Dataset.from_dict({"tokens": [t.split() for t in texts], "ner_tags": [[0] * len(t.split()) for t in texts]})
+    batch = DataCollatorForTokenClassification(tokenizer)(list(tokenize_ner_dataset(words, tokenizer, casing=True)))
+    batch.pop("labels")
+    onnx = OnnxClassifier(export_onnx(model, tokenizer, tmp_path / "cased.onnx"), model.config.id2label)
+    with torch.no_grad():
+        reference = model(**batch).logits
+        zeros = model(**(batch | {"token_type_ids": torch.zeros_like(batch["token_type_ids"])})).logits
+    assert torch.allclose(onnx(**batch).logits, reference, atol=1e-4)
+    assert not torch.allclose(zeros, reference, atol=1e-2), "the case ids must change the logits"
+
+
+def test_casing_is_refused_where_it_cannot_work() -> None:
+    from transformers import DistilBertConfig, DistilBertForTokenClassification
+
+    with pytest.raises(ValueError, match="casing=True is for NER"):
+        load_model_for_task("minilm", "sentiment", ["negative", "positive"], casing=True)
+    with pytest.raises(ValueError, match="casing must be one of"):
+        load_model_for_task("minilm", "ner", TAGS, casing="yes")
+    tiny = DistilBertForTokenClassification(DistilBertConfig(vocab_size=50, dim=32, n_layers=1, n_heads=2,
+                                                             hidden_dim=64, num_labels=3))
+    with pytest.raises(ValueError, match="no token-type embeddings|has none"):
+        add_casing(tiny)
+
+
+@pytest.mark.slow
+def test_only_the_cased_model_can_learn_what_only_capitals_tell(tokenizer, tmp_path) -> None:
+    # "apple pie" / "Apple pie": the same sub-words, told apart by case alone.
+    sentences = [["apple", "pie"], ["Apple", "pie"]] * 16
+    tags = [[0, 0] if s[0] == "apple" else [1, 0] for s in sentences]
+    data = Dataset.from_dict({"tokens": sentences, "ner_tags": tags})
+    first = {}
+    for casing in (False, True):
+        _, model = load_model_for_task("minilm", "ner", TAGS, seed=0, casing=casing)
+        encoded = tokenize_ner_dataset(data, tokenizer, casing=casing)
+        config = TrainingConfig(output_dir=str(tmp_path / str(casing)), epochs=10, batch_size=8, learning_rate=1e-3,
+                                show_progress=False, seed=0, metric_for_best="token_accuracy")
+        collator = DataCollatorForTokenClassification(tokenizer)
+        train(model, encoded, encoded.select(range(2)), collator=collator, compute_metrics=ner_metrics(TAGS),
+              config=config)
+        logits, _ = predict(model, encoded.select(range(2)), collator)
+        first[casing] = logits[:, 1].argmax(-1).tolist()  # the tag of "apple" / "Apple"
+    assert first[True] == [0, 1], "with casing the model must tell Apple from apple"
+    assert first[False][0] == first[False][1], "without casing the two inputs are identical"
