@@ -14,6 +14,7 @@ from curiolib.finetune.inference import find_entities
 from curiolib.finetune.loop import TrainingConfig, predict, train
 from curiolib.finetune.models import load_model_for_task
 from curiolib.tasks.ner import (dataset_tags, entity_outcomes, entity_report, entity_scores, ner_metrics, outcome_table,
+                               paired_f1_bootstrap,
                                 seen_entity_baseline, word_level_tags, worst_tagged_sentences)
 
 GOLD = [["B-PER", "I-PER", "O", "B-LOC"], ["B-ORG", "O"]]
@@ -180,3 +181,16 @@ def test_ner_widget_shows_the_entities_the_model_finds_as_the_text_changes(tagge
         listed = re.findall(r"<li>(.*?) — (\w+), \d+%, characters (\d+)–(\d+)</li>", answer.value)
         assert listed == [(html.escape(e.text), e.type, str(e.start), str(e.end)) for e in entities[:50]]
         assert ("No entities found." in answer.value) == (not entities)
+
+
+def test_paired_f1_bootstrap_gives_the_f1_difference_and_an_interval_around_it() -> None:
+    gold = GOLD * 30
+    better = paired_f1_bootstrap(gold, gold, PREDICTED * 30)
+    perfect, other = entity_scores(gold, gold)["f1"], entity_scores(gold, PREDICTED * 30)["f1"]
+    assert better["difference"] == pytest.approx(perfect - other)
+    assert 0 < better["low"] <= better["difference"] <= better["high"]
+    assert paired_f1_bootstrap(gold, gold, gold) == {"difference": 0.0, "low": 0.0, "high": 0.0}
+    mixed = [GOLD[0], PREDICTED[1]] * 30  # right on half the sentences: a smaller gain than `better`
+    assert 0 < paired_f1_bootstrap(gold, mixed, PREDICTED * 30)["difference"] < better["difference"]
+    with pytest.raises(ValueError, match="samples"):
+        paired_f1_bootstrap(gold, gold, gold, samples=5)
