@@ -32,6 +32,7 @@ from .._validation import check_choice, check_int, check_number
 from ..maths.optimisers import warmup_steps
 
 Metrics = Callable[[np.ndarray, np.ndarray], dict[str, float]]
+LossFunction = Callable[[torch.nn.Module, dict], torch.Tensor]
 STATE_FILE = "trainer_state.json"
 
 
@@ -305,10 +306,14 @@ def check_before_training(model: torch.nn.Module, train_dataset: Dataset, eval_d
 
 
 def training_step(model: torch.nn.Module, batch: dict, optimizer: torch.optim.Optimizer, accelerator: Accelerator,
-                  max_grad_norm: float | None) -> float:
-    """One micro-batch: forward, backward, and on the last micro-batch of a step, clip and step; its loss."""
+                  max_grad_norm: float | None, compute_loss: LossFunction | None = None) -> float:
+    """One micro-batch: forward, backward, and on the last micro-batch of a step, clip and step; its loss.
+
+    The loss is the model's own (cross-entropy on ``labels``) unless ``compute_loss(model, batch)`` is given,
+    as distillation does (`curiolib.efficient.distill`).
+    """
     with accelerator.accumulate(model):
-        loss = model(**batch).loss
+        loss = model(**batch).loss if compute_loss is None else compute_loss(model, batch)
         accelerator.backward(loss)  # divided by grad_accum_steps, so k equal micro-batches give their mean gradient
         if accelerator.sync_gradients and max_grad_norm is not None:
             accelerator.clip_grad_norm_(model.parameters(), max_grad_norm)  # the whole step's gradient, once
@@ -324,8 +329,12 @@ def _evaluation_due(config: TrainingConfig, step: int, end_of_epoch: bool) -> bo
 
 
 def train(model: torch.nn.Module, train_dataset: Dataset, eval_dataset: Dataset, *, collator,
-          compute_metrics: Metrics, config: TrainingConfig, resume: bool = False) -> TrainResult:
-    """Fine-tune ``model`` on tokenized datasets; with ``resume=True`` continue from the last checkpoint."""
+          compute_metrics: Metrics, config: TrainingConfig, resume: bool = False,
+          compute_loss: LossFunction | None = None) -> TrainResult:
+    """Fine-tune ``model`` on tokenized datasets; with ``resume=True`` continue from the last checkpoint.
+
+    ``compute_loss(model, batch)`` replaces the model's own loss (see `training_step`).
+    """
     check_before_training(model, train_dataset, eval_dataset, collator, compute_metrics, config)
     if config.save_checkpoints:
         claim_output_dir(config.output_dir)  # refuses a folder of someone else's files before any training
@@ -360,7 +369,8 @@ def train(model: torch.nn.Module, train_dataset: Dataset, eval_dataset: Dataset,
         model.train()
         started = time.perf_counter()
         for batch in accelerator.skip_first_batches(train_loader, state.batches_done):
-            state.recent_losses.append(training_step(model, batch, optimizer, accelerator, config.max_grad_norm))
+            state.recent_losses.append(training_step(model, batch, optimizer, accelerator, config.max_grad_norm,
+                                                     compute_loss))
             del state.recent_losses[:-config.log_every * config.grad_accum_steps]
             state.batches_done += 1
             state.examples_seen += len(batch["input_ids"]) * accelerator.num_processes
