@@ -1,4 +1,5 @@
-"""Efficient fine-tuning on SST-2: full fine-tuning against LoRA (two ranks), then float, int8 and ONNX serving.
+"""Efficient fine-tuning on SST-2: full fine-tuning against LoRA (two ranks) and a distilled 3-layer student,
+then float, int8, ONNX and ONNX int8 serving of the full model, beside the student.
 
     python -m benchmarks.efficient            # the full run (needs CURIOLIB_DATA with sst2/)
     python -m benchmarks.efficient --tiny     # seconds: what the test suite runs
@@ -28,6 +29,7 @@ if TYPE_CHECKING:  # for the hints only
     from datasets import DatasetDict
 
 SETTINGS_FILE = "settings.json"  # the parent's settings, read by each method's process
+STUDENT = "distilled student, 3 of 6 layers (PyTorch)"
 # Each method's process imports this module afresh and trains one method from the parent's settings file.
 CHILD = ("import sys; from benchmarks.efficient import child; "
          "sys.exit(child(sys.argv[1], sys.argv[2], int(sys.argv[3])))")
@@ -71,7 +73,13 @@ def child(settings_file: str, method: str, rank: int) -> int:
     (settings,) = HfArgumentParser(EfficientSettings).parse_json_file(settings_file)
     use_threads(settings)
     data = load_sst2(settings)
-    result = fine_tune_with(method, data, model_name=settings.model, rank=rank, epochs=1,
+    teacher = None
+    if method == "distilled":  # the teacher is the full fine-tuning run's model, trained before this one
+        from curiolib.finetune.models import load_model_for_task
+
+        teacher = load_model_for_task(str(settings.work_dir / "full" / "model"), "sequence",
+                                      data["train"].features["label"].names)[1]
+    result = fine_tune_with(method, data, model_name=settings.model, rank=rank, epochs=1, teacher=teacher,
                             batch_size=settings.train_batch_size, max_length=settings.max_length, seed=settings.seed,
                             max_steps=settings.steps, output_dir=settings.work_dir, show_progress=False,
                             resume=settings.resume, checkpoint_every=settings.checkpoint_every)
@@ -105,9 +113,11 @@ def serving_versions(settings: EfficientSettings, data: DatasetDict) -> dict:
 
     label_names = data["train"].features["label"].names
     tokenizer, model = load_model_for_task(str(settings.work_dir / "full" / "model"), "sequence", label_names)
+    _, student = load_model_for_task(str(settings.work_dir / "distilled" / "model"), "sequence", label_names)
     validation = data["validation"].to_dict()
     serving = compare_serving(model, tokenizer, validation["sentence"], validation["label"],
-                              work_dir=settings.work_dir / "serving", timed=settings.latency_sentences)
+                              work_dir=settings.work_dir / "serving", timed=settings.latency_sentences,
+                              others={STUDENT: student})
     print(serving.round(4).to_string(), flush=True)
     return {"serving": serving.reset_index().to_dict("records")}
 
@@ -120,9 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     quiet()
     use_threads(settings)
     data = load_sst2(settings)
-    methods = [("full", 0)] + [("lora", rank) for rank in settings.ranks]
-    # fine_tune_with names its folders full/ and lora_r<rank>/; the figures files are this module's.
-    own = [SETTINGS_FILE, "serving", "full"] + [f"lora_r{rank}" for rank in settings.ranks]
+    methods = [("full", 0), ("distilled", 0)] + [("lora", rank) for rank in settings.ranks]
+    # fine_tune_with names its folders full/, distilled/ and lora_r<rank>/; the figures files are this module's.
+    own = [SETTINGS_FILE, "serving", "full", "distilled"] + [f"lora_r{rank}" for rank in settings.ranks]
     prepare_work_dir(settings, own=own + [figures_file(settings, *m).name for m in methods])
     everything = settings_dict(settings)
     stages = Stages(settings, everything)
@@ -138,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     results = results_header(settings, everything) | {
         "training": training, "serving": serving.reset_index().to_dict("records"),
         "lora_gap_points": {f"r={m['rank']}": 100 * (full["validation accuracy"] - m["validation accuracy"])
-                            for m in training[1:]},
+                            for m in training if m["method_key"] == "lora"},
+        "distilled_gap_points": -serving.loc[STUDENT, "change vs float (points)"],
         "speedup_vs_float": {name: row["sentences/s"] / float_row["sentences/s"] for name, row in serving.iterrows()}}
     table = ["| method / version | validation accuracy | trainable parameters | train ex/s | peak memory | "
              "size on disk | p50 / p95 latency | sentences/s |", "|---|---|---|---|---|---|---|---|"]
@@ -147,7 +158,9 @@ def main(argv: list[str] | None = None) -> int:
                      f"({m['trainable share']:.1%}) | {m['train examples/s']:.0f} | {m['peak memory MB']:.0f} MB | "
                      f"{m['saved MB']:.1f} MB | | |")
     for name, row in serving.iterrows():
-        table.append(f"| {name} | {row['accuracy']:.3f} (agrees {row['agreement with float']:.1%}) | | | | "
+        change = (f"; {row['change vs float (points)']:+.1f} points, {row['change low']:+.1f} to "
+                  f"{row['change high']:+.1f}" if name != serving.index[0] else "")
+        table.append(f"| {name} | {row['accuracy']:.3f} (agrees {row['agreement with float']:.1%}{change}) | | | | "
                      f"{row['size MB']:.0f} MB | {row['p50 ms']:.1f} / {row['p95 ms']:.1f} ms | "
                      f"{row['sentences/s']:.0f} |")
     write_results(results, settings.output, "\n" + "\n".join(table))

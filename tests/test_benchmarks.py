@@ -22,9 +22,9 @@ def _run(module: str, *args: str, env: dict | None = None) -> subprocess.Complet
 BENCHMARK_KEYS = {
     "sentiment": ("validation_accuracy", "throughput_ratio", "train_examples_per_s", "p95_latency_ms",
                   "tfidf_accuracy", "budget_accuracy"),
-    "ner": ("test_f1", "test_f1_by_type", "train_examples_per_s", "baseline_f1", "budget_test_f1",
+    "ner": ("test_f1", "test_f1_by_type", "train_examples_per_s", "baseline_f1", "budget_test_f1", "casing_comparison",
             "inference_sentences_per_s", "p95_latency_ms"),
-    "efficient": ("training", "serving", "lora_gap_points", "speedup_vs_float"),
+    "efficient": ("training", "serving", "lora_gap_points", "distilled_gap_points", "speedup_vs_float"),
     "active_learning": ("labels_to_target", "accuracy", "curves", "pool"),
     "growth_fit": ("heldout_rmse", "beta_star_measured", "beta_star_model", "parameters", "standard_errors",
                    "by_cost"),

@@ -87,11 +87,12 @@ def test_training_on_soft_targets_brings_the_student_to_its_teacher(teacher, tmp
         return float(F.kl_div(torch.tensor(student_logits).log_softmax(-1),
                               torch.tensor(teacher_logits).log_softmax(-1), reduction="batchmean", log_target=True))
 
-    before = gap()
+    before, teacher_weights = gap(), {name: value.clone() for name, value in model.state_dict().items()}
     config = TrainingConfig(output_dir=str(tmp_path / "distil"), epochs=10, batch_size=16, learning_rate=1e-4,
                             show_progress=False, save_checkpoints=False, load_best_at_end=False)
     train(student, data, data.select(range(8)), collator=collator,
           compute_metrics=classification_metrics,
           config=config, compute_loss=distillation_objective(model, temperature=2.0, alpha=0.0))
     assert gap() < 0.5 * before, f"KL(teacher ‖ student) went from {before:.4f} to {gap():.4f}"
-    assert not any(p.requires_grad for p in model.parameters()), "the teacher is frozen"
+    assert all(torch.equal(value, teacher_weights[name]) for name, value in model.state_dict().items()), \
+        "training the student must leave the teacher as it was"

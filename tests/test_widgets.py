@@ -70,6 +70,18 @@ def test_batched_and_single_predictions_agree(classifier) -> None:
         assert a.label == b.label and a.probabilities == pytest.approx(b.probabilities, abs=1e-5)
 
 
+def test_length_sorted_batches_answer_in_the_order_given(classifier) -> None:
+    tokenizer, model = classifier
+    texts = ["a long, winding sentence about a film that never seems to end " * 3, "ok", "fine film", "no", "bad"]
+    sorted_answers = classify(texts, model, tokenizer, batch_size=2)
+    plain = classify(texts, model, tokenizer, batch_size=2, sort_by_length=False)
+    assert [a.text for a in sorted_answers] == texts
+    for a, b in zip(sorted_answers, plain):
+        assert a.label == b.label and a.tokens == b.tokens
+        assert a.probabilities == pytest.approx(b.probabilities, abs=1e-5)
+    assert sorted_answers[1].tokens == plain[1].tokens == ["[CLS]", "ok", "[SEP]"], "no padding among the tokens"
+
+
 def test_classify_says_what_it_needs_for_none_bytes_and_the_wrong_model(classifier) -> None:
     tokenizer, model = classifier
     with pytest.raises(TypeError, match="got NoneType"):
@@ -172,5 +184,8 @@ def test_the_paired_test_looks_only_at_the_examples_where_the_two_disagree() -> 
     assert result.difference == pytest.approx(0.2) and result.p_value == pytest.approx(2 * 0.5 ** 20)
     close = paired_accuracy_test([True, False] * 50, [False, True] * 50)  # 50 each way: no evidence at all
     assert close.p_value == pytest.approx(1.0)
+    # The interval: 0.2 ± 1.96·sqrt(20 − 20²/100)/100; with 50 disagreements each way, 0 ± 1.96·sqrt(100)/100.
+    assert (result.low, result.high) == pytest.approx((0.2 - 1.96 * 0.04, 0.2 + 1.96 * 0.04))
+    assert (close.low, close.high) == pytest.approx((-0.196, 0.196)) and (same.low, same.high) == (0, 0)
     with pytest.raises(ValueError, match="one length"):
         paired_accuracy_test([True], [True, False])

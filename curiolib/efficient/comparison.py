@@ -23,7 +23,7 @@ from ..tasks.sentiment import classification_metrics
 from .lora import add_lora, count_parameters, freeze_encoder, save_adapter
 from .serving import OnnxClassifier, agreement, export_onnx, measure_latency, model_size_mb, quantize_int8
 
-METHODS = ("full", "lora", "frozen encoder")
+METHODS = ("full", "lora", "frozen encoder", "distilled")
 BYTES_PER_FLOAT = 4
 
 
@@ -98,20 +98,26 @@ def fine_tune_with(method: str, data: DatasetDict, *, model_name: str = "minilm"
                    max_length: int = 64, seed: int = 0, time_budget_s: float | None = None,
                    max_steps: int | None = None, output_dir: str | Path = "checkpoints/efficient",
                    show_progress: bool = True, resume: bool = False, checkpoint_every: int | None = None,
-                   mixed_precision: str = "no") -> MethodResult:
+                   mixed_precision: str = "no", teacher: torch.nn.Module | None = None,
+                   student_layers: list[int] | None = None, temperature: float = 2.0,
+                   alpha: float = 0.5) -> MethodResult:
     """Train one method on ``data`` (train, validation) with the shared loop and report what it cost.
 
     Learning rates default to what suits each method: LoRA and a lone head learn from a small, fresh set of
-    weights and want a larger step (1e-3) than full fine-tuning (1e-4). With ``resume=True`` training goes
-    on from the method's last checkpoint in ``output_dir`` (saved every ``checkpoint_every`` steps);
-    ``mixed_precision`` ("fp16", "bf16") goes to the loop, for a GPU.
+    weights and want a larger step (1e-3) than full fine-tuning and distillation (1e-4). With ``resume=True``
+    training goes on from the method's last checkpoint in ``output_dir`` (saved every ``checkpoint_every``
+    steps); ``mixed_precision`` ("fp16", "bf16") goes to the loop, for a GPU. ``"distilled"`` needs the
+    fine-tuned ``teacher``: the student keeps its ``student_layers`` (default every other one) and learns from
+    its soft targets (`curiolib.efficient.distill`, ``temperature`` and ``alpha``).
     """
     check_choice("method", method, METHODS)
     if method == "lora":
         check_int("rank", rank, low=1)
+    if (method == "distilled") != (teacher is not None):
+        raise ValueError("method='distilled' needs teacher=<the fine-tuned model>, and only it takes a teacher")
     name = method.replace(" ", "_") + (f"_r{rank}" if method == "lora" else "")
     folder = Path(output_dir) / name
-    learning_rate = learning_rate or (1e-4 if method == "full" else 1e-3)
+    learning_rate = learning_rate or (1e-4 if method in ("full", "distilled") else 1e-3)
     config = TrainingConfig(output_dir=str(folder / "run"), epochs=epochs, batch_size=batch_size,
                             learning_rate=learning_rate, warmup_ratio=0.06, seed=seed, time_budget_s=time_budget_s,
                             max_steps=max_steps, show_progress=show_progress, checkpoint_every=checkpoint_every,
@@ -121,15 +127,21 @@ def fine_tune_with(method: str, data: DatasetDict, *, model_name: str = "minilm"
         remove_own(folder, ["run", "model", "adapter"])
     label_names = data["train"].features["label"].names
     tokenizer, model = load_model_for_task(model_name, "sequence", label_names, seed=seed)
+    compute_loss = None
     if method == "lora":
         model = add_lora(model, "sequence", r=rank, alpha=2 * rank)
     elif method == "frozen encoder":
         model = freeze_encoder(model)
+    elif method == "distilled":
+        from .distill import distillation_objective, student_from_teacher
+
+        model = student_from_teacher(teacher, student_layers)
+        compute_loss = distillation_objective(teacher, temperature=temperature, alpha=alpha)
     trainable, total = count_parameters(model)
     train_set = tokenize_sentences(data["train"], tokenizer, max_length=max_length)
     validation_set = tokenize_sentences(data["validation"], tokenizer, max_length=max_length)
     result = train(model, train_set, validation_set, collator=DataCollatorWithPadding(tokenizer),
-                   compute_metrics=classification_metrics, config=config, resume=resume)
+                   compute_metrics=classification_metrics, config=config, resume=resume, compute_loss=compute_loss)
     if method == "lora":
         saved = model_size_mb(save_adapter(model, folder / "adapter"))
     else:
@@ -141,25 +153,44 @@ def fine_tune_with(method: str, data: DatasetDict, *, model_name: str = "minilm"
 
 
 def compare_serving(model: torch.nn.Module, tokenizer, texts: list[str], labels: list[int], *,
-                    work_dir: str | Path = "checkpoints/efficient/serving", timed: int = 100) -> pd.DataFrame:
-    """Float, int8 and ONNX versions of one classifier: latency, throughput, size, accuracy, agreement."""
+                    work_dir: str | Path = "checkpoints/efficient/serving", timed: int = 100,
+                    keep_float: tuple[str, ...] = (), others: dict[str, torch.nn.Module] | None = None) -> pd.DataFrame:
+    """Float, int8 and ONNX versions of one classifier (and ``others``, e.g. a distilled student), side by side.
+
+    Every version classifies all ``texts`` in the same length-sorted batches of 64 (throughput), and the first
+    ``timed`` one at a time (p50/p95 latency). Accuracy is paired with the float model's on the same texts:
+    the change in points with its 95 % interval (`paired_accuracy_test`). ``keep_float`` goes to `quantize_onnx`.
+    """
+    from ..tasks.sentiment import paired_accuracy_test
+    from .serving import quantize_onnx
+
     model = model.to("cpu").eval()
     names = [model.config.id2label[i] for i in range(model.config.num_labels)]
     work_dir = Path(work_dir)
     onnx_path = export_onnx(model, tokenizer, work_dir / "model.onnx")
+    int8_path = quantize_onnx(onnx_path, work_dir / "model.int8.onnx", keep_float=keep_float)
+    threads = torch.get_num_threads()
     versions = {"float32 (PyTorch)": (model, model_size_mb(model)),
                 "int8 dynamic (PyTorch)": (quantize_int8(model), None),
-                "ONNX (onnxruntime)": (OnnxClassifier(onnx_path, model.config.id2label,
-                                                      threads=torch.get_num_threads()), model_size_mb(onnx_path))}
-    rows, reference = [], None
+                "ONNX (onnxruntime)": (OnnxClassifier(onnx_path, model.config.id2label, threads=threads),
+                                       model_size_mb(onnx_path)),
+                "ONNX int8 per channel (onnxruntime)": (OnnxClassifier(int8_path, model.config.id2label,
+                                                                       threads=threads), model_size_mb(int8_path))}
+    versions |= {name: (other.to("cpu").eval(), model_size_mb(other)) for name, other in (others or {}).items()}
+    rows, reference, reference_correct = [], None, None
     for name, (predictor, size) in versions.items():
         predicted = [p.label for p in classify(texts, predictor, tokenizer, batch_size=64)]
-        reference = reference or predicted
+        correct = np.array([names.index(p) == y for p, y in zip(predicted, labels)])
+        if reference is None:  # the float model, first: what every version is compared with
+            reference, reference_correct = predicted, correct
         timing = measure_latency(lambda text, p=predictor: classify(text, p, tokenizer),
-                                 lambda batch, p=predictor: classify(batch, p, tokenizer, batch_size=64), texts[:timed])
+                                 lambda batch, p=predictor: classify(batch, p, tokenizer, batch_size=64),
+                                 texts[:timed], batched=texts)
+        paired = paired_accuracy_test(correct, reference_correct)
         rows.append({"version": name, "p50 ms": timing.p50_ms, "p95 ms": timing.p95_ms,
                      "sentences/s": timing.sentences_per_s,
                      "size MB": size if size is not None else model_size_mb(predictor),
-                     "accuracy": float(np.mean([names.index(p) == y for p, y in zip(predicted, labels)])),
-                     "agreement with float": agreement(reference, predicted)})
+                     "accuracy": float(correct.mean()), "agreement with float": agreement(reference, predicted),
+                     "change vs float (points)": 100 * paired.difference, "change low": 100 * paired.low,
+                     "change high": 100 * paired.high})
     return pd.DataFrame(rows).set_index("version")

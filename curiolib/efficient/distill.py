@@ -35,7 +35,7 @@ def student_from_teacher(teacher: torch.nn.Module, layers: Sequence[int] | None 
     if not layers or sorted(set(layers)) != layers or layers[0] < 0 or layers[-1] >= total:
         raise ValueError(f"layers must be distinct increasing indices into the teacher's {total} layers "
                          f"(0 to {total - 1}), got {layers}")
-    student = copy.deepcopy(teacher).requires_grad_(True)  # a teacher frozen by `distillation_objective` too
+    student = copy.deepcopy(teacher).requires_grad_(True)  # all of it trains, even if parts of the teacher were frozen
     kept = _encoder_layers(student)
     student_base = getattr(student, student.base_model_prefix, student)
     student_base.encoder.layer = torch.nn.ModuleList(kept[i] for i in layers)
@@ -55,12 +55,14 @@ def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor
 
 def distillation_objective(teacher: torch.nn.Module, *, temperature: float = 2.0,
                            alpha: float = 0.5) -> Callable[[torch.nn.Module, dict], torch.Tensor]:
-    """A ``compute_loss(student, batch)`` for `curiolib.train`: `distillation_loss` against the frozen teacher."""
+    """A ``compute_loss(student, batch)`` for `curiolib.train`: `distillation_loss` against the teacher.
+
+    The teacher is put in eval mode (no dropout: its targets are the same each time a sentence comes back)
+    and only ever run under ``torch.no_grad``, so training the student never changes it.
+    """
     check_number("temperature", temperature, low=0, low_inclusive=False)
     check_number("alpha", alpha, low=0, high=1)
     teacher.eval()
-    for parameter in teacher.parameters():
-        parameter.requires_grad_(False)
 
     def compute_loss(student: torch.nn.Module, batch: dict) -> torch.Tensor:
         inputs = {name: value for name, value in batch.items() if name != "labels"}

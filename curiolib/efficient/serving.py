@@ -70,6 +70,35 @@ def export_onnx(model: torch.nn.Module, tokenizer, path: str | Path, *, opset: i
     return path
 
 
+def quantize_onnx(path: str | Path, output: str | Path | None = None, *, per_channel: bool = True,
+                  keep_float: tuple[str, ...] = ()) -> Path:
+    """int8 weights for an exported model's linear layers (onnxruntime dynamic quantisation); returns the new file.
+
+    Only MatMuls with a weight operand are quantised (the attention products of two activations stay float),
+    each weight with one scale per output channel when ``per_channel``, so a channel of large weights does not
+    coarsen the rest. Nodes whose name contains one of ``keep_float`` (e.g. ``"layer.5/output"``) stay float:
+    the place for the layers whose rounding moves the answers most. The classifier and pooler export as
+    Gemm, not MatMul, so they stay float as well.
+    """
+    import os
+
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    path = Path(path)
+    output = Path(output) if output else path.with_name(path.stem + ".int8.onnx")
+    names = [node.name for node in onnx.load(str(path), load_external_data=False).graph.node]
+    unknown = [key for key in keep_float if not any(key in name for name in names)]
+    if unknown:
+        raise ValueError(f"keep_float names no node of {path.name}: {unknown}; node names look like {names[:3]}")
+    excluded = [name for name in names if any(key in name for key in keep_float)]
+    partial = output.with_name(f".{output.name}.partial")
+    quantize_dynamic(path, partial, op_types_to_quantize=["MatMul"], per_channel=per_channel,
+                     weight_type=QuantType.QInt8, nodes_to_exclude=excluded)
+    os.replace(partial, output)  # a reader never finds half a model under the final name
+    return output
+
+
 class OnnxClassifier:
     """An exported classifier run by onnxruntime, answering like a transformers model (``.logits``)."""
 
@@ -121,10 +150,12 @@ class Latency:
     sentences_per_s: float
 
 
-def measure_latency(predict_one, predict_many, texts: list[str]) -> Latency:
-    """p50/p95 of ``predict_one(text)`` over ``texts`` (after a warm-up), and ``predict_many(texts)``'s speed."""
+def measure_latency(predict_one, predict_many, texts: list[str], *, batched: list[str] | None = None) -> Latency:
+    """p50/p95 of ``predict_one(text)`` over ``texts`` (after a warm-up), and the speed of ``predict_many`` on
+    ``batched`` (default: ``texts``): one-at-a-time timing on a sample, throughput on the whole set."""
     if not texts:
         raise ValueError("texts must hold at least one text to time")
+    batched = texts if batched is None else batched
     predict_one(texts[0])
     times = []
     for text in texts:
@@ -132,9 +163,9 @@ def measure_latency(predict_one, predict_many, texts: list[str]) -> Latency:
         predict_one(text)
         times.append((time.perf_counter() - start) * 1000)
     start = time.perf_counter()
-    predict_many(texts)
+    predict_many(batched)
     return Latency(float(np.percentile(times, 50)), float(np.percentile(times, 95)),
-                   len(texts) / (time.perf_counter() - start))
+                   len(batched) / (time.perf_counter() - start))
 
 
 def agreement(labels_a: list[str] | np.ndarray, labels_b: list[str] | np.ndarray) -> float:

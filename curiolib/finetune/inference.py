@@ -61,8 +61,12 @@ def _check_model(model: object, task: str, function: str, other: str) -> None:
 
 @torch.no_grad()
 def classify(texts: str | list[str], model: torch.nn.Module, tokenizer, *, max_length: int = 128,
-             batch_size: int = 32) -> list[Prediction]:
-    """Classify one or more texts; an empty text raises ValueError, a long one is truncated (and says so)."""
+             batch_size: int = 32, sort_by_length: bool = True) -> list[Prediction]:
+    """Classify one or more texts, answers in input order; an empty text raises ValueError, a long one is truncated.
+
+    With ``sort_by_length`` the texts are batched shortest first, so each batch pads to similar lengths and
+    no short sentence waits on a long one; the answers come back in the order given.
+    """
     texts = _as_texts(texts)
     _check_model(model, "sequence", "classify", "find_entities")
     max_length = check_int("max_length", max_length, low=8, high=getattr(tokenizer, "model_max_length", 512))
@@ -70,21 +74,22 @@ def classify(texts: str | list[str], model: torch.nn.Module, tokenizer, *, max_l
     model.eval()
     device = next(model.parameters()).device
     names = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    predictions = []
+    full_lengths = [len(ids) for ids in tokenizer(texts, truncation=False)["input_ids"]] if texts else []
+    order = sorted(range(len(texts)), key=full_lengths.__getitem__) if sort_by_length else list(range(len(texts)))
+    predictions: list[Prediction | None] = [None] * len(texts)
     for start in range(0, len(texts), batch_size):
-        chunk = texts[start:start + batch_size]
-        encoded = tokenizer(chunk, truncation=True, max_length=max_length, padding=True, return_tensors="pt",
-                            return_overflowing_tokens=False, return_length=True)
-        full_lengths = [len(ids) for ids in tokenizer(chunk, truncation=False)["input_ids"]]
-        lengths = encoded.pop("length")
+        rows = order[start:start + batch_size]
+        encoded = tokenizer([texts[i] for i in rows], truncation=True, max_length=max_length, padding=True,
+                            return_tensors="pt", return_overflowing_tokens=False)
+        lengths = encoded["attention_mask"].sum(-1)  # the tokens before the padding ("length" counts the padding)
         probabilities = model(**encoded.to(device)).logits.softmax(-1).cpu()
-        for row, text in enumerate(chunk):
+        for row, index in enumerate(rows):
             ids = encoded["input_ids"][row][: int(lengths[row])].tolist()
             best = int(probabilities[row].argmax())
-            predictions.append(Prediction(
-                text=text, label=names[best],
+            predictions[index] = Prediction(
+                text=texts[index], label=names[best],
                 probabilities={name: float(p) for name, p in zip(names, probabilities[row])},
-                tokens=tokenizer.convert_ids_to_tokens(ids), truncated=full_lengths[row] > max_length))
+                tokens=tokenizer.convert_ids_to_tokens(ids), truncated=full_lengths[index] > max_length)
     return predictions
 
 

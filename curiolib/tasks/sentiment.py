@@ -46,6 +46,8 @@ class PairedComparison:
     only_a_right: int  # examples a gets right and b wrong
     only_b_right: int
     p_value: float  # two-sided; small means the two accuracies differ by more than chance
+    low: float = float("nan")  # 95 % interval of the difference, paired (normal approximation)
+    high: float = float("nan")
 
 
 def paired_accuracy_test(a_correct, b_correct) -> PairedComparison:
@@ -62,7 +64,10 @@ def paired_accuracy_test(a_correct, b_correct) -> PairedComparison:
                          f"{b.shape}")
     only_a, only_b = int((a & ~b).sum()), int((~a & b).sum())
     p_value = 1.0 if only_a + only_b == 0 else float(binomtest(only_a, only_a + only_b, 0.5).pvalue)
-    return PairedComparison(float(a.mean() - b.mean()), only_a, only_b, p_value)
+    n, difference = len(a), float(a.mean() - b.mean())
+    # The paired standard error: only the discordant examples vary between the two classifiers.
+    half = 1.96 * np.sqrt(max(only_a + only_b - (only_a - only_b) ** 2 / n, 0.0)) / n
+    return PairedComparison(difference, only_a, only_b, p_value, difference - half, difference + half)
 
 
 def plot_confusion_matrix(labels: np.ndarray, predictions: np.ndarray, label_names: list[str], *, ax=None,
