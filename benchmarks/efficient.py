@@ -45,6 +45,10 @@ class EfficientSettings(BenchmarkSettings):
                                       "checkpoint_every": 1}
 
     ranks: list[int] = setting(help="LoRA ranks, each compared with full fine-tuning", factory=lambda: [8, 32])
+    lora_targets: list[str] = setting(help="the Linear layers LoRA adapts, by name (query, key, value, dense: all)",
+                                      factory=lambda: ["query", "key", "value", "dense"])
+    lora_learning_rate: float = setting(1e-3, "LoRA's peak learning rate (full fine-tuning and distillation: 1e-4)")
+    lora_alpha_ratio: float = setting(2.0, "LoRA's alpha as a multiple of the rank (the scale alpha/r)")
     steps: int = setting(1500, "optimizer steps of every method")
     train_batch_size: int = setting(32, "examples per optimizer step")
     checkpoint_every: int = setting(100, "optimizer steps between checkpoints, where --resume picks up")
@@ -79,7 +83,9 @@ def child(settings_file: str, method: str, rank: int) -> int:
 
         teacher = load_model_for_task(str(settings.work_dir / "full" / "model"), "sequence",
                                       data["train"].features["label"].names)[1]
-    result = fine_tune_with(method, data, model_name=settings.model, rank=rank, epochs=1, teacher=teacher,
+    lora = ({"lora_targets": tuple(settings.lora_targets), "lora_alpha": settings.lora_alpha_ratio * rank,
+             "learning_rate": settings.lora_learning_rate} if method == "lora" else {})
+    result = fine_tune_with(method, data, model_name=settings.model, rank=rank, epochs=1, teacher=teacher, **lora,
                             batch_size=settings.train_batch_size, max_length=settings.max_length, seed=settings.seed,
                             max_steps=settings.steps, output_dir=settings.work_dir, show_progress=False,
                             resume=settings.resume, checkpoint_every=settings.checkpoint_every)

@@ -8,7 +8,7 @@ from accelerate import Accelerator
 from transformers import DataCollatorWithPadding
 
 from curiolib.data import load_sentiment, tokenize_sentences
-from curiolib.efficient import (OnnxClassifier, add_lora, agreement, count_parameters, export_onnx, load_adapter,
+from curiolib.efficient import (ALL_LINEAR, OnnxClassifier, add_lora, agreement, count_parameters, export_onnx, load_adapter,
                                 lora_parameter_count, merge_lora, model_size_mb, quantize_int8, quantize_onnx,
                                 save_adapter)
 from curiolib.finetune.inference import classify
@@ -70,6 +70,13 @@ def test_lora_trainable_parameters_match_the_formula() -> None:
     assert trainable == expected and trainable / total_before < 0.05
     # "total" is the pretrained model's size, with or without adapters: the share is of the same number.
     assert total == total_before
+    # Every Linear layer: per layer query, key, value, attention output (384 → 384), intermediate
+    # (384 → 1536) and output (1536 → 384), then the pooler (384 → 384); still under 5 % of the weights.
+    every = lora_parameter_count(model, r=8, target_modules=ALL_LINEAR)
+    per_layer = 4 * 8 * (384 + 384) + 2 * 8 * (384 + 1536)
+    assert every == 6 * per_layer + 8 * (384 + 384) + 384 * 2 + 2
+    trainable, _ = count_parameters(add_lora(model, "sentiment", r=8, target_modules=ALL_LINEAR))
+    assert trainable == every and trainable / total_before < 0.05
 
 
 def test_merged_adapter_gives_the_same_logits(tokenizer) -> None:

@@ -6,14 +6,14 @@ trained on the fine-tuned model's soft targets.
 """
 from .comparison import (METHODS, MethodResult, compare_serving, fine_tune_with, measure_training_memory,
                          training_memory_mb)
-from .lora import (add_lora, count_parameters, freeze_encoder, load_adapter, lora_config, lora_parameter_count,
-                   merge_lora, save_adapter)
-from .padding import PaddingComparison, compare_padding
 from .distill import distillation_loss, distillation_objective, student_from_teacher
+from .lora import (ALL_LINEAR, add_lora, count_parameters, freeze_encoder, load_adapter, lora_config,
+                   lora_parameter_count, merge_lora, save_adapter)
+from .padding import PaddingComparison, compare_padding
 from .serving import (OnnxClassifier, agreement, export_onnx, measure_latency, model_size_mb, quantize_int8,
                       quantize_onnx)
 
-__all__ = ["METHODS", "MethodResult", "OnnxClassifier", "PaddingComparison", "add_lora", "agreement",
+__all__ = ["ALL_LINEAR", "METHODS", "MethodResult", "OnnxClassifier", "PaddingComparison", "add_lora", "agreement",
            "compare_padding", "compare_serving", "count_parameters", "export_onnx", "fine_tune_with",
            "freeze_encoder", "load_adapter", "lora_config", "lora_parameter_count", "measure_latency",
            "measure_training_memory", "merge_lora", "model_size_mb", "quantize_int8", "quantize_onnx", "save_adapter",

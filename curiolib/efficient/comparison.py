@@ -20,7 +20,7 @@ from ..finetune.inference import classify
 from ..finetune.loop import TrainingConfig, train
 from ..finetune.models import load_model_for_task
 from ..tasks.sentiment import classification_metrics
-from .lora import add_lora, count_parameters, freeze_encoder, save_adapter
+from .lora import DEFAULT_TARGETS, add_lora, count_parameters, freeze_encoder, save_adapter
 from .serving import OnnxClassifier, agreement, export_onnx, measure_latency, model_size_mb, quantize_int8
 
 METHODS = ("full", "lora", "frozen encoder", "distilled")
@@ -100,7 +100,8 @@ def fine_tune_with(method: str, data: DatasetDict, *, model_name: str = "minilm"
                    show_progress: bool = True, resume: bool = False, checkpoint_every: int | None = None,
                    mixed_precision: str = "no", teacher: torch.nn.Module | None = None,
                    student_layers: list[int] | None = None, temperature: float = 2.0,
-                   alpha: float = 0.5) -> MethodResult:
+                   alpha: float = 0.5, lora_targets: tuple[str, ...] = DEFAULT_TARGETS,
+                   lora_alpha: float | None = None) -> MethodResult:
     """Train one method on ``data`` (train, validation) with the shared loop and report what it cost.
 
     Learning rates default to what suits each method: LoRA and a lone head learn from a small, fresh set of
@@ -108,7 +109,8 @@ def fine_tune_with(method: str, data: DatasetDict, *, model_name: str = "minilm"
     training goes on from the method's last checkpoint in ``output_dir`` (saved every ``checkpoint_every``
     steps); ``mixed_precision`` ("fp16", "bf16") goes to the loop, for a GPU. ``"distilled"`` needs the
     fine-tuned ``teacher``: the student keeps its ``student_layers`` (default every other one) and learns from
-    its soft targets (`curiolib.efficient.distill`, ``temperature`` and ``alpha``).
+    its soft targets (`curiolib.efficient.distill`, ``temperature`` and ``alpha``). LoRA adapts the Linear
+    layers named in ``lora_targets`` (`ALL_LINEAR` for every one) with scale ``lora_alpha`` (default 2·rank).
     """
     check_choice("method", method, METHODS)
     if method == "lora":
@@ -129,7 +131,8 @@ def fine_tune_with(method: str, data: DatasetDict, *, model_name: str = "minilm"
     tokenizer, model = load_model_for_task(model_name, "sequence", label_names, seed=seed)
     compute_loss = None
     if method == "lora":
-        model = add_lora(model, "sequence", r=rank, alpha=2 * rank)
+        model = add_lora(model, "sequence", r=rank, alpha=lora_alpha or 2 * rank,
+                         target_modules=tuple(lora_targets))
     elif method == "frozen encoder":
         model = freeze_encoder(model)
     elif method == "distilled":

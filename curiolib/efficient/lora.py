@@ -19,6 +19,9 @@ from .._validation import check_choice, check_int, check_number
 
 #: BERT's attention projections, the LoRA paper's choice (W_q and W_v).
 DEFAULT_TARGETS = ("query", "value")
+#: Every Linear layer of a BERT encoder (and its pooler), as the LoRA paper's later practice and QLoRA do;
+#: the classification head is trained in full either way.
+ALL_LINEAR = ("query", "key", "value", "dense")
 FINGERPRINT_FILE = "curiolib_base_model.json"
 
 
