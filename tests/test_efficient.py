@@ -8,9 +8,9 @@ from accelerate import Accelerator
 from transformers import DataCollatorWithPadding
 
 from curiolib.data import load_sentiment, tokenize_sentences
-from curiolib.efficient import (ALL_LINEAR, OnnxClassifier, add_lora, agreement, count_parameters, export_onnx, load_adapter,
-                                lora_parameter_count, merge_lora, model_size_mb, quantize_int8, quantize_onnx,
-                                save_adapter)
+from curiolib.efficient import (ALL_LINEAR, OnnxClassifier, add_lora, agreement, count_parameters, export_onnx,
+                                load_adapter, lora_parameter_count, merge_lora, model_size_mb, quantize_int8,
+                                quantize_onnx, save_adapter)
 from curiolib.finetune.inference import classify
 from curiolib.finetune.loop import Checkpoints, TrainingConfig, train
 from curiolib.finetune.models import load_model_for_task
