@@ -28,6 +28,9 @@ if TYPE_CHECKING:  # for the hints only: torch and datasets load once the data i
     from datasets import DatasetDict
 
 
+CASING_CHOICES = ("auto", "true", "false")
+
+
 @dataclass
 class NerSettings(BenchmarkSettings):
     """The NER benchmark's settings (its training knobs are `NerTrainingSettings`)."""
@@ -42,9 +45,19 @@ class NerSettings(BenchmarkSettings):
     train_minutes: float = setting(60.0, "hard cap of the main run")
     budget_minutes: float = setting(10.0, "the short-budget run")
     latency_sentences: int = latency_setting()
-    casing: bool = setting(True, "the main and budget runs add the learned case embedding (curiolib.data.casing)")
+    casing: str = setting("auto", "the main and budget runs' case embedding (curiolib.data.casing): auto (with it "
+                                  "if the comparison's mean validation F1 is higher with it), true or false")
     compare_seeds: int = setting(3, "seeds 0, 1, ... trained with and without casing for the paired comparison")
     compare_epochs: int = setting(4, "epochs of each comparison run (the best on validation is kept)")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.casing not in CASING_CHOICES:
+            raise ValueError(f"--casing must be one of {', '.join(CASING_CHOICES)}, got {self.casing!r}")
+        if self.compare_seeds < (1 if self.casing == "auto" else 0) or self.compare_epochs < 1:
+            raise ValueError("--compare-seeds must be at least 1 with --casing auto (0 skips the comparison "
+                             f"otherwise) and --compare-epochs at least 1, got {self.compare_seeds} and "
+                             f"{self.compare_epochs}")
 
 
 @dataclass
@@ -78,22 +91,27 @@ def by_type(scores: dict) -> dict:
 
 
 def casing_summary(runs: dict, epochs: int) -> dict:
-    """Test F1 with and without the case embedding, per seed, and the paired gain with its 95 % interval."""
+    """Test F1 with and without the case embedding, per seed, the paired gain with its 95 % interval, and the
+    mean validation gain that `--casing auto` decides by."""
+    import numpy as np
+
     from curiolib.growth import seed_interval
 
     seeds = sorted({run["seed"] for run in runs.values()})
-    f1 = {casing: [runs[f"{'cased' if casing else 'uncased'}_seed{s}"]["test_f1"] for s in seeds]
-          for casing in (False, True)}
-    types = sorted(next(iter(runs.values()))["test_f1_by_type"])
+    pick = {casing: [runs[f"{'cased' if casing else 'uncased'}_seed{s}"] for s in seeds] for casing in (False, True)}
+    f1 = {casing: [run["test_f1"] for run in chosen] for casing, chosen in pick.items()}
+    # A type neither predicted nor in the gold tags of a small test set has no F1: compare the types all runs have.
+    types = sorted(set.intersection(*(set(run["test_f1_by_type"]) for run in runs.values())))
     mean, low, high = seed_interval([c - u for c, u in zip(f1[True], f1[False])])
     summary = {"epochs": epochs, "seeds": seeds, "runs": runs, "uncased_test_f1": f1[False],
                "cased_test_f1": f1[True], "gain": {"mean": mean, "low": low, "high": high},
-               "gain_by_type": {t: seed_interval([runs[f"cased_seed{s}"]["test_f1_by_type"][t]
-                                                  - runs[f"uncased_seed{s}"]["test_f1_by_type"][t] for s in seeds])[0]
-                                for t in types}}
-    print(f"casing, {len(seeds)} seeds x {epochs} epochs: test F1 uncased {sum(f1[False]) / len(seeds):.4f}, "
-          f"cased {sum(f1[True]) / len(seeds):.4f}; paired gain {mean:+.4f} (95% {low:+.4f} to {high:+.4f})",
-          flush=True)
+               "validation_gain": float(np.mean([c["validation_f1"] - u["validation_f1"]
+                                                 for c, u in zip(pick[True], pick[False])])),
+               "gain_by_type": {t: float(np.mean([c["test_f1_by_type"][t] - u["test_f1_by_type"][t]
+                                                  for c, u in zip(pick[True], pick[False])])) for t in types}}
+    print(f"casing, {len(seeds)} seeds x {epochs} epochs: test F1 uncased {np.mean(f1[False]):.4f}, "
+          f"cased {np.mean(f1[True]):.4f}; paired gain {mean:+.4f} (95% {low:+.4f} to {high:+.4f}); "
+          f"validation gain {summary['validation_gain']:+.4f}", flush=True)
     return summary
 
 
@@ -121,20 +139,20 @@ def main(argv: list[str] | None = None) -> int:
     trained: dict[str, tuple] = {}  # the main run's (tokenizer, model), while this process has it
 
     @cache
-    def pretrained(casing: bool = settings.casing, seed: int = settings.seed) -> tuple:
+    def pretrained(casing: bool, seed: int = settings.seed) -> tuple:
         # Loaded once per variant, and only if a stage still needs it: every run trains a copy.
         from curiolib.finetune.models import load_model_for_task
 
         return load_model_for_task(settings.model, "token", tag_names, seed=seed, casing=casing)
 
     @cache
-    def tokenized(casing: bool = settings.casing) -> tuple:
+    def tokenized(casing: bool) -> tuple:
         from curiolib.data import tokenize_ner_dataset
 
         return tuple(tokenize_ner_dataset(data[split], pretrained(casing)[0], max_length=settings.max_length,
                                           casing=casing) for split in ("train", "validation"))
 
-    def run(name: str, minutes: float, max_steps: int | None = None, *, casing: bool = settings.casing,
+    def run(name: str, minutes: float, max_steps: int | None = None, *, casing: bool,
             seed: int = settings.seed, epochs: int = training.epochs) -> tuple:
         from transformers import DataCollatorForTokenClassification
 
@@ -154,9 +172,9 @@ def main(argv: list[str] | None = None) -> int:
         return {"baseline_f1": scores["f1"], "baseline_f1_by_type": by_type(scores)}
 
     def main_run() -> dict:
-        model, result = run("main", settings.train_minutes)
-        trained["main"] = pretrained()[0], model
-        save_model(model, pretrained()[0], settings.work_dir / "main" / "model")
+        model, result = run("main", settings.train_minutes, casing=main_casing)
+        trained["main"] = pretrained(main_casing)[0], model
+        save_model(model, pretrained(main_casing)[0], settings.work_dir / "main" / "model")
         evaluations = result.history.dropna(subset=["eval_f1"])
         print(f"main run: {result.steps} steps in {result.train_seconds / 60:.1f} min "
               f"({result.train_examples_per_s:.0f} ex/s); best validation F1 {result.best_metric:.4f} at step "
@@ -197,8 +215,8 @@ def main(argv: list[str] | None = None) -> int:
 
     def budget_run() -> dict:
         steps = budget_steps(results["train_steps"], results["train_seconds"], settings.budget_minutes)
-        model, budget = run("budget", settings.budget_minutes, max_steps=steps)
-        budget_test, _ = score_on_test(model, pretrained()[0], data, tag_names, settings.max_length)
+        model, budget = run("budget", settings.budget_minutes, max_steps=steps, casing=main_casing)
+        budget_test, _ = score_on_test(model, pretrained(main_casing)[0], data, tag_names, settings.max_length)
         print(f"{settings.budget_minutes:g}-minute budget: {budget.steps} steps in {budget.train_seconds:.0f} s, "
               f"validation F1 {budget.best_metric:.4f}, test F1 {budget_test['f1']:.4f}", flush=True)
         return {"budget_minutes": settings.budget_minutes, "budget_test_f1": budget_test["f1"],
@@ -223,7 +241,14 @@ def main(argv: list[str] | None = None) -> int:
         for casing in (False, True):
             runs |= stages.run(f"compare_{'cased' if casing else 'uncased'}_{seed}",
                                lambda casing=casing, seed=seed: comparison_run(casing, seed))
-    results["casing_comparison"] = casing_summary(runs, settings.compare_epochs)
+    if runs:
+        results["casing_comparison"] = casing_summary(runs, settings.compare_epochs)
+    # Chosen on validation, never on test: the comparison's mean validation F1 with and without the embedding.
+    main_casing = (settings.casing == "true" if settings.casing != "auto"
+                   else results["casing_comparison"]["validation_gain"] > 0)
+    results["main_casing"] = main_casing
+    print(f"main run: {'with' if main_casing else 'without'} the case embedding (--casing {settings.casing})",
+          flush=True)
 
     results |= stages.run("main", main_run)
     results |= stages.run("test", test_scores)

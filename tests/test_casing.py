@@ -8,9 +8,9 @@ from datasets import Dataset
 from transformers import DataCollatorForTokenClassification
 
 from curiolib.data import load_ner, tokenize_ner_dataset
-from curiolib.data.casing import CASES, add_casing, case_ids_for_text, uses_casing, word_case
+from curiolib.data.casing import CASES, add_casing, case_ids_for_text, case_ids_for_words, uses_casing, word_case
 from curiolib.efficient import OnnxClassifier, export_onnx
-from curiolib.finetune.inference import find_entities
+from curiolib.finetune.inference import _pipeline, find_entities
 from curiolib.finetune.loop import TrainingConfig, predict, train
 from curiolib.finetune.models import load_model_for_task
 from curiolib.tasks.ner import ner_metrics
@@ -43,9 +43,10 @@ def test_every_sub_token_carries_its_words_case_in_training_and_on_raw_text(ner_
     for source, row in zip(sentences, encoded):
         words = source["tokens"]
         word_ids = tokenizer(words, is_split_into_words=True, truncation=True, max_length=256).word_ids()
-        tokens = tokenizer.convert_ids_to_tokens(row["input_ids"])
-        expected = [0 if w is None or not any(c.isalpha() for c in t) else word_case(words[w])
-                    for w, t in zip(word_ids, tokens)]
+        offsets = tokenizer(words, is_split_into_words=True, truncation=True, max_length=256,
+                            return_offsets_mapping=True)["offset_mapping"]
+        expected = [0 if w is None or not any(c.isalpha() for c in words[w][a:b]) else word_case(words[w])
+                    for w, (a, b) in zip(word_ids, offsets)]
         assert row["token_type_ids"] == expected
         seen |= set(expected)
         split_words += sum(1 for i in range(1, len(word_ids)) if word_ids[i] is not None
@@ -58,6 +59,25 @@ def test_every_sub_token_carries_its_words_case_in_training_and_on_raw_text(ner_
     assert split_words > 10 and {1, 2, 3} <= seen, "the sample must hold split words and several cases"
     plain = tokenize_ner_dataset(sentences, tokenizer)
     assert all(set(ids) == {0} for ids in plain["token_type_ids"]), "without casing every token type stays 0"
+
+
+def test_raw_text_with_glued_clitics_and_punctuation_gets_the_ids_of_the_split_words(tokenizer) -> None:
+    # Treebanks split "NATO's" into "NATO" "'s"; raw text does not.
+    words = ["NATO", "'s", "chief", "said", "U.S.", "officials", "know", "O'Neill", "(AP)", "."]
+    text = "NATO's chief said U.S. officials know O'Neill (AP)."
+    split = tokenizer(words, is_split_into_words=True, return_offsets_mapping=True)
+    from_words = case_ids_for_words(words, split.word_ids(), split["offset_mapping"])
+    glued = tokenizer(text, return_offsets_mapping=True)
+    from_text = case_ids_for_text(text, glued["offset_mapping"])
+    assert glued["input_ids"] == split["input_ids"] and from_text == from_words
+    tokens = tokenizer.convert_ids_to_tokens(split["input_ids"])
+    upper, lower, title, mixed = (CASES.index(c) for c in ("UPPER", "lower", "Title", "mixed"))
+    assert list(zip(tokens, from_words))[1:4] == [("nato", upper), ("'", 0), ("s", lower)]
+    assert dict(zip(tokens, from_words))["neill"] == mixed and dict(zip(tokens, from_words))["ap"] == upper
+    assert (tokens[6:10], from_words[6:10]) == (["u", ".", "s", "."], [upper, 0, upper, 0])
+    assert title not in from_words[1:4]
+    dont = tokenizer("DON'T", return_offsets_mapping=True)  # "DO" "N'T" in a treebank: both UPPER
+    assert case_ids_for_text("DON'T", dont["offset_mapping"]) == [0, upper, 0, upper, 0]
 
 
 def test_a_widened_model_starts_exactly_as_the_pretrained_one(tokenizer) -> None:
@@ -125,8 +145,17 @@ def test_a_cased_model_keeps_its_case_table_through_save_load_and_onnx(tokenizer
     assert not torch.allclose(zeros, reference, atol=1e-2), "the case ids must change the logits"
 
 
-def test_casing_is_refused_where_it_cannot_work() -> None:
+def test_casing_is_refused_where_it_cannot_work(ner_data, tokenizer, tmp_path) -> None:
     from transformers import DistilBertConfig, DistilBertForTokenClassification
+
+    names = ner_data["train"].features["ner_tags"].feature.names
+    _, cased = load_model_for_task("minilm", "ner", names, casing=True)
+    plain_ids = tokenize_ner_dataset(ner_data["train"].select(range(8)), tokenizer)  # casing forgotten
+    with pytest.raises(ValueError, match="carries no case ids"):
+        train(cased, plain_ids, plain_ids, collator=DataCollatorForTokenClassification(tokenizer),
+              compute_metrics=ner_metrics(names), config=TrainingConfig(output_dir=str(tmp_path / "x")))
+    with pytest.raises(TypeError, match="pass strings"):  # pre-split words: offsets per word, not into a text
+        _pipeline(cased, tokenizer, 64)(["Angela", "Merkel"], is_split_into_words=True)
 
     with pytest.raises(ValueError, match="casing=True is for NER"):
         load_model_for_task("minilm", "sentiment", ["negative", "positive"], casing=True)

@@ -8,8 +8,8 @@ leaves at type 0 everywhere. `add_casing` widens that table to one row per case 
 copy of row 0, so the model begins exactly as pretrained; the case classes then go in as ``token_type_ids``.
 Because they travel as a standard input, a cased model survives `save_pretrained` / `from_pretrained` and
 ONNX export unchanged; only the code that tokenizes must compute them (`tokenize_ner_dataset(casing=True)`,
-`find_entities`). A word is what whitespace separates, in training (CoNLL words hold no spaces) and on raw text;
-sub-tokens without letters get 0 in both.
+`find_entities`). A word is what whitespace separates, in training (CoNLL words hold no spaces) and on raw text,
+with the clitics treebanks split off ("'s", "n't") cut off in both; sub-tokens without cased letters get 0.
 """
 from __future__ import annotations
 
@@ -39,22 +39,35 @@ def _has_cased_letter(text: str) -> bool:
     return any(c.islower() or c.isupper() for c in text)
 
 
-def case_ids_for_words(words: Sequence[str], word_ids: Sequence[int | None], tokens: Sequence[str]) -> list[int]:
-    """One case id per sub-token of pre-split words: its word's case, 0 for special and letterless sub-tokens.
+# The clitics news and web treebanks split off as words of their own ("NATO" "'s", "do" "n't"): raw text glues
+# them on, so they are cut here too, or "NATO's" would read as one mixed-case word that training never had.
+_CLITIC = re.compile(r"(?i)(?:n['’]t|['’](?:s|re|ve|ll|d|m))(?=[^\w]*$)")
 
-    A sub-token without letters (the "." of "U.S.", a digit) gets 0 whatever its word, so that a word glued to
-    its punctuation in raw text ("Paris.") gives the same ids as the word and the punctuation apart.
+
+def _case_by_char(chunk: str) -> list[int]:
+    """The case id of the word each character of a whitespace-free ``chunk`` belongs to (clitics apart)."""
+    clitic = _CLITIC.search(chunk)
+    cut = clitic.start() if clitic and clitic.start() > 0 else len(chunk)
+    return [word_case(chunk[:cut])] * cut + [word_case(chunk[cut:])] * (len(chunk) - cut)
+
+
+def case_ids_for_words(words: Sequence[str], word_ids: Sequence[int | None],
+                       offsets: Sequence[Sequence[int]]) -> list[int]:
+    """One case id per sub-token of pre-split words, from ``word_ids`` and the offsets into each word.
+
+    A sub-token gets its word's case, or 0 if its own characters hold no cased letter (the "." of "U.S.",
+    a digit, [CLS], [SEP]): the rule `case_ids_for_text` applies to raw text, so both give the same ids.
     """
-    cases = [word_case(word) for word in words]
-    return [cases[word] if word is not None and _has_cased_letter(token.removeprefix("##")) else 0
-            for word, token in zip(word_ids, tokens)]
+    by_char = [_case_by_char(word) for word in words]
+    return [by_char[word][int(start)] if word is not None and _has_cased_letter(words[word][int(start):int(end)])
+            else 0 for word, (start, end) in zip(word_ids, offsets)]
 
 
 def case_ids_for_text(text: str, offsets: Sequence[Sequence[int]]) -> list[int]:
-    """One case id per sub-token of raw text from its character offsets, by the rule of `case_ids_for_words`."""
+    """One case id per sub-token of raw text from its character offsets; words are what whitespace separates."""
     case_at = [0] * len(text)
     for match in re.finditer(r"\S+", text):
-        case_at[match.start():match.end()] = [word_case(match.group())] * (match.end() - match.start())
+        case_at[match.start():match.end()] = _case_by_char(match.group())
     return [case_at[int(start)] if _has_cased_letter(text[int(start):int(end)]) else 0 for start, end in offsets]
 
 

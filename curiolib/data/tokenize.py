@@ -73,12 +73,14 @@ def tokenize_and_align_labels(batch: dict, tokenizer, *, max_length: int = 128, 
         raise ValueError("align labels with a fast tokenizer: word_ids() needs one (AutoTokenizer gives it)")
     if label_all_tokens and tag_names is None:
         raise ValueError("label_all_tokens=True needs tag_names (the ClassLabel names) to turn B- into I- tags")
-    encoded = tokenizer(batch["tokens"], is_split_into_words=True, truncation=True, max_length=max_length)
+    encoded = tokenizer(batch["tokens"], is_split_into_words=True, truncation=True, max_length=max_length,
+                        return_offsets_mapping=casing)
     b_to_i = b_to_i_map(tag_names) if label_all_tokens else None
     if casing:
         from .casing import case_ids_for_words
 
-        encoded["token_type_ids"] = [case_ids_for_words(words, encoded.word_ids(i), encoded.tokens(i))
+        offsets = encoded.pop("offset_mapping")  # into each word: what the case rule reads, not a model input
+        encoded["token_type_ids"] = [case_ids_for_words(words, encoded.word_ids(i), offsets[i])
                                      for i, words in enumerate(batch["tokens"])]
     if alignment == "position":
         encoded["labels"] = [align_labels_by_position(tags, len(ids))

@@ -128,7 +128,12 @@ def fine_tune_with(method: str, data: DatasetDict, *, model_name: str = "minilm"
     if not resume:
         remove_own(folder, ["run", "model", "adapter"])
     label_names = data["train"].features["label"].names
-    tokenizer, model = load_model_for_task(model_name, "sequence", label_names, seed=seed)
+    if method == "distilled":  # the student is cut from the teacher: only the tokenizer is needed here
+        from ..finetune.models import load_tokenizer
+
+        tokenizer, model = load_tokenizer(model_name), None
+    else:
+        tokenizer, model = load_model_for_task(model_name, "sequence", label_names, seed=seed)
     compute_loss = None
     if method == "lora":
         model = add_lora(model, "sequence", r=rank, alpha=lora_alpha or 2 * rank,

@@ -113,7 +113,9 @@ def _cased_pipeline_class():
         """The token-classification pipeline, feeding each sub-token's word case as its token type."""
 
         def preprocess(self, sentence, offset_mapping=None, **params):
-            text = sentence if isinstance(sentence, str) else params.get("delimiter", " ").join(sentence)
+            if not isinstance(sentence, str):  # pre-split words carry offsets per word, not into one text
+                raise TypeError("a cased model's entities are found in raw text: pass strings to find_entities")
+            text = sentence
             for inputs in super().preprocess(sentence, offset_mapping, **params):
                 # Every window of a long text carries offsets into the whole text, so one lookup serves all.
                 inputs["token_type_ids"] = torch.tensor([case_ids_for_text(text, inputs["offset_mapping"][0].tolist())])
@@ -122,13 +124,18 @@ def _cased_pipeline_class():
     return CasedTokenClassificationPipeline
 
 
-@lru_cache(maxsize=4)
 def _pipeline(model: torch.nn.Module, tokenizer, stride: int):
-    from transformers import pipeline
-
     from ..data.casing import uses_casing
 
-    extra = {"pipeline_class": _cased_pipeline_class()} if uses_casing(model) else {}
+    # Keyed on casing too: a model widened by add_casing after a first call must not keep a plain pipeline.
+    return _cached_pipeline(model, tokenizer, stride, uses_casing(model))
+
+
+@lru_cache(maxsize=4)
+def _cached_pipeline(model: torch.nn.Module, tokenizer, stride: int, cased: bool):
+    from transformers import pipeline
+
+    extra = {"pipeline_class": _cased_pipeline_class()} if cased else {}
     return pipeline("token-classification", model=model, tokenizer=tokenizer, aggregation_strategy="first",
                     stride=stride, device=next(model.parameters()).device, **extra)
 

@@ -291,6 +291,14 @@ def check_before_training(model: torch.nn.Module, train_dataset: Dataset, eval_d
         if bad.size:
             raise ValueError(f"{name} holds label id {int(bad[0])}, but the model has {num_labels} labels "
                              f"(ids 0 to {num_labels - 1}; -100 marks a token to ignore)")
+    from ..data.casing import uses_casing
+
+    # Without case ids a cased model reads every word as "no cased letters": it trains, and learns nothing of
+    # case. Eight sentences without a single cased letter are not what anyone trains on.
+    sample = collator([train_dataset[i] for i in range(min(8, len(train_dataset)))]) if uses_casing(model) else {}
+    if uses_casing(model) and not bool((sample.get("token_type_ids", torch.zeros(1)) != 0).any()):
+        raise ValueError("the model has a case embedding (casing=True) but train_dataset carries no case ids: "
+                         "tokenize it with tokenize_ner_dataset(..., casing=True)")
     # The metric names come from the metrics function itself, on two examples, before any training
     # (in eval mode, so no dropout draws on the random state the run is seeded with).
     batch = collator([eval_dataset[i] for i in range(min(2, len(eval_dataset)))])
