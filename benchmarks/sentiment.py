@@ -31,7 +31,8 @@ class SentimentSettings(BenchmarkSettings):
     # The tiny budget ends on its steps, not the clock, so a --resume of it repeats the same run.
     TINY: ClassVar[dict[str, Any]] = {"threads": 1, "train_size": 32, "eval_size": 32, "max_length": 32, "epochs": 1,
                                       "train_batch_size": 4, "train_minutes": 1.0, "budget_minutes": 0.2,
-                                      "throughput_examples": 4, "padded_length": 256, "latency_sentences": 3}
+                                      "throughput_examples": 4, "padded_length": 256, "latency_sentences": 3,
+                                      "long_sentences": 8}
 
     train_minutes: float = setting(60.0, "hard cap of the main run")
     budget_minutes: float = setting(10.0, "the short-budget run")
@@ -39,6 +40,8 @@ class SentimentSettings(BenchmarkSettings):
     # A smoke run pads to less than 512: one step of 512-token sentences takes seconds on a CPU.
     padded_length: int | None = setting(None, "the tutorials' fixed length (default: the model's limit, 512)")
     latency_sentences: int = latency_setting()
+    long_sentences: int = setting(2000, "training sentences of 15-40 words classified batched, sorted by length "
+                                        "and in input order (speed only)")
 
 
 def measure_tfidf(data: DatasetDict, seed: int) -> dict:
@@ -85,6 +88,35 @@ def latency(model: torch.nn.Module, tokenizer: Any, sentences: list[str]) -> dic
           f"batched {timing.sentences_per_s:.0f} sentences/s", flush=True)
     return {"p50_latency_ms": timing.p50_ms, "p95_latency_ms": timing.p95_ms,
             "inference_sentences_per_s": timing.sentences_per_s}
+
+
+def sorted_batches(model: torch.nn.Module, tokenizer: Any, sets: dict[str, list[str]]) -> dict:
+    """Batched sentences/s of `classify` with and without sorting by length, on each set of sentences."""
+    import time
+
+    from curiolib.finetune.inference import classify
+
+    figures = {}
+    for name, sentences in sets.items():
+        for sort in (False, True):
+            classify(sentences[:64], model, tokenizer, batch_size=64, sort_by_length=sort)  # warm-up
+            start = time.perf_counter()
+            classify(sentences, model, tokenizer, batch_size=64, sort_by_length=sort)
+            figures[f"{name}_{'sorted' if sort else 'input_order'}_sentences_per_s"] = (
+                len(sentences) / (time.perf_counter() - start))
+        ratio = figures[f"{name}_sorted_sentences_per_s"] / figures[f"{name}_input_order_sentences_per_s"]
+        figures[f"{name}_sorting_ratio"] = ratio
+        print(f"batched classify, {len(sentences)} {name} sentences: input order "
+              f"{figures[f'{name}_input_order_sentences_per_s']:.0f}/s, sorted by length "
+              f"{figures[f'{name}_sorted_sentences_per_s']:.0f}/s ({ratio:.2f}x)", flush=True)
+    return figures
+
+
+def long_sentences(data: DatasetDict, count: int, seed: int) -> list[str]:
+    """A seeded sample of ``count`` training sentences of 15 to 40 words (SST-2's full sentences, not phrases)."""
+    words = [len(sentence.split()) for sentence in data["train"]["sentence"]]
+    long = data["train"].select([i for i, n in enumerate(words) if 15 <= n <= 40])
+    return list(long.shuffle(seed=seed).select(range(min(count, len(long))))["sentence"])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -164,6 +196,9 @@ def main(argv: list[str] | None = None) -> int:
     results |= stages.run("budget", budget_run)
     sentences = data["validation"][: settings.latency_sentences]["sentence"]
     results |= stages.run("latency", lambda: latency(main_model()[1], main_model()[0], sentences))
+    sets = {"long": long_sentences(data, settings.long_sentences, settings.seed),
+            "validation": list(data["validation"]["sentence"])}
+    results |= stages.run("sorted_batches", lambda: sorted_batches(main_model()[1], main_model()[0], sets))
 
     row = (f"| sentiment (SST-2 validation) | {results['validation_accuracy']:.3f} in "
            f"{results['train_seconds'] / 60:.0f} min | {results['budget_accuracy']:.3f} | "
