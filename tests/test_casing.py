@@ -145,6 +145,21 @@ def test_a_cased_model_keeps_its_case_table_through_save_load_and_onnx(tokenizer
     assert not torch.allclose(zeros, reference, atol=1e-2), "the case ids must change the logits"
 
 
+def test_the_highlighter_shows_what_a_cased_model_finds(tokenizer) -> None:
+    from curiolib.course.widgets import entities_html
+
+    tokenizer, model = load_model_for_task("minilm", "ner", TAGS, seed=0, casing=True)
+    torch.manual_seed(2)
+    with torch.no_grad():  # rows that differ, so a widget that dropped the case ids would answer otherwise
+        _table(model).weight.add_(torch.randn_like(_table(model).weight) * 0.5)
+    text = "NATO's chief met Angela Merkel in paris."
+    shown, found = entities_html(text, model, tokenizer), find_entities(text, model, tokenizer)[0]
+    assert found, "an untrained head still tags something: the check below must have entities to look for"
+    for entity in found:
+        assert f"{entity.start}–{entity.end}" in shown
+    assert "Could not tag" not in shown
+
+
 def test_casing_is_refused_where_it_cannot_work(ner_data, tokenizer, tmp_path) -> None:
     from transformers import DistilBertConfig, DistilBertForTokenClassification
 
