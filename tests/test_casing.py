@@ -193,7 +193,8 @@ def test_only_the_cased_model_can_learn_what_only_capitals_tell(tokenizer, tmp_p
         _, model = load_model_for_task("minilm", "ner", TAGS, seed=0, casing=casing)
         encoded = tokenize_ner_dataset(data, tokenizer, casing=casing)
         config = TrainingConfig(output_dir=str(tmp_path / str(casing)), epochs=10, batch_size=8, learning_rate=1e-3,
-                                show_progress=False, seed=0, metric_for_best="token_accuracy")
+                                show_progress=False, seed=0, metric_for_best="token_accuracy",
+                                save_checkpoints=False, load_best_at_end=False)  # 10 epochs, no 90 MB saves
         collator = DataCollatorForTokenClassification(tokenizer)
         train(model, encoded, encoded.select(range(2)), collator=collator, compute_metrics=ner_metrics(TAGS),
               config=config)
