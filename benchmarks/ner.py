@@ -139,8 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     trained: dict[str, tuple] = {}  # the main run's (tokenizer, model), while this process has it
 
     @cache
-    def pretrained(casing: bool, seed: int = settings.seed) -> tuple:
-        # Loaded once per variant, and only if a stage still needs it: every run trains a copy.
+    def pretrained(casing: bool, seed: int) -> tuple:
+        # Loaded once per (casing, seed), and only if a stage still needs it: every run trains a copy. Both
+        # arguments are always given, so the cache never holds the same model under two keys.
         from curiolib.finetune.models import load_model_for_task
 
         return load_model_for_task(settings.model, "token", tag_names, seed=seed, casing=casing)
@@ -149,8 +150,9 @@ def main(argv: list[str] | None = None) -> int:
     def tokenized(casing: bool) -> tuple:
         from curiolib.data import tokenize_ner_dataset
 
-        return tuple(tokenize_ner_dataset(data[split], pretrained(casing)[0], max_length=settings.max_length,
-                                          casing=casing) for split in ("train", "validation"))
+        tokenizer = pretrained(casing, settings.seed)[0]
+        return tuple(tokenize_ner_dataset(data[split], tokenizer, max_length=settings.max_length, casing=casing)
+                     for split in ("train", "validation"))
 
     def run(name: str, minutes: float, max_steps: int | None = None, *, casing: bool,
             seed: int = settings.seed, epochs: int = training.epochs) -> tuple:
@@ -173,8 +175,8 @@ def main(argv: list[str] | None = None) -> int:
 
     def main_run() -> dict:
         model, result = run("main", settings.train_minutes, casing=main_casing)
-        trained["main"] = pretrained(main_casing)[0], model
-        save_model(model, pretrained(main_casing)[0], settings.work_dir / "main" / "model")
+        trained["main"] = pretrained(main_casing, settings.seed)[0], model
+        save_model(model, trained["main"][0], settings.work_dir / "main" / "model")
         evaluations = result.history.dropna(subset=["eval_f1"])
         print(f"main run: {result.steps} steps in {result.train_seconds / 60:.1f} min "
               f"({result.train_examples_per_s:.0f} ex/s); best validation F1 {result.best_metric:.4f} at step "
@@ -216,7 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     def budget_run() -> dict:
         steps = budget_steps(results["train_steps"], results["train_seconds"], settings.budget_minutes)
         model, budget = run("budget", settings.budget_minutes, max_steps=steps, casing=main_casing)
-        budget_test, _ = score_on_test(model, pretrained(main_casing)[0], data, tag_names, settings.max_length)
+        budget_test, _ = score_on_test(model, pretrained(main_casing, settings.seed)[0], data, tag_names,
+                                       settings.max_length)
         print(f"{settings.budget_minutes:g}-minute budget: {budget.steps} steps in {budget.train_seconds:.0f} s, "
               f"validation F1 {budget.best_metric:.4f}, test F1 {budget_test['f1']:.4f}", flush=True)
         return {"budget_minutes": settings.budget_minutes, "budget_test_f1": budget_test["f1"],

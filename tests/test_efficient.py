@@ -150,6 +150,9 @@ def test_int8_and_onnx_agree_with_the_float_model(trained, sentiment, tmp_path) 
     assert model_size_mb(int8_onnx_path) < model_size_mb(tmp_path / "model.onnx") - 0.7 * linear_mb
     kept = quantize_onnx(tmp_path / "model.onnx", tmp_path / "kept.onnx", keep_float=("layer.5/",))
     assert model_size_mb(int8_onnx_path) < model_size_mb(kept) < model_size_mb(tmp_path / "model.onnx")
+    with pytest.raises(FileExistsError, match="overwrite=True"):  # the file beside the model is not replaced
+        quantize_onnx(tmp_path / "model.onnx")
+    assert quantize_onnx(tmp_path / "model.onnx", overwrite=True) == int8_onnx_path
     with pytest.raises(ValueError, match="keep_float names no node"):
         quantize_onnx(tmp_path / "model.onnx", tmp_path / "x.onnx", keep_float=("no-such-layer",))
 

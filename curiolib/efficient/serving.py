@@ -71,14 +71,14 @@ def export_onnx(model: torch.nn.Module, tokenizer, path: str | Path, *, opset: i
 
 
 def quantize_onnx(path: str | Path, output: str | Path | None = None, *, per_channel: bool = True,
-                  keep_float: tuple[str, ...] = ()) -> Path:
+                  keep_float: tuple[str, ...] = (), overwrite: bool = False) -> Path:
     """int8 weights for an exported model's linear layers (onnxruntime dynamic quantisation); returns the new file.
 
     Only MatMuls with a weight operand are quantised (the attention products of two activations stay float),
     each weight with one scale per output channel when ``per_channel``, so a channel of large weights does not
     coarsen the rest. Nodes whose name contains one of ``keep_float`` (e.g. ``"layer.5/output"``) stay float:
     the place for the layers whose rounding moves the answers most. The classifier and pooler export as
-    Gemm, not MatMul, so they stay float as well.
+    Gemm, not MatMul, so they stay float as well. An existing ``output`` is refused unless ``overwrite``.
     """
     import logging
     import os
@@ -88,6 +88,8 @@ def quantize_onnx(path: str | Path, output: str | Path | None = None, *, per_cha
 
     path = Path(path)
     output = Path(output) if output else path.with_name(path.stem + ".int8.onnx")
+    if output.exists() and not overwrite:  # a file beside the user's model may be theirs, not ours
+        raise FileExistsError(f"{output} exists: pass another output, or overwrite=True to replace it")
     names = [node.name for node in onnx.load(str(path), load_external_data=False).graph.node]
     unknown = [key for key in keep_float if not any(key in name for name in names)]
     if unknown:
