@@ -24,6 +24,8 @@ class Lesson:
     #: "committed": nbval re-executes the committed notebook; "smoke": too slow for that, so nbval
     #: checks that a smoke-parameter copy reproduces its own outputs on a second execution.
     nbval: str = "committed"
+    #: The settings the lesson's "On a Colab GPU" section gives (a test runs them offline on tiny sizes).
+    colab: dict[str, Any] = field(default_factory=dict)
 
     @property
     def filename(self) -> str:
@@ -47,10 +49,13 @@ LESSONS: tuple[Lesson, ...] = (
     Lesson("03_bert_sentiment", "BERT sentiment classification",
            "fine-tuning a small BERT end to end, with a type-a-sentence widget",
            smoke={"train_size": 64, "epochs": 1, "batch_size": 16, "max_length": 64, "padding_demo_examples": 4},
-           nbval="smoke"),
+           nbval="smoke", colab={"model_name": "bert-base-uncased", "data_source": "sst2", "epochs": 2,
+                                 "batch_size": 32, "learning_rate": 3e-5}),
     Lesson("04_bert_ner", "BERT named-entity recognition",
            "sub-word label alignment, entity-level scores, capitals given back to an uncased model",
-           smoke={"train_size": 64, "epochs": 1, "batch_size": 16}, nbval="smoke"),
+           smoke={"train_size": 64, "epochs": 1, "batch_size": 16}, nbval="smoke",
+           colab={"model_name": "bert-base-cased", "data_source": "conll2003", "epochs": 3, "batch_size": 32,
+                  "learning_rate": 3e-5}),
     Lesson("05_curiosity_loop", "The curiosity loop, made concrete",
            "active learning against random sampling and the plain recipes, with the growth model fitted",
            # Two strategies (random, the comparison's baseline, and explore_exploit, which scores entropy too).
@@ -58,7 +63,8 @@ LESSONS: tuple[Lesson, ...] = (
                   "strategies": ["random", "explore_exploit"], "epochs_per_round": 1}, nbval="smoke"),
     Lesson("06_efficient_fine_tuning", "Efficient fine-tuning",
            "LoRA, int8 quantisation, ONNX export and distillation, measured",
-           smoke={"train_size": 64, "budget_epochs": 1, "ranks": [2, 8]}, nbval="smoke"),
+           smoke={"train_size": 64, "budget_epochs": 1, "ranks": [2, 8]}, nbval="smoke",
+           colab={"model_name": "bert-base-uncased", "data_source": "sst2", "train_size": 20000}),
     Lesson("07_exploration_vs_reflection", "Exploration against reflection",
            "the growth model meets a real learner: an effort experiment that separates E from R",
            smoke={"pool_size": 300, "seeds": [0, 1], "rounds": 6, "costs": [1, 4]}, nbval="smoke"),

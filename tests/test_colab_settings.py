@@ -1,0 +1,81 @@
+"""Each lesson's "On a Colab GPU" settings, run here as far as an offline CPU allows.
+
+The data sources those settings name (SST-2, CoNLL-2003) come from CURIOLIB_DATA; the hub model they name
+cannot be downloaded here, so it is checked up to the offline boundary (known to the registry, refused with
+a clear message) and the lesson runs on the embedded model instead, on tiny sizes.
+"""
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import papermill
+import pytest
+
+from curiolib import load_model_for_task
+from curiolib.course.catalog import available_lessons
+from curiolib.finetune.models import MODELS
+
+COLAB = [lesson for lesson in available_lessons() if lesson.colab]
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+TASK = {"03_bert_sentiment": ("sequence", ["negative", "positive"]),
+        "04_bert_ner": ("token", ["O", "B-PER", "I-PER"]),
+        "06_efficient_fine_tuning": ("sequence", ["negative", "positive"])}
+
+
+def _colab_settings_in_text(path: Path) -> dict:
+    """The `name = value` settings the "On a Colab GPU" section's first paragraph gives, for its parameters."""
+    nb = nbformat.read(path, as_version=4)
+    sections = [cell.source for cell in nb.cells
+                if cell.cell_type == "markdown" and cell.source.startswith("## On a Colab GPU")]
+    if not sections:
+        return {}
+    parameters = papermill.inspect_notebook(str(path))
+    settings = sections[0].split("\n\n")[1]  # the paragraph under the heading; exercises follow in the cell
+    return {name: ast.literal_eval(value) for name, value in re.findall(r"`(\w+) = ([^`]+)`", settings)
+            if name in parameters}
+
+
+@pytest.mark.parametrize("lesson", available_lessons(), ids=lambda lesson: lesson.stem[:2])
+def test_the_catalog_holds_what_each_colab_section_says(lesson) -> None:
+    # One copy of the settings runs in the test below; it must be the one the students read.
+    assert _colab_settings_in_text(lesson.path) == lesson.colab
+
+
+@pytest.mark.parametrize("lesson", COLAB, ids=lambda lesson: lesson.stem[:2])
+def test_the_colab_model_is_known_and_refused_offline_with_a_way_out(lesson, monkeypatch, tmp_path) -> None:
+    from huggingface_hub import constants
+
+    name = lesson.colab["model_name"]
+    assert name in MODELS and MODELS[name].source.startswith("google-bert/")
+    assert MODELS[name].cased == (lesson.stem == "04_bert_ner")  # NER is the lesson that asks for capitals
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))  # an empty cache, even where BERT is cached
+    task, labels = TASK[lesson.stem]
+    with pytest.raises(OSError, match=f"{name}.*not in the local cache. Use model_name='minilm'"):
+        load_model_for_task(name, task, labels)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lesson", COLAB, ids=lambda lesson: lesson.stem[:2])
+def test_the_lesson_runs_on_its_colab_data_source(lesson, data_dir: Path, tmp_path: Path) -> None:
+    parameters = lesson.colab | lesson.smoke | {"model_name": "minilm"}
+    command = [sys.executable, "-m", "curiolib", "run", lesson.stem, "--output-dir", str(tmp_path), "--no-progress"]
+    for name, value in parameters.items():
+        command += ["-p", name, repr(value)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=1800,
+                          env={**os.environ, **ONE_THREAD})
+    summary = json.loads((tmp_path / "summary.json").read_text())[lesson.stem]
+    assert done.returncode == 0 and summary["ok"], summary["error"] or done.stderr[-3000:]
+    assert summary["parameters"]["data_source"] == lesson.colab["data_source"]
+    executed = nbformat.read(tmp_path / lesson.filename, as_version=4)
+    printed = "".join(output.get("text", "") for cell in executed.cells if cell.cell_type == "code"
+                      for output in cell.get("outputs", []))
+    # The loader says where the data came from: the full set in CURIOLIB_DATA, not the embedded sample.
+    assert f"{lesson.colab['data_source']} from {data_dir}" in printed
