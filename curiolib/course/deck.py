@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -27,13 +28,14 @@ ASSETS = "slides_assets"
 #: defaults), except jQuery: 2.0.3 is not on npm, 2.2.4 is the last 2.x.
 PACKAGES = {"reveal.js": "4.0.2", "mathjax": "2.7.7", "requirejs": "2.1.10", "jquery": "2.2.4"}
 #: What of each package a deck loads. MathJax 2 fetches its input, output and font files on demand, so its
-#: TeX input, CommonHTML output and TeX web fonts go whole; the other outputs, fonts and the unpacked
-#: sources (most of its 71 MB) do not.
+#: TeX input, CommonHTML output (and PreviewHTML, which its fast-preview extension loads first) and TeX web
+#: fonts go whole; the other outputs, fonts and the unpacked sources (most of its 71 MB) do not.
 NEEDED = {
     "reveal.js": ["LICENSE", "dist/reveal.js", "dist/reveal.css", "dist/theme/white.css", "dist/theme/fonts",
                   "plugin/notes/notes.js"],
     "mathjax": ["LICENSE", "MathJax.js", "config/TeX-AMS_CHTML-full.js", "config/Safe.js", "extensions",
-                "jax/input/TeX", "jax/output/CommonHTML", "jax/element", "fonts/HTML-CSS/TeX/woff",
+                "jax/input/TeX", "jax/output/CommonHTML",
+                "jax/output/PreviewHTML", "jax/element", "fonts/HTML-CSS/TeX/woff",
                 "localization/en"],
     "requirejs": ["require.js"],
     "jquery": ["LICENSE.txt", "dist/jquery.min.js"],
@@ -89,7 +91,10 @@ def _is_ours(path: Path) -> bool:
     if path.is_dir():
         return (path / MARKER).exists()
     with path.open("rb") as handle:
-        return f'<meta name="generator" content="{GENERATOR}">'.encode() in handle.read(4096)
+        head = handle.read(4096)
+    # nbconvert rewrites the HTML through BeautifulSoup, which may reorder a tag's attributes.
+    return re.search(rb'<meta(?=[^>]*\bname="generator")(?=[^>]*\bcontent="' + re.escape(GENERATOR.encode())
+                     + rb'")[^>]*>', head) is not None
 
 
 def _refuse_foreign(path: Path, overwrite: bool) -> None:
