@@ -25,7 +25,7 @@ def browser(chromedriver: str, width: int, height: int) -> webdriver.Chrome:
     options = webdriver.ChromeOptions()
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                  f"--window-size={width},{height}", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost",
-                 "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>"):
+                 "--proxy-server=127.0.0.1:9"):  # Chromium sends localhost past the proxy by itself
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     return webdriver.Chrome(service=Service(chromedriver), options=options)

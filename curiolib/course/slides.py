@@ -31,8 +31,9 @@ SLIDE, SUBSLIDE, FRAGMENT, CONTINUE, SKIP, NOTES = "slide", "subslide", "fragmen
 LONG_CELL_LINES = 20
 #: The heading of each lesson's notes for the teacher: speaker notes, not a slide the class sees.
 TEACHERS_HEADING = "## For teachers"
-#: Notebook-level settings RISE reads: lessons have tall figures and tables, so a slide scrolls, not clips.
-RISE_SETTINGS = {"scroll": True}
+#: Notebook-level settings RISE reads: lessons have tall figures and tables, so a slide scrolls, not clips; the
+#: "white" theme's fonts ship with RISE, where its default "simple" fetches them from Google Fonts (offline: no).
+RISE_SETTINGS = {"scroll": True, "theme": "white"}
 _FIGURES = ("image/png", "image/svg+xml", "image/jpeg")
 
 
