@@ -43,6 +43,9 @@ NEEDED = {
 #: reveal's "white" theme: its fonts ship with reveal.js, where nbconvert's default "simple" imports them
 #: from Google Fonts.
 THEME = "white"
+#: The slide's size before reveal scales it to the screen. The template's 960×700 clips the lessons' code,
+#: written up to 120 characters a line, after about 70; 1280×800 (16:10) shows about 100 at the same font.
+WIDTH, HEIGHT = "1280", "800"
 GENERATOR = "curiolib slides"
 MARKER = ".curiolib"
 DEFAULT_NODE_MODULES = PROJECT_ROOT / "slides" / "node_modules"
@@ -142,7 +145,8 @@ def exporter():
 
     return SlidesExporter(template_file="curiolib_slides.html.j2",
                           extra_loaders=[DictLoader({"curiolib_slides.html.j2": _TEMPLATE})],
-                          reveal_theme=THEME, reveal_scroll=True, **asset_urls())
+                          reveal_theme=THEME, reveal_scroll=True, reveal_width=WIDTH, reveal_height=HEIGHT,
+                          **asset_urls())
 
 
 def deck_name(lesson: Lesson) -> str:
