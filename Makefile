@@ -8,7 +8,7 @@ OUTPUT ?= outputs
 DATA ?= $(abspath ../shared/data)
 OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(if $(wildcard $(DATA)),CURIOLIB_DATA=$(DATA),)
 
-.PHONY: setup run test test-fast lint notebooks figures clean
+.PHONY: setup run test test-fast lint notebooks figures slides clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,14 @@ notebooks: setup
 # Redraw the README's figures in images/ (lessons never write into the repository).
 figures: setup
 	$(PY) scripts/readme_figures.py
+
+# Static reveal.js decks of every lesson in $(OUTPUT)/slides, with reveal.js and MathJax beside them: they
+# present from a USB stick with no network. npm installs the versions slides/package.json pins, once.
+slides: setup slides/node_modules/.package-lock.json
+	$(VENV)/bin/curiolib slides --output-dir $(OUTPUT)/slides
+
+slides/node_modules/.package-lock.json: slides/package.json slides/package-lock.json
+	npm ci --prefix slides --ignore-scripts --no-audit --no-fund
 
 clean:
 	rm -rf $(OUTPUT) .pytest_cache

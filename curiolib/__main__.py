@@ -1,4 +1,6 @@
-"""Command line: `curiolib run [NOTEBOOK ...] [-p NAME VALUE] ...`, `curiolib sweep NB -p NAME V1 V2 ...`, `list`."""
+"""Command line: `curiolib run [NOTEBOOK ...] [-p NAME VALUE] [--smoke] [--output-dir DIR] [--inplace]`,
+`curiolib sweep NOTEBOOK -p NAME V1 V2 ... [--workers N] [--plot KEY]`,
+`curiolib slides [NOTEBOOK ...] [--output-dir DIR] [--force]`, `curiolib tag-slides [NOTEBOOK ...] [--check]`."""
 from __future__ import annotations
 
 import argparse
@@ -32,7 +34,67 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--plot", metavar="KEY", help="draw this recorded number against a swept parameter")
     sweep.add_argument("--x", metavar="NAME", help="the swept parameter on the figure's axis (default: the first)")
     commands.add_parser("list", help="list the lessons")
+    slides = commands.add_parser("slides", help="static reveal.js decks that present with no network")
+    slides.add_argument("notebooks", nargs="*", help="stems, numbers (01) or paths; all lessons when none")
+    slides.add_argument("--output-dir", type=Path, default=Path("outputs/slides"),
+                        help="where the decks and their slides_assets folder go (default: outputs/slides)")
+    slides.add_argument("--node-modules", type=Path, default=None,
+                        help="the npm folder with reveal.js, mathjax, requirejs and jquery "
+                             "(default: slides/node_modules, made by `npm ci --prefix slides`)")
+    slides.add_argument("--force", action="store_true", help="replace files of the same name not written by curiolib")
+    tag = commands.add_parser("tag-slides", help="rewrite the lessons' slide metadata by the rule (after an edit)")
+    tag.add_argument("notebooks", nargs="*", help="stems, numbers (01) or paths; all lessons when none")
+    tag.add_argument("--check", action="store_true",
+                     help="change nothing; exit 1 if a lesson is not tagged by the rule")
     return parser
+
+
+def _lessons(names: list[str]):
+    from .course.catalog import find_lesson
+
+    return [find_lesson(name) for name in names] if names else available_lessons()
+
+
+def slides_command(args: argparse.Namespace) -> int:
+    """`curiolib slides`: build the decks, one line per deck."""
+    from .course.deck import build_deck
+
+    try:
+        lessons = _lessons(args.notebooks)
+        for lesson in lessons:
+            deck = build_deck(lesson, args.output_dir, node_modules=args.node_modules, overwrite=args.force)
+            print(f"slides: {deck}")
+    except ValueError as exc:
+        print(f"curiolib slides: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"curiolib slides: cannot write to {args.output_dir}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def tag_slides_command(args: argparse.Namespace) -> int:
+    """`curiolib tag-slides`: apply the slide rule to the lessons, or with --check only report."""
+    import nbformat
+
+    from .course.slides import add_slide_metadata, apply_slide_metadata
+
+    try:
+        lessons = _lessons(args.notebooks)
+    except ValueError as exc:
+        print(f"curiolib tag-slides: {exc}", file=sys.stderr)
+        return 2
+    untagged = []
+    for lesson in lessons:
+        if args.check:
+            if apply_slide_metadata(nbformat.read(lesson.path, as_version=nbformat.NO_CONVERT)):
+                untagged.append(lesson.filename)
+        elif add_slide_metadata(lesson.path):
+            print(f"re-tagged {lesson.path}")
+    if untagged:
+        print(f"not tagged by the slide rule: {', '.join(untagged)} (run `curiolib tag-slides`)", file=sys.stderr)
+        return 1
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,6 +109,10 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "sweep":
         return _sweep(args)
+    if args.command == "slides":
+        return slides_command(args)
+    if args.command == "tag-slides":
+        return tag_slides_command(args)
 
     from .course.harness import parse_parameter, run_all, write_summary
 

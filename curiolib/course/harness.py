@@ -42,9 +42,10 @@ def parse_parameter(text: str) -> Any:
 
 
 def clean_notebook(path: Path) -> None:
-    """Widgets as static snapshots, no run-specific metadata: a committed notebook renders and diffs cleanly."""
+    """Widgets as static snapshots, no run-specific metadata, slide types by the rule: renders and diffs cleanly."""
     import nbformat
 
+    from .slides import apply_slide_metadata
     from .snapshot import snapshot_widgets
 
     nb = nbformat.read(path, as_version=4)
@@ -56,6 +57,8 @@ def clean_notebook(path: Path) -> None:
     for cell in nb.cells:
         for key in ("papermill", "execution", "ExecuteTime"):
             cell.metadata.pop(key, None)
+    # A fresh run can change which cells draw a figure, so the slide types are re-derived from the rule.
+    apply_slide_metadata(nb)
     nbformat.write(nb, path)
 
 

@@ -1,0 +1,177 @@
+"""Static reveal.js decks of the lessons that present with no network: `curiolib slides NN`.
+
+nbconvert's slides template loads reveal.js from unpkg and MathJax, require.js, jQuery and mermaid from
+cdnjs; a classroom projector often has no network, and then the deck shows raw ``$...$`` and no slides.
+Here every one of those is a local file: the npm packages pinned in ``slides/package.json`` (installed by
+``npm ci --prefix slides``, which ``make slides`` runs) are copied, only the files a deck loads, into a
+``slides_assets`` folder beside the decks, and the deck refers to them by relative paths, so the folder can
+be copied to a USB stick and opened from ``file://``. The lessons draw no mermaid diagrams, so the deck
+loads no mermaid (a lesson with one is refused, rather than shown as raw text).
+
+Nothing the package did not write is overwritten: a deck carries a generator tag and the assets folder a
+marker file; anything else under those names is refused unless ``overwrite=True``. Every file is written
+under a temporary name and moved into place, so an interrupted build leaves the previous deck whole.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+from .catalog import PROJECT_ROOT, Lesson, find_lesson
+
+ASSETS = "slides_assets"
+#: The npm packages a deck loads, at the versions nbconvert 7's reveal template is written for (its CDN
+#: defaults), except jQuery: 2.0.3 is not on npm, 2.2.4 is the last 2.x.
+PACKAGES = {"reveal.js": "4.0.2", "mathjax": "2.7.7", "requirejs": "2.1.10", "jquery": "2.2.4"}
+#: What of each package a deck loads. MathJax 2 fetches its input, output and font files on demand, so its
+#: TeX input, CommonHTML output (and PreviewHTML, which its fast-preview extension loads first) and TeX web
+#: fonts go whole; the other outputs, fonts and the unpacked sources (most of its 71 MB) do not.
+NEEDED = {
+    "reveal.js": ["LICENSE", "dist/reveal.js", "dist/reveal.css", "dist/theme/white.css", "dist/theme/fonts",
+                  "plugin/notes/notes.js"],
+    "mathjax": ["LICENSE", "MathJax.js", "config/TeX-AMS_CHTML-full.js", "config/Safe.js", "extensions",
+                "jax/input/TeX", "jax/output/CommonHTML",
+                "jax/output/PreviewHTML", "jax/element", "fonts/HTML-CSS/TeX/woff",
+                "localization/en"],
+    "requirejs": ["require.js"],
+    "jquery": ["LICENSE.txt", "dist/jquery.min.js"],
+}
+#: reveal's "white" theme: its fonts ship with reveal.js, where nbconvert's default "simple" imports them
+#: from Google Fonts.
+THEME = "white"
+#: The slide's size before reveal scales it to the screen. The template's 960×700 clips the lessons' code,
+#: written up to 120 characters a line, after about 70; 1280×800 (16:10) shows about 100 at the same font.
+WIDTH, HEIGHT = "1280", "800"
+GENERATOR = "curiolib slides"
+MARKER = ".curiolib"
+DEFAULT_NODE_MODULES = PROJECT_ROOT / "slides" / "node_modules"
+
+# nbconvert's reveal template, with the mermaid import left out and a tag naming who wrote the file.
+_TEMPLATE = """{%- extends 'reveal/index.html.j2' -%}
+{%- block html_head -%}
+<meta name="generator" content="curiolib slides">
+{{ super() }}
+{%- endblock html_head -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+"""
+
+
+def node_modules_dir(path: str | Path | None = None) -> Path:
+    """The npm folder the assets come from: ``path``, $CURIOLIB_SLIDES_NODE_MODULES or ``slides/node_modules``."""
+    folder = Path(path or os.environ.get("CURIOLIB_SLIDES_NODE_MODULES") or DEFAULT_NODE_MODULES)
+    for package, version in PACKAGES.items():
+        manifest = folder / package / "package.json"
+        if not manifest.exists():
+            raise ValueError(f"{package} is not installed in {folder}: run `npm ci --prefix slides` in the "
+                             "repository (or `make slides`), which installs the versions slides/package.json pins")
+        found = json.loads(manifest.read_text()).get("version")
+        if found != version:
+            raise ValueError(f"{folder / package} is version {found}, the decks are built with {version}: "
+                             "run `npm ci --prefix slides`")
+    return folder
+
+
+def asset_urls(prefix: str = ASSETS) -> dict[str, str]:
+    """The nbconvert settings that point a deck at the local copies, relative to the deck's folder."""
+    return {
+        "reveal_url_prefix": f"{prefix}/reveal.js",
+        "mathjax_url": f"{prefix}/mathjax/MathJax.js?config=TeX-AMS_CHTML-full,Safe",
+        "require_js_url": f"{prefix}/requirejs/require.js",
+        "jquery_url": f"{prefix}/jquery/dist/jquery.min.js",
+    }
+
+
+def _marker_text() -> str:
+    versions = ", ".join(f"{name} {version}" for name, version in PACKAGES.items())
+    return f"made by {GENERATOR} ({versions}); it replaces this folder as a whole\n"
+
+
+def _is_ours(path: Path) -> bool:
+    if path.is_dir():
+        return (path / MARKER).exists()
+    with path.open("rb") as handle:
+        head = handle.read(4096)
+    # nbconvert rewrites the HTML through BeautifulSoup, which may reorder a tag's attributes.
+    return re.search(rb'<meta(?=[^>]*\bname="generator")(?=[^>]*\bcontent="' + re.escape(GENERATOR.encode())
+                     + rb'")[^>]*>', head) is not None
+
+
+def _refuse_foreign(path: Path, overwrite: bool) -> None:
+    if (path.exists() or path.is_symlink()) and not overwrite and not _is_ours(path):
+        raise ValueError(f"{path} exists and was not written by `{GENERATOR}`: choose another --output-dir, "
+                         "or pass --force to replace it")
+
+
+def copy_assets(output_dir: Path, node_modules: str | Path | None = None, *, overwrite: bool = False) -> Path:
+    """The ``slides_assets`` folder in ``output_dir`` with every file a deck loads; reused when up to date."""
+    source = node_modules_dir(node_modules)
+    target = output_dir / ASSETS
+    _refuse_foreign(target, overwrite)
+    if (target / MARKER).exists() and (target / MARKER).read_text() == _marker_text():
+        return target
+    staging = Path(tempfile.mkdtemp(prefix=f".{ASSETS}.", dir=output_dir))
+    try:
+        for package, parts in NEEDED.items():
+            for part in parts:
+                origin, copy = source / package / part, staging / package / part
+                copy.parent.mkdir(parents=True, exist_ok=True)
+                if origin.is_dir():
+                    shutil.copytree(origin, copy)
+                else:
+                    shutil.copy2(origin, copy)
+        (staging / MARKER).write_text(_marker_text())
+        staging.chmod(0o755)  # mkdtemp makes it private; a deck served to others must be readable
+        old = None
+        if target.exists() or target.is_symlink():  # ours, or overwrite asked for: swap, then drop the old one
+            old = target.with_name(f"{staging.name}.old")
+            os.replace(target, old)
+        os.replace(staging, target)
+        if old is not None:
+            shutil.rmtree(old) if old.is_dir() and not old.is_symlink() else old.unlink()
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    return target
+
+
+def exporter():
+    """nbconvert's SlidesExporter, every URL local, the slides scrolling when a cell is taller than the screen."""
+    from jinja2 import DictLoader
+    from nbconvert import SlidesExporter
+
+    return SlidesExporter(template_file="curiolib_slides.html.j2",
+                          extra_loaders=[DictLoader({"curiolib_slides.html.j2": _TEMPLATE})],
+                          reveal_theme=THEME, reveal_scroll=True, reveal_width=WIDTH, reveal_height=HEIGHT,
+                          **asset_urls())
+
+
+def deck_name(lesson: Lesson) -> str:
+    """The deck's file name: the notebook's stem and ``.slides.html``, as `jupyter nbconvert --to slides` names it."""
+    return f"{lesson.stem}.slides.html"
+
+
+def build_deck(notebook: str | Path | Lesson, output_dir: str | Path, *, node_modules: str | Path | None = None,
+               overwrite: bool = False) -> Path:
+    """Write one lesson's static deck (and the shared assets) into ``output_dir``; returns the deck's path."""
+    import nbformat
+
+    lesson = notebook if isinstance(notebook, Lesson) else find_lesson(str(notebook))
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    target = output_dir / deck_name(lesson)
+    _refuse_foreign(target, overwrite)
+    nb = nbformat.read(lesson.path, as_version=4)
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type == "markdown" and "```mermaid" in cell.source:
+            raise ValueError(f"{lesson.filename} cell {index} draws a mermaid diagram; the offline deck loads no "
+                             "mermaid (add it to slides/package.json and deck.NEEDED first)")
+    copy_assets(output_dir, node_modules, overwrite=overwrite)
+    body, _ = exporter().from_notebook_node(nb, resources={"metadata": {"name": lesson.title}})
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    partial.write_text(body, encoding="utf-8")
+    os.replace(partial, target)
+    return target
