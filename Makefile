@@ -25,8 +25,9 @@ setup: $(VENV)/.installed
 run: setup
 	$(OFFLINE) $(VENV)/bin/curiolib run --output-dir $(OUTPUT)
 
-# Lint, then every test: lessons executed and checked by nbval, benchmarks on tiny settings.
-test: lint
+# Lint, then every test: lessons executed and checked by nbval, benchmarks on tiny settings, the static decks
+# (so their npm assets are installed first).
+test: lint slides/node_modules/.package-lock.json
 	$(OFFLINE) $(PY) -m pytest
 
 # For development: lint and the tests that neither train, nor execute a lesson, nor run a benchmark.
