@@ -1,8 +1,10 @@
 """Each lesson's "On a Colab GPU" settings, run here as far as an offline CPU allows.
 
-The data sources those settings name (SST-2, CoNLL-2003) come from CURIOLIB_DATA; the hub model they name
-cannot be downloaded here, so it is checked up to the offline boundary (known to the registry, refused with
-a clear message) and the lesson runs on the embedded model instead, on tiny sizes.
+The data sources those settings name (SST-2, CoNLL-2003) are read from a CURIOLIB_DATA folder, through the
+same readers: a temporary one holding the first few hundred sentences of each of the real files, so that a
+lesson's evaluations over the whole validation and test splits stay small. The hub model they name cannot be
+downloaded here, so it is checked up to the offline boundary (known to the registry, refused with a clear
+message) and the lesson runs on the embedded model instead, on tiny sizes.
 """
 from __future__ import annotations
 
@@ -65,15 +67,30 @@ def test_the_colab_model_is_known_and_refused_offline_with_a_way_out(lesson, mon
         load_model_for_task(name, task, labels)
 
 
+@pytest.fixture(scope="module")
+def small_data(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A CURIOLIB_DATA folder with the first sentences of each SST-2 and CoNLL-2003 file, in their own format."""
+    folder = tmp_path_factory.mktemp("curiolib_data")
+    for name, lines in (("train.tsv", 301), ("validation.tsv", 151)):  # the header line, then sentences
+        (folder / "sst2").mkdir(exist_ok=True)
+        text = (data_dir / "sst2" / name).read_text().splitlines(keepends=True)
+        (folder / "sst2" / name).write_text("".join(text[:lines]))
+    (folder / "conll2003").mkdir()
+    for split in ("train", "validation", "test"):
+        sentences = (data_dir / "conll2003" / f"{split}.txt").read_text().split("\n\n")
+        (folder / "conll2003" / f"{split}.txt").write_text("\n\n".join(sentences[:200]) + "\n")
+    return folder
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("lesson", COLAB, ids=lambda lesson: lesson.stem[:2])
-def test_the_lesson_runs_on_its_colab_data_source(lesson, data_dir: Path, tmp_path: Path) -> None:
+def test_the_lesson_runs_on_its_colab_data_source(lesson, small_data: Path, tmp_path: Path) -> None:
     parameters = lesson.colab | lesson.smoke | ({"model_name": "minilm"} if "model_name" in lesson.colab else {})
     command = [sys.executable, "-m", "curiolib", "run", lesson.stem, "--output-dir", str(tmp_path), "--no-progress"]
     for name, value in parameters.items():
         command += ["-p", name, repr(value)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=1800,
-                          env={**os.environ, **ONE_THREAD})
+                          env={**os.environ, **ONE_THREAD, "CURIOLIB_DATA": str(small_data)})
     summary = json.loads((tmp_path / "summary.json").read_text())[lesson.stem]
     assert done.returncode == 0 and summary["ok"], summary["error"] or done.stderr[-3000:]
     assert summary["parameters"]["data_source"] == lesson.colab["data_source"]
@@ -81,4 +98,4 @@ def test_the_lesson_runs_on_its_colab_data_source(lesson, data_dir: Path, tmp_pa
     printed = "".join(output.get("text", "") for cell in executed.cells if cell.cell_type == "code"
                       for output in cell.get("outputs", []))
     # The loader says where the data came from: the full set in CURIOLIB_DATA, not the embedded sample.
-    assert f"{lesson.colab['data_source']} from {data_dir}" in printed
+    assert f"{lesson.colab['data_source']} from {small_data}" in printed
