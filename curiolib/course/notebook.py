@@ -115,6 +115,37 @@ def versions() -> dict[str, str]:
     return found
 
 
+def below_bounds() -> list[str]:
+    """Installed runtime dependencies older than curiolib's bounds, as "name version (needs >=bound)".
+
+    The bounds come from the installed package's metadata, the one copy of pyproject.toml's; the extras'
+    requirements (JupyterLab, the test tools) are left out: no lesson needs them. A package that is not
+    installed is left to its import error, which says more. Outside an installed curiolib: nothing to check.
+    """
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        declared = metadata.requires("curiolib") or []
+    except metadata.PackageNotFoundError:
+        return []
+    below = []
+    for line in declared:
+        requirement = Requirement(line)
+        if requirement.marker is not None and not requirement.marker.evaluate({"extra": ""}):
+            continue
+        try:
+            installed = Version(metadata.version(requirement.name))
+        except (metadata.PackageNotFoundError, InvalidVersion):
+            continue
+        # prereleases=True: a development build (4.50.0.dev0) is older than 4.50 and must say so.
+        if not requirement.specifier.contains(installed, prereleases=True):
+            below.append(f"{requirement.name} {installed} (needs {requirement.specifier})")
+    return below
+
+
 def setup_notebook(seed: int = 0, *, verbose: bool = True) -> NotebookEnv:
     """The first cell of every notebook: quiet logs, seed everything, pick the device, say what was found.
 
@@ -131,6 +162,10 @@ def setup_notebook(seed: int = 0, *, verbose: bool = True) -> NotebookEnv:
     if verbose:
         print(f"curiolib ready: {env}")
         print("versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()))
+        old = below_bounds()
+        if old:
+            print(f"warning: older than this lesson needs: {'; '.join(old)}; pip install -U 'curiolib' "
+                  "or the packages named")
     return env
 
 
