@@ -15,7 +15,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	@# An unpinned torch pulls a multi-GB CUDA build; the CPU wheel 2.13.0 lies on this disk.
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e ".[dev]"
+	@# lab: JupyterLab, RISE, papermill (curiolib run); dev: the test tools. Colab's first cell installs neither.
+	$(PY) -m pip install -q -e ".[lab,dev]"
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3" >/dev/null
 	touch $@
 
@@ -25,7 +26,8 @@ setup: $(VENV)/.installed
 run: setup
 	$(OFFLINE) $(VENV)/bin/curiolib run --output-dir $(OUTPUT)
 
-# Lint, then every test: lessons executed and checked by nbval, benchmarks on tiny settings.
+# Lint, then every test: lessons executed and checked by nbval, benchmarks on tiny settings, and the install
+# checks of tests/test_install.py (the minimum-versions environment in .venv-min/, the Colab first cell).
 test: lint
 	$(OFFLINE) $(PY) -m pytest
 

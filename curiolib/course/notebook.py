@@ -115,8 +115,8 @@ def versions() -> dict[str, str]:
     return found
 
 
-def below_bounds() -> list[str]:
-    """Installed runtime dependencies older than curiolib's bounds, as "name version (needs >=bound)".
+def below_bounds() -> dict[str, tuple[str, str]]:
+    """Installed runtime dependencies older than curiolib's bounds: name -> (installed version, bound).
 
     The bounds come from the installed package's metadata, the one copy of pyproject.toml's; the extras'
     requirements (JupyterLab, the test tools) are left out: no lesson needs them. A package that is not
@@ -130,8 +130,8 @@ def below_bounds() -> list[str]:
     try:
         declared = metadata.requires("curiolib") or []
     except metadata.PackageNotFoundError:
-        return []
-    below = []
+        return {}
+    below = {}
     for line in declared:
         requirement = Requirement(line)
         if requirement.marker is not None and not requirement.marker.evaluate({"extra": ""}):
@@ -142,8 +142,18 @@ def below_bounds() -> list[str]:
             continue
         # prereleases=True: a development build (4.50.0.dev0) is older than 4.50 and must say so.
         if not requirement.specifier.contains(installed, prereleases=True):
-            below.append(f"{requirement.name} {installed} (needs {requirement.specifier})")
+            below[requirement.name] = (str(installed), str(requirement.specifier))
     return below
+
+
+def version_warning() -> str | None:
+    """One line naming each installed package older than curiolib needs and the command that updates it."""
+    below = below_bounds()
+    if not below:
+        return None
+    found = "; ".join(f"{name} {installed} (needs {bound})" for name, (installed, bound) in below.items())
+    upgrade = " ".join(f'"{name}{bound}"' for name, (_, bound) in below.items())
+    return f"warning: older than curiolib needs: {found}; update with: pip install -U {upgrade}"
 
 
 def setup_notebook(seed: int = 0, *, verbose: bool = True) -> NotebookEnv:
@@ -162,10 +172,9 @@ def setup_notebook(seed: int = 0, *, verbose: bool = True) -> NotebookEnv:
     if verbose:
         print(f"curiolib ready: {env}")
         print("versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()))
-        old = below_bounds()
-        if old:
-            print(f"warning: older than this lesson needs: {'; '.join(old)}; pip install -U 'curiolib' "
-                  "or the packages named")
+        warning = version_warning()
+        if warning:
+            print(warning)
     return env
 
 
