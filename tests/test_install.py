@@ -213,10 +213,11 @@ def test_colab_first_cell_installs_from_a_clone_leaves_torch_alone_and_lesson_00
     venv = tmp_path / "colab"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = module.venv_python(venv)
-    # What Colab has before the first cell: torch, transformers, a kernel and a notebook runner. uv, from its
-    # cache, because only what the first cell does is under test.
+    # What Colab has before the first cell: torch, transformers, a kernel, a notebook runner and a recent pip
+    # (the one Python 3.11 bundles rejects a git+file:/// URL). uv, from its cache, because only what the
+    # first cell does is under test.
     preinstalled = [f"torch=={metadata.version('torch')}", f"transformers=={metadata.version('transformers')}",
-                    "ipykernel", "nbclient"]
+                    "ipykernel", "nbclient", "pip>=24"]
     subprocess.run([*module.uv_command(), "pip", "install", "-q", "--python", str(python), *module._find_links(),
                     *preinstalled], check=True)
     subprocess.run([str(python), "-Xfrozen_modules=off", "-m", "ipykernel", "install", "--sys-prefix", "--name",
