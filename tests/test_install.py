@@ -242,7 +242,7 @@ def test_colab_first_cell_installs_from_a_clone_leaves_torch_alone_and_lesson_00
                             text=True)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-6000:]
 
-    outputs = "".join(out.get("text", "") for cell in json.loads(executed.read_text())["cells"]
+    outputs = "".join("".join(out.get("text", "")) for cell in json.loads(executed.read_text())["cells"]
                       for out in cell.get("outputs", []))
     assert "colab=True" in outputs and "older than curiolib needs" not in outputs, outputs[:2000]
     where = subprocess.run([str(python), "-c", "import curiolib; print(curiolib.__file__)"], cwd=tmp_path,
