@@ -145,7 +145,8 @@ def test_the_min_versions_constraints_hold_each_bound_to_its_release_series() ->
 def _installed_versions(python: Path, names: list[str]) -> dict[str, str]:
     code = ("import json, sys\nfrom importlib.metadata import version\n"
             "print(json.dumps({n: version(n) for n in sys.argv[1:]}))")
-    out = subprocess.run([str(python), "-c", code, *names], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([str(python), "-c", code, *names], capture_output=True, text=True, check=True,
+                         env=_clean_env()).stdout
     return json.loads(out)
 
 
@@ -188,7 +189,8 @@ def _distribution_state(python: Path, names: list[str]) -> dict[str, list]:
             "    d = distribution(n); record = os.path.join(str(d._path), 'RECORD'); s = os.stat(record)\n"
             "    out[n] = [d.version, str(d.locate_file('')), record, s.st_ino, s.st_mtime_ns]\n"
             "print(json.dumps(out))")
-    out = subprocess.run([str(python), "-c", code, *names], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([str(python), "-c", code, *names], capture_output=True, text=True, check=True,
+                         env=_clean_env()).stdout
     return json.loads(out)
 
 
@@ -246,9 +248,10 @@ def test_colab_first_cell_installs_from_a_clone_leaves_torch_alone_and_lesson_00
                       for out in cell.get("outputs", []))
     assert "colab=True" in outputs and "older than curiolib needs" not in outputs, outputs[:2000]
     where = subprocess.run([str(python), "-c", "import curiolib; print(curiolib.__file__)"], cwd=tmp_path,
-                           capture_output=True, text=True, check=True).stdout
+                           capture_output=True, text=True, check=True, env=_clean_env()).stdout
     assert where.startswith(str(venv)), f"installed from git into the environment, not linked: {where}"
     assert _distribution_state(python, ["torch", "transformers"]) == before, "the first cell reinstalled them"
     have = {line.split("==")[0].lower() for line in subprocess.run(
-        [str(python), "-m", "pip", "freeze"], capture_output=True, text=True, check=True).stdout.splitlines()}
+        [str(python), "-m", "pip", "freeze"], capture_output=True, text=True, check=True,
+        env=_clean_env()).stdout.splitlines()}
     assert not have & {"jupyterlab", "papermill", "nbval", "pytest", "ruff", "jupyterlab-rise"}
