@@ -140,7 +140,8 @@ def below_bounds() -> dict[str, tuple[str, str]]:
             installed = Version(metadata.version(requirement.name))
         except (metadata.PackageNotFoundError, InvalidVersion):
             continue
-        # prereleases=True: a development build (4.50.0.dev0) is older than 4.50 and must say so.
+        # prereleases=True: a development build past the bound (Colab's 5.1.0.dev0 for >=5.0) meets it; without
+        # it packaging before 24 counts every pre-release as too old. One before the bound (5.0.0rc1) still fails.
         if not requirement.specifier.contains(installed, prereleases=True):
             below[requirement.name] = (str(installed), str(requirement.specifier))
     return below
