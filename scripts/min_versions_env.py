@@ -85,7 +85,8 @@ def venv_python(venv: Path) -> Path:
     return venv / "bin" / "python"
 
 
-def _find_links() -> list[str]:
+def find_links() -> list[str]:
+    """pip's find-links as uv arguments: where this machine keeps wheels no index has (the CPU torch)."""
     # uv does not read pip's configuration; the local torch wheel is found through pip's find-links.
     links = os.environ.get("PIP_FIND_LINKS", "")
     if not links:
@@ -112,7 +113,7 @@ def build(venv: Path = VENV, *, python: str = sys.executable) -> tuple[Path, boo
     (venv / "overrides.txt").write_text(override_text)
     subprocess.run([*uv, "pip", "install", "-q", "--python", str(venv_python(venv)), "--resolution", "lowest-direct",
                     "--constraint", str(venv / "constraints.txt"), "--override", str(venv / "overrides.txt"),
-                    *_find_links(), "-e", f"{ROOT}[{EXTRAS}]"], check=True)
+                    *find_links(), "-e", f"{ROOT}[{EXTRAS}]"], check=True)
     # The kernel papermill starts for the lessons must be this environment's Python.
     # -Xfrozen_modules=off: without it the debugger ipykernel loads prints a four-line warning.
     subprocess.run([str(venv_python(venv)), "-Xfrozen_modules=off", "-m", "ipykernel", "install", "--sys-prefix",

@@ -131,7 +131,6 @@ def test_the_min_versions_constraints_hold_each_bound_to_its_release_series() ->
     module = _load_min_versions_env()
     constraints, overrides = module.constraints("2.13.0+cpu")
     pins = constraints.splitlines()
-    assert "transformers==4.50.*" in pins or any(p.startswith("transformers==") for p in pins)
     declared = module.declared_requirements()
     assert len(pins) == len(declared) - 1 and not any(p.startswith("torch") for p in pins)
     for requirement in declared:
@@ -222,7 +221,7 @@ def test_colab_first_cell_installs_from_a_clone_leaves_torch_alone_and_lesson_00
     # first cell does is under test.
     preinstalled = [f"torch=={metadata.version('torch')}", f"transformers=={metadata.version('transformers')}",
                     "ipykernel", "nbclient", "pip>=24"]
-    subprocess.run([*module.uv_command(), "pip", "install", "-q", "--python", str(python), *module._find_links(),
+    subprocess.run([*module.uv_command(), "pip", "install", "-q", "--python", str(python), *module.find_links(),
                     *preinstalled], check=True)
     subprocess.run([str(python), "-Xfrozen_modules=off", "-m", "ipykernel", "install", "--sys-prefix", "--name",
                     "python3"], check=True, stdout=subprocess.DEVNULL)
