@@ -179,6 +179,8 @@ def test_fast_tests_and_lessons_00_to_02_pass_with_every_dependency_at_its_lower
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert sorted(summary) == lessons and all(entry["ok"] for entry in summary.values())
+    # At the bounds exactly, setup_notebook must not call anything too old.
+    assert "older than curiolib needs" not in (tmp_path / "out" / f"{lessons[0]}.ipynb").read_text()
 
 
 # ---- the Colab path ---------------------------------------------------------------------------------------
