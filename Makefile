@@ -15,7 +15,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	@# An unpinned torch pulls a multi-GB CUDA build; the CPU wheel 2.13.0 lies on this disk.
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e ".[dev]"
+	@# lab: JupyterLab, RISE, papermill (curiolib run); dev: the test tools. Colab's first cell installs neither.
+	$(PY) -m pip install -q -e ".[lab,dev]"
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3" >/dev/null
 	touch $@
 
@@ -26,7 +27,8 @@ run: setup
 	$(OFFLINE) $(VENV)/bin/curiolib run --output-dir $(OUTPUT)
 
 # Lint, then every test: lessons executed and checked by nbval, benchmarks on tiny settings, the static decks
-# (so their npm assets are installed first).
+# (so their npm assets are installed first), and the install checks of tests/test_install.py (the
+# minimum-versions environment in .venv-min/, the Colab first cell).
 test: lint slides/node_modules/.package-lock.json
 	$(OFFLINE) $(PY) -m pytest
 

@@ -33,6 +33,22 @@ class NotebookRun:
         return self.error is None
 
 
+class MissingExtraError(ModuleNotFoundError, ValueError):
+    """A module of one of curiolib's extras is not installed (`curiolib run` without papermill)."""
+
+    # Also a ValueError: `curiolib run` prints those as one line and exits 2, not as a traceback.
+
+
+def require_papermill() -> Any:
+    """The papermill module, or a one-line error naming the extra that installs it."""
+    try:
+        import papermill
+    except ImportError:
+        raise MissingExtraError("running notebooks needs papermill, which the lab extra installs: "
+                                "pip install 'curiolib[lab]'", name="papermill") from None
+    return papermill
+
+
 def parse_parameter(text: str) -> Any:
     """Read a `-p name value` value the way papermill does: numbers, booleans, None, else a string."""
     try:
@@ -74,7 +90,7 @@ def _describe_failure(exc: Exception) -> str:
 
 def check_parameters(source: Path, params: dict[str, Any]) -> None:
     """Refuse, before anything runs, a parameter the notebook's parameters cell does not define (a typo)."""
-    import papermill
+    papermill = require_papermill()
 
     known = list(papermill.inspect_notebook(str(source)))
     unknown = sorted(set(params) - set(known))
@@ -91,7 +107,7 @@ def run_notebook(notebook: str | Path | Lesson, output_dir: Path, *, parameters:
     or interrupted run (Ctrl-C) leaves the previous good copy and numbers as they were, and two runs into
     one folder never read each other's records. A failed run's copy is kept as ``NN.failed.ipynb``.
     """
-    import papermill
+    papermill = require_papermill()
 
     source = _notebook_path(notebook)
     lesson = _lesson_for(source)

@@ -115,6 +115,48 @@ def versions() -> dict[str, str]:
     return found
 
 
+def below_bounds() -> dict[str, tuple[str, str]]:
+    """Installed runtime dependencies older than curiolib's bounds: name -> (installed version, bound).
+
+    The bounds come from the installed package's metadata, the one copy of pyproject.toml's; the extras'
+    requirements (JupyterLab, the test tools) are left out: no lesson needs them. A package that is not
+    installed is left to its import error, which says more. Outside an installed curiolib: nothing to check.
+    """
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        declared = metadata.requires("curiolib") or []
+    except metadata.PackageNotFoundError:
+        return {}
+    below = {}
+    for line in declared:
+        requirement = Requirement(line)
+        if requirement.marker is not None and not requirement.marker.evaluate({"extra": ""}):
+            continue
+        try:
+            installed = Version(metadata.version(requirement.name))
+        except (metadata.PackageNotFoundError, InvalidVersion):
+            continue
+        # prereleases=True: a development build past the bound (Colab's 5.1.0.dev0 for >=5.0) meets it; without
+        # it packaging before 24 counts every pre-release as too old. One before the bound (5.0.0rc1) still fails.
+        if not requirement.specifier.contains(installed, prereleases=True):
+            below[requirement.name] = (str(installed), str(requirement.specifier))
+    return below
+
+
+def version_warning() -> str | None:
+    """One line naming each installed package older than curiolib needs and the command that updates it."""
+    below = below_bounds()
+    if not below:
+        return None
+    found = "; ".join(f"{name} {installed} (needs {bound})" for name, (installed, bound) in below.items())
+    upgrade = " ".join(f'"{name}{bound}"' for name, (_, bound) in below.items())
+    return f"warning: older than curiolib needs: {found}; update with: pip install -U {upgrade}"
+
+
 def setup_notebook(seed: int = 0, *, verbose: bool = True) -> NotebookEnv:
     """The first cell of every notebook: quiet logs, seed everything, pick the device, say what was found.
 
@@ -131,6 +173,9 @@ def setup_notebook(seed: int = 0, *, verbose: bool = True) -> NotebookEnv:
     if verbose:
         print(f"curiolib ready: {env}")
         print("versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()))
+        warning = version_warning()
+        if warning:
+            print(warning)
     return env
 
 
