@@ -85,8 +85,9 @@ def small_data(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
 
 
 def _run(lesson, data: Path, out: Path, delay: float = 0.0) -> tuple[subprocess.CompletedProcess, Path]:
-    # Two kernels started in the same instant can draw the same free ports (each process picks its own) and
-    # one dies before it answers ("Kernel died before replying to kernel_info"): the second start waits.
+    # One of two kernels started in the same instant died in CI before it answered ("Kernel died before
+    # replying to kernel_info"); each process picks its own free ports, so two may draw the same. The cause
+    # is not proven; the second start waits, which costs 10 s.
     time.sleep(delay)
     parameters = lesson.colab | lesson.smoke | ({"model_name": "minilm"} if "model_name" in lesson.colab else {})
     command = [sys.executable, "-m", "curiolib", "run", lesson.stem, "--output-dir", str(out), "--no-progress"]
