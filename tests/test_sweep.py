@@ -26,6 +26,9 @@ def test_run_folder_names_are_safe_and_readable() -> None:
     name = run_folder_name({"data_source": "a/b c", "sizes": [16, 32], "train_size": None})
     assert "/" not in name and " " not in name
     assert name.startswith("data_source=a_b_c,sizes=")
+    # Values that read the same once made safe, or names cut to length, still get folders of their own.
+    assert run_folder_name({"data_source": "a b"}) != run_folder_name({"data_source": "a_b"})
+    assert run_folder_name({"x": "y" * 300}) != run_folder_name({"x": "y" * 301})
 
 
 @pytest.mark.parametrize("grid, plot, x, message", [

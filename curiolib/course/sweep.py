@@ -8,6 +8,7 @@ folder skips the runs that finished with the same parameters, so a sweep cut sho
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import itertools
 import json
@@ -42,8 +43,13 @@ def run_folder_name(parameters: dict[str, Any]) -> str:
     """A folder name that says which point of the grid it holds, e.g. ``beta=0.5,seed=0``."""
     parts = [f"{name}={json.dumps(value) if not isinstance(value, str) else value}"
              for name, value in parameters.items()]
+    raw = ",".join(parts)
     # Only characters every file system accepts; the exact values are in the table and the run's summary.
-    return re.sub(r"[^A-Za-z0-9_.,=+-]", "_", ",".join(parts))[:200]
+    safe = re.sub(r"[^A-Za-z0-9_.,=+-]", "_", raw)
+    if safe != raw or len(safe) > 200:  # "a b" and "a_b", or two long names, must not share a folder
+        digest = hashlib.sha1(json.dumps(parameters, sort_keys=True).encode()).hexdigest()[:10]
+        safe = f"{safe[:180]}-{digest}"
+    return safe
 
 
 def grid_points(grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
