@@ -131,6 +131,22 @@ def test_training_loop_takes_a_peft_model_and_restores_its_best_adapter(sentimen
 
 
 @pytest.mark.slow
+def _quantized_weights(path) -> dict[str, np.ndarray]:
+    """An int8 ONNX model's quantised weights by name."""
+    import onnx
+    from onnx import numpy_helper
+
+    weights = {t.name: numpy_helper.to_array(t) for t in onnx.load(str(path)).graph.initializer
+               if t.name.endswith("_quantized")}
+    assert weights, f"{path} holds no quantised weights"
+    return weights
+
+
+def _quantized_weight_range(path) -> int:
+    """The largest magnitude among an int8 ONNX model's quantised weights."""
+    return max(int(np.abs(w.astype(np.int32)).max()) for w in _quantized_weights(path).values())
+
+
 def test_int8_and_onnx_agree_with_the_float_model(trained, sentiment, tmp_path) -> None:
     tokenizer, model = trained
     texts = sentiment["validation"]["sentence"][:200]
@@ -148,6 +164,14 @@ def test_int8_and_onnx_agree_with_the_float_model(trained, sentiment, tmp_path) 
     int8_onnx = OnnxClassifier(int8_onnx_path, model.config.id2label)
     assert agreement(float_labels, [p.label for p in classify(texts, int8_onnx, tokenizer)]) >= 0.95
     assert model_size_mb(int8_onnx_path) < model_size_mb(tmp_path / "model.onnx") - 0.7 * linear_mb
+    # 7-bit weights by default (no saturation without VNNI); the full 8 bits when asked.
+    assert _quantized_weight_range(int8_onnx_path) <= 64
+    # The 36 encoder MatMuls are int8 (6 layers x query, key, value, attention output, FFN in and out); the
+    # pooler and classifier stay float.
+    assert len(_quantized_weights(int8_onnx_path)) == 36
+    assert not [name for name in _quantized_weights(int8_onnx_path) if "pooler" in name or "classifier" in name]
+    assert _quantized_weight_range(quantize_onnx(tmp_path / "model.onnx", tmp_path / "full.onnx",
+                                                 reduce_range=False)) > 64
     kept = quantize_onnx(tmp_path / "model.onnx", tmp_path / "kept.onnx", keep_float=("layer.5/",))
     assert model_size_mb(int8_onnx_path) < model_size_mb(kept) < model_size_mb(tmp_path / "model.onnx")
     with pytest.raises(FileExistsError, match="overwrite=True"):  # the file beside the model is not replaced

@@ -71,14 +71,20 @@ def export_onnx(model: torch.nn.Module, tokenizer, path: str | Path, *, opset: i
 
 
 def quantize_onnx(path: str | Path, output: str | Path | None = None, *, per_channel: bool = True,
-                  keep_float: tuple[str, ...] = (), overwrite: bool = False) -> Path:
+                  reduce_range: bool = True, keep_float: tuple[str, ...] = (), overwrite: bool = False) -> Path:
     """int8 weights for an exported model's linear layers (onnxruntime dynamic quantisation); returns the new file.
 
     Only MatMuls with a weight operand are quantised (the attention products of two activations stay float),
     each weight with one scale per output channel when ``per_channel``, so a channel of large weights does not
-    coarsen the rest. Nodes whose name contains one of ``keep_float`` (e.g. ``"layer.5/output"``) stay float:
-    the place for the layers whose rounding moves the answers most. The classifier and pooler export as
-    Gemm, not MatMul, so they stay float as well. An existing ``output`` is refused unless ``overwrite``.
+    coarsen the rest. ``reduce_range`` keeps the weights to 7 bits: x86 CPUs without VNNI (AVX2, AVX-512 before
+    Cascade Lake) multiply uint8 activations by int8 weights with an instruction (VPMADDUBSW) whose 16-bit sums
+    of two products can saturate, and onnxruntime's quantizer says 7-bit weights may help there, especially per
+    channel; the bit given up costs less than the clipping. A machine with VNNI may pass ``reduce_range=False``.
+    Nodes whose name contains one of ``keep_float`` (e.g. ``"layer.5/output"``) stay float:
+    the place for the layers whose rounding moves the answers most. The classifier and pooler (exported as
+    Gemm) always stay float: onnxruntime's quantizer rewrites a Gemm as a MatMul and would round them too, yet
+    they hold 0.7 % of MiniLM's weights and the classifier's rounding moves the answer directly. An existing
+    ``output`` is refused unless ``overwrite``.
     """
     import logging
     import os
@@ -90,11 +96,15 @@ def quantize_onnx(path: str | Path, output: str | Path | None = None, *, per_cha
     output = Path(output) if output else path.with_name(path.stem + ".int8.onnx")
     if output.exists() and not overwrite:  # a file beside the user's model may be theirs, not ours
         raise FileExistsError(f"{output} exists: pass another output, or overwrite=True to replace it")
-    names = [node.name for node in onnx.load(str(path), load_external_data=False).graph.node]
+    nodes = onnx.load(str(path), load_external_data=False).graph.node
+    names = [node.name for node in nodes]
     unknown = [key for key in keep_float if not any(key in name for name in names)]
     if unknown:
         raise ValueError(f"keep_float names no node of {path.name}: {unknown}; node names look like {names[:3]}")
-    excluded = [name for name in names if any(key in name for key in keep_float)]
+    head = [node.name for node in nodes if node.op_type == "Gemm"]
+    # The quantizer's MatMul for a Gemm is named after it: both names, so either onnxruntime's way keeps it float.
+    excluded = [name for name in names if any(key in name for key in keep_float)] + head + [f"{name}_MatMul"
+                                                                                         for name in head]
     partial = output.with_name(f".{output.name}.partial")
     root = logging.getLogger()
     level = root.level
@@ -103,7 +113,7 @@ def quantize_onnx(path: str | Path, output: str | Path | None = None, *, per_cha
     root.setLevel(logging.ERROR)
     try:
         quantize_dynamic(path, partial, op_types_to_quantize=["MatMul"], per_channel=per_channel,
-                         weight_type=QuantType.QInt8, nodes_to_exclude=excluded)
+                         reduce_range=reduce_range, weight_type=QuantType.QInt8, nodes_to_exclude=excluded)
     finally:
         root.setLevel(level)
     os.replace(partial, output)  # a reader never finds half a model under the final name
