@@ -270,14 +270,38 @@ def machine() -> dict:
 
     return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
             "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "cuda": torch.cuda.is_available()}
+            "cuda": torch.cuda.is_available()} | cpu_model()
+
+
+def cpu_model() -> dict:
+    """The CPU's name and the vector extensions that decide int8 and float speed (Linux; empty elsewhere).
+
+    Two runs on machines of one name may still differ: int8 kernels without VNNI are slower and can saturate.
+    """
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return {}
+    fields = dict(line.split(":", 1) for line in lines if ":" in line)
+    fields = {key.strip(): value.strip() for key, value in fields.items()}
+    flags = set(fields.get("flags", "").split())
+    wanted = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8")
+    return {"cpu_model": fields.get("model name", "unknown"), "cpu_extensions": [f for f in wanted if f in flags]}
 
 
 def versions() -> dict:
-    """Versions of the packages that shape the numbers."""
+    """Versions of the packages that shape the numbers (onnxruntime and peft as well as the lessons')."""
+    from importlib.metadata import PackageNotFoundError, version
+
     from curiolib.course.notebook import versions as package_versions
 
-    return package_versions()
+    found = package_versions()
+    for name in ("onnxruntime", "peft"):
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = "not installed"
+    return found
 
 
 def write_results(results: dict, output: Path, readme_row: str) -> None:
