@@ -276,7 +276,8 @@ def machine() -> dict:
 def cpu_model() -> dict:
     """The CPU's name and the vector extensions that decide int8 and float speed (Linux; empty elsewhere).
 
-    Two runs on machines of one name may still differ: int8 kernels without VNNI are slower and can saturate.
+    A virtual machine may report only a family ("AMD EPYC") and hide some extensions, so the list is what the
+    kernels could use: without VNNI, int8 products take a slower path whose 16-bit sums can saturate.
     """
     try:
         lines = Path("/proc/cpuinfo").read_text().splitlines()

@@ -73,6 +73,7 @@ def child(settings_file: str, method: str, rank: int) -> int:
     from curiolib.course.notebook import quiet
     from curiolib.efficient import fine_tune_with
 
+    reset_peak_memory()
     quiet()
     (settings,) = HfArgumentParser(EfficientSettings).parse_json_file(settings_file)
     use_threads(settings)
@@ -90,12 +91,36 @@ def child(settings_file: str, method: str, rank: int) -> int:
                             max_steps=settings.steps, output_dir=settings.work_dir, show_progress=False,
                             resume=settings.resume, checkpoint_every=settings.checkpoint_every)
     write_json(figures_file(settings, method, rank),
-               result.row() | {"method_key": method, "rank": result.rank, "steps": settings.steps})
+               result.row() | {"method_key": method, "rank": result.rank, "steps": settings.steps,
+                               "peak memory MB": peak_memory_mb()})
     return 0
 
 
+def reset_peak_memory() -> None:
+    """Start this process's peak resident memory afresh (Linux), so it is not the parent's that it inherited.
+
+    A child's high-water mark starts at its parent's resident memory when it was spawned; after serving, the
+    parent holds several models, which would set a floor under the methods trained after it.
+    """
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:  # not Linux: the parent's ru_maxrss is the figure
+        pass
+
+
+def peak_memory_mb() -> float | None:
+    """This process's peak resident memory in MB since `reset_peak_memory` (Linux's VmHWM), or None."""
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return None
+    line = next((line for line in status.splitlines() if line.startswith("VmHWM:")), None)
+    return int(line.split()[1]) / 1024 if line else None  # kB
+
+
 def run_child(settings: EfficientSettings, method: str, rank: int) -> dict:
-    """Run `child` in a fresh process; add its peak resident memory, read from the kernel's accounting."""
+    """Run `child` in a fresh process; its figures carry its own peak resident memory (else the kernel's
+    accounting of the process, which starts from the parent's)."""
     path = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
     command = [sys.executable, "-c", CHILD, str(settings.work_dir / SETTINGS_FILE), method, str(rank)]
     process = subprocess.Popen(command, env=os.environ | {"PYTHONPATH": path})
@@ -104,7 +129,8 @@ def run_child(settings: EfficientSettings, method: str, rank: int) -> dict:
     if process.returncode:
         raise RuntimeError(f"training {method} (rank {rank}) failed with exit code {process.returncode}")
     figures = json.loads(figures_file(settings, method, rank).read_text())
-    figures |= {"peak memory MB": usage.ru_maxrss / 1024}  # Linux: kB
+    if figures.get("peak memory MB") is None:  # the child could not read its own: the kernel's accounting
+        figures["peak memory MB"] = usage.ru_maxrss / 1024  # Linux: kB
     print(f"{figures['method']:>12}: validation accuracy {figures['validation accuracy']:.4f}, "
           f"{figures['trainable parameters']:,} trainable ({figures['trainable share']:.2%}), "
           f"{figures['train examples/s']:.0f} ex/s, peak {figures['peak memory MB']:.0f} MB, "
@@ -130,7 +156,7 @@ def serving_versions(settings: EfficientSettings, data: DatasetDict) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Train every method, then compare serving versions of the fully fine-tuned model; write the results."""
+    """Train the full model and the student, compare serving versions of both, train the LoRA ranks; write."""
     (settings,) = parse_settings(__doc__, EfficientSettings, argv=argv)
     from curiolib.course.notebook import quiet
 
@@ -151,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # Serving needs only the full model and the student: it runs before LoRA, so a run stopped during the
     # LoRA ranks has its serving figures saved, and a --resume finishes the ranks alone.
+    assert [method for method, _ in methods[:2]] == ["full", "distilled"]
     training = [train(*method) for method in methods[:2]]
     serving = pd.DataFrame(stages.run("serving", lambda: serving_versions(settings, data))["serving"])
     serving = serving.set_index("version")

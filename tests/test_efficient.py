@@ -130,7 +130,6 @@ def test_training_loop_takes_a_peft_model_and_restores_its_best_adapter(sentimen
     assert result.checkpoint_dir == tmp_path / "run" / "last"
 
 
-@pytest.mark.slow
 def _quantized_weights(path) -> dict[str, np.ndarray]:
     """An int8 ONNX model's quantised weights by name."""
     import onnx
@@ -147,6 +146,7 @@ def _quantized_weight_range(path) -> int:
     return max(int(np.abs(w.astype(np.int32)).max()) for w in _quantized_weights(path).values())
 
 
+@pytest.mark.slow
 def test_int8_and_onnx_agree_with_the_float_model(trained, sentiment, tmp_path) -> None:
     tokenizer, model = trained
     texts = sentiment["validation"]["sentence"][:200]

@@ -77,14 +77,16 @@ def quantize_onnx(path: str | Path, output: str | Path | None = None, *, per_cha
     Only MatMuls with a weight operand are quantised (the attention products of two activations stay float),
     each weight with one scale per output channel when ``per_channel``, so a channel of large weights does not
     coarsen the rest. ``reduce_range`` keeps the weights to 7 bits: x86 CPUs without VNNI (AVX2, AVX-512 before
-    Cascade Lake) multiply uint8 activations by int8 weights with an instruction (VPMADDUBSW) whose 16-bit sums
-    of two products can saturate, and onnxruntime's quantizer says 7-bit weights may help there, especially per
-    channel; the bit given up costs less than the clipping. A machine with VNNI may pass ``reduce_range=False``.
-    Nodes whose name contains one of ``keep_float`` (e.g. ``"layer.5/output"``) stay float:
-    the place for the layers whose rounding moves the answers most. The classifier and pooler (exported as
-    Gemm) always stay float: onnxruntime's quantizer rewrites a Gemm as a MatMul and would round them too, yet
-    they hold 0.7 % of MiniLM's weights and the classifier's rounding moves the answer directly. An existing
-    ``output`` is refused unless ``overwrite``.
+    Cascade Lake) multiply uint8 activations by int8 weights with an instruction (VPMADDUBSW) that adds each
+    pair of products into a 16-bit sum, which clips (saturates) when both are large; with 7-bit weights the sum
+    always fits. onnxruntime's quantizer says 7-bit weights may help there, especially per channel; a machine
+    with VNNI may pass ``reduce_range=False``. Nodes whose name contains one of ``keep_float`` (e.g.
+    ``"layer.5/output"``) stay float: the place for the layers whose rounding moves the answers most. Every
+    Gemm of the graph stays float too: a sequence classifier's pooler and classifier, whose inputs are one
+    vector per sentence (0.65 % of MiniLM's weights, and the classifier's rounding moves the answer directly);
+    onnxruntime's quantizer would otherwise rewrite them as MatMuls and round them. A token classifier's head
+    exports as a MatMul and is quantised unless named in ``keep_float``. An existing ``output`` is refused
+    unless ``overwrite``.
     """
     import logging
     import os
