@@ -178,11 +178,23 @@ def load_model_for_task(name: str, task: str, label_names: list[str], *, seed: i
         tokenizer = _tokenizer_from(name, location)
         model = _from_pretrained(auto.from_pretrained, name, location, num_labels=len(label_names),
                                  id2label=id2label, label2id={label: i for i, label in id2label.items()})
+    _own_memory(model)
     if casing:
         from ..data.casing import add_casing
 
         add_casing(model)
     return tokenizer, model
+
+
+def _own_memory(model) -> None:
+    # transformers leaves weights where safetensors put them, at offsets of the file's buffer that are not
+    # 64-byte aligned; the BLAS kernels then take another path and a reloaded model's logits differ from the
+    # saved one's in the last bits. Fresh (aligned) copies make a saved-and-loaded model compute exactly alike.
+    import torch
+
+    with torch.no_grad():
+        for tensor in [*model.parameters(), *model.buffers()]:
+            tensor.data = tensor.data.clone()
 
 
 def _check_saved_head(name: str, location: str, task: str, label_names: list[str]) -> None:
