@@ -2,7 +2,8 @@
 
 int8: `torch.ao.quantization.quantize_dynamic` stores every Linear weight in 8 bits and quantises the
 activations on the fly, which is where BERT spends its time on a CPU. ONNX: the model is exported once
-with `torch.onnx.export` and run by onnxruntime, whose graph optimisations fuse attention and LayerNorm.
+with `torch.onnx.export` and run by onnxruntime, whose graph optimisations fuse operators where
+the exported graph allows it.
 `OnnxClassifier` answers like a transformers model (``outputs.logits``), so `inference.classify` and the
 widgets take it unchanged.
 """
