@@ -45,6 +45,18 @@ def test_saved_model_folder_loads_back_with_identical_logits(tmp_path) -> None:
         assert torch.equal(model(**batch).logits, again(**batch).logits)
 
 
+def test_loaded_weights_are_fresh_aligned_copies_not_views_of_the_checkpoint_file(tmp_path) -> None:
+    # Why the test above can pass: unaligned weights made its logits differ under transformers 5.0; whether a
+    # given version's offsets happen to align is luck, so the alignment itself is checked here.
+    tokenizer, model = load_model_for_task("minilm", "sequence", ["negative", "positive"])
+    model.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    _, again = load_model_for_task(str(tmp_path), "sequence", ["negative", "positive"])
+    for loaded in (model, again):
+        misaligned = [name for name, p in loaded.named_parameters() if p.data_ptr() % 64]
+        assert not misaligned, misaligned[:3]
+
+
 def test_hub_model_offline_fails_within_seconds_and_suggests_minilm(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     from huggingface_hub import constants

@@ -188,13 +188,10 @@ def load_model_for_task(name: str, task: str, label_names: list[str], *, seed: i
 
 def _own_memory(model) -> None:
     # transformers leaves weights where safetensors put them, at offsets of the file's buffer that are not
-    # 64-byte aligned; the BLAS kernels then take another path and a reloaded model's logits differed from the
-    # saved one's by about 2e-9 (transformers 5.0). Fresh, aligned copies make them compute exactly alike.
-    import torch
-
-    with torch.no_grad():
-        for tensor in [*model.parameters(), *model.buffers()]:
-            tensor.data = tensor.data.clone()
+    # 64-byte aligned; the CPU kernels then round differently, and a reloaded model's logits differed from the
+    # saved one's by about 2e-9 (transformers 5.0). Fresh (64-byte aligned) copies make them compute alike.
+    for tensor in [*model.parameters(), *model.buffers()]:
+        tensor.data = tensor.data.clone()
 
 
 def _check_saved_head(name: str, location: str, task: str, label_names: list[str]) -> None:
