@@ -14,13 +14,13 @@ import os
 import re
 import subprocess
 import sys
-import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from pathlib import Path
 
 import nbformat
 import papermill
 import pytest
+from _background import started, submit
 
 from curiolib import load_model_for_task
 from curiolib.course.catalog import available_lessons
@@ -69,10 +69,8 @@ def test_the_colab_model_is_known_and_refused_offline_with_a_way_out(lesson, mon
         load_model_for_task(name, task, labels)
 
 
-@pytest.fixture(scope="module")
-def small_data(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def _small_data(data_dir: Path, folder: Path) -> Path:
     """A CURIOLIB_DATA folder with the first sentences of each SST-2 and CoNLL-2003 file, in their own format."""
-    folder = tmp_path_factory.mktemp("curiolib_data")
     for name, lines in (("train.tsv", 301), ("validation.tsv", 151)):  # the header line, then sentences
         (folder / "sst2").mkdir(exist_ok=True)
         text = (data_dir / "sst2" / name).read_text().splitlines(keepends=True)
@@ -84,11 +82,7 @@ def small_data(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
     return folder
 
 
-def _run(lesson, data: Path, out: Path, delay: float = 0.0) -> tuple[subprocess.CompletedProcess, Path]:
-    # One of two kernels started in the same instant died in CI before it answered ("Kernel died before
-    # replying to kernel_info"); each process picks its own free ports, so two may draw the same. The cause
-    # is not proven; the second start waits, which costs 10 s.
-    time.sleep(delay)
+def _run(lesson, data: Path, out: Path) -> tuple[subprocess.CompletedProcess, Path]:
     parameters = lesson.colab | lesson.smoke | ({"model_name": "minilm"} if "model_name" in lesson.colab else {})
     command = [sys.executable, "-m", "curiolib", "run", lesson.stem, "--output-dir", str(out), "--no-progress"]
     for name, value in parameters.items():
@@ -97,21 +91,36 @@ def _run(lesson, data: Path, out: Path, delay: float = 0.0) -> tuple[subprocess.
                           env={**os.environ, **ONE_THREAD, "CURIOLIB_DATA": str(data)}), out
 
 
+def start_background(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Future]:
+    """Every lesson's Colab run, on the suite's pool (conftest starts it with the session), one thread each."""
+    def start() -> dict[str, Future]:
+        data_dir = Path(os.environ.get("CURIOLIB_DATA") or "/nonexistent")
+        if not data_dir.is_dir():  # the fixture below skips the tests with a message
+            return {}
+        folder = _small_data(data_dir, tmp_path_factory.mktemp("curiolib_data"))
+        return {lesson.stem: submit(_run, lesson, folder, tmp_path_factory.mktemp(lesson.stem[:2]))
+                for lesson in COLAB} | {"data": _done(folder)}
+
+    return started(__name__, start)
+
+
+def _done(value) -> Future:
+    future: Future = Future()
+    future.set_result(value)
+    return future
+
+
 @pytest.fixture(scope="module")
-def colab_runs(small_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Future]:
-    """Every lesson's Colab run, two at a time on one thread each (on two cores that halves the wait)."""
-    pool = ThreadPoolExecutor(max_workers=2)
-    runs = {lesson.stem: pool.submit(_run, lesson, small_data, tmp_path_factory.mktemp(lesson.stem[:2]),
-                                     10.0 if index == 1 else 0.0)
-            for index, lesson in enumerate(COLAB)}
-    yield runs
-    pool.shutdown(wait=True)
+def background(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Future]:
+    """The futures of `start_background` (data_dir: skipped with a message where CURIOLIB_DATA is missing)."""
+    return start_background(tmp_path_factory)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("lesson", COLAB, ids=lambda lesson: lesson.stem[:2])
-def test_the_lesson_runs_on_its_colab_data_source(lesson, colab_runs: dict[str, Future], small_data: Path) -> None:
-    done, out = colab_runs[lesson.stem].result()
+def test_the_lesson_runs_on_its_colab_data_source(lesson, background: dict[str, Future]) -> None:
+    done, out = background[lesson.stem].result()
+    small_data = background["data"].result()
     summary = json.loads((out / "summary.json").read_text())[lesson.stem]
     assert done.returncode == 0 and summary["ok"], summary["error"] or done.stderr[-3000:]
     assert summary["parameters"]["data_source"] == lesson.colab["data_source"]

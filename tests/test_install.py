@@ -14,10 +14,12 @@ import re
 import subprocess
 import sys
 import tomllib
+from concurrent.futures import Future
 from importlib import metadata
 from pathlib import Path
 
 import pytest
+from _background import started, submit
 from packaging.requirements import Requirement
 from packaging.version import Version
 
@@ -151,8 +153,8 @@ def _installed_versions(python: Path, names: list[str]) -> dict[str, str]:
     return json.loads(out)
 
 
-@pytest.mark.slow
-def test_fast_tests_and_lessons_00_to_02_pass_with_every_dependency_at_its_lower_bound(tmp_path) -> None:
+def _min_versions_check(tmp_path: Path) -> None:
+    """The minimum-versions environment holds its bounds, and the fast tests and lessons 00-02 pass in it."""
     module = _load_min_versions_env()
     venv, _ = module.build()
     python = module.venv_python(venv)
@@ -209,8 +211,8 @@ nbformat.write(nb, sys.argv[3])
 """
 
 
-@pytest.mark.slow
-def test_colab_first_cell_installs_from_a_clone_leaves_torch_alone_and_lesson_00_runs(tmp_path) -> None:
+def _colab_first_cell_check(tmp_path: Path) -> None:
+    """Lesson 00's own first cell, in a fresh Colab-like environment, pointed at a clone of this repository."""
     module = _load_min_versions_env()
     # The committed state, as CI's clean clone has it (uncommitted edits are not in a clone).
     clone = tmp_path / "clone"
@@ -258,3 +260,28 @@ def test_colab_first_cell_installs_from_a_clone_leaves_torch_alone_and_lesson_00
         [str(python), "-m", "pip", "freeze"], capture_output=True, text=True, check=True,
         env=_clean_env()).stdout.splitlines()}
     assert not have & {"jupyterlab", "papermill", "nbval", "pytest", "ruff", "jupyterlab-rise"}
+
+
+# ---- the two environment checks run on the suite's pool, beside the in-process tests ------------------------
+
+def start_background(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Future]:
+    """Both environment checks, on the suite's pool (conftest starts it with the session)."""
+    return started(__name__, lambda: {
+        "min versions": submit(_min_versions_check, tmp_path_factory.mktemp("min_versions")),
+        "colab": submit(_colab_first_cell_check, tmp_path_factory.mktemp("colab"))})
+
+
+@pytest.fixture(scope="module")
+def background(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Future]:
+    """The futures of `start_background`; a check's failed assertion comes back from ``result()``."""
+    return start_background(tmp_path_factory)
+
+
+@pytest.mark.slow
+def test_fast_tests_and_lessons_00_to_02_pass_with_every_dependency_at_its_lower_bound(background) -> None:
+    background["min versions"].result()
+
+
+@pytest.mark.slow
+def test_colab_first_cell_installs_from_a_clone_leaves_torch_alone_and_lesson_00_runs(background) -> None:
+    background["colab"].result()

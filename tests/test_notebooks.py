@@ -10,10 +10,11 @@ import json
 import os
 import subprocess
 import sys
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
+from _background import after, started, submit
 
 from curiolib.course.catalog import PROJECT_ROOT, Lesson, available_lessons
 
@@ -39,15 +40,15 @@ OTHER_CPU = {"ATEN_CPU_CAPABILITY": "default", "MKL_ENABLE_INSTRUCTIONS": "SSE4_
              "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 #: The smoke copies of the training lessons: the second execution takes torch's portable kernels.
 OTHER_KERNELS = {"ATEN_CPU_CAPABILITY": "default"}
-#: Lessons run two at a time, one thread each: on two cores that beats one at a time on two threads,
-#: since starting a kernel and importing torch use one core anyway.
-WORKERS, ONE_THREAD = 2, {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+#: Each lesson on one thread: jobs run two at a time beside the in-process tests (tests/_background.py).
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 
 
 def _repository_files() -> dict[str, float | None]:
     # Every file of the checkout (but git's, the virtual environment and caches) with its modification time;
     # for Python files only that they exist, since no lesson writes one and a developer may edit them meanwhile.
-    skip = {".git", ".venv", "__pycache__", ".pytest_cache", ".ruff_cache"}
+    # .venv-min: the minimum-versions environment, which tests/test_install.py may build meanwhile.
+    skip = {".git", ".venv", ".venv-min", "__pycache__", ".pytest_cache", ".ruff_cache"}
     files = {}
     for folder, subfolders, names in os.walk(PROJECT_ROOT):
         subfolders[:] = [name for name in subfolders if name not in skip]
@@ -79,80 +80,70 @@ def _nbval(path: Path, env: dict[str, str] | None = None) -> subprocess.Complete
                           capture_output=True, text=True, cwd=path.parent, timeout=1800, env=_environment(env))
 
 
-@pytest.fixture(scope="module")
-def checks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Future]:
-    """Every lesson execution of this module, started at once, two at a time; each test waits for its own.
+def start_background(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Future]:
+    """Every lesson execution of this module, on the suite's pool (conftest starts it with the session).
 
     Training lessons: a smoke run, then nbval on its copy. Fast lessons: a smoke run, nbval on the
     committed notebook, and nbval on it again on another CPU's floating-point path.
     """
-    out = tmp_path_factory.mktemp("smoke")
-    before = _repository_files()
-    pool = ThreadPoolExecutor(max_workers=WORKERS)
-    futures: dict[str, Future] = {}
+    def start() -> dict[str, Future]:
+        out = tmp_path_factory.mktemp("smoke")
+        before = _repository_files()
+        futures: dict[str, Future] = {}
 
-    def smoke_then_nbval(lesson: Lesson) -> tuple[dict, subprocess.CompletedProcess | None]:
-        run = _smoke_run(lesson, out)
-        if lesson.nbval != "smoke" or not run["ok"]:
-            return run, None
-        return run, _nbval(run["output_path"], OTHER_KERNELS | ONE_THREAD)
+        def smoke_then_nbval(lesson: Lesson) -> tuple[dict, subprocess.CompletedProcess | None]:
+            run = _smoke_run(lesson, out)
+            if lesson.nbval != "smoke" or not run["ok"]:
+                return run, None
+            return run, _nbval(run["output_path"], OTHER_KERNELS | ONE_THREAD)
 
-    # The long chains first, so that the last job to finish is a short one.
-    for lesson in sorted(LESSONS, key=lambda lesson: lesson.nbval != "smoke"):
-        futures[f"smoke {lesson.stem}"] = pool.submit(smoke_then_nbval, lesson)
-    for lesson in COMMITTED:
-        futures[f"nbval {lesson.stem}"] = pool.submit(_nbval, lesson.path)
-        futures[f"other cpu {lesson.stem}"] = pool.submit(_nbval, lesson.path, OTHER_CPU)
-    pool.shutdown(wait=False)
-    smoke = [future for name, future in futures.items() if name.startswith("smoke ")]
-    futures["repository"] = _after(smoke, lambda: (before, _repository_files()))
-    return futures
+        # The long chains first, so that the last job to finish is a short one.
+        for lesson in sorted(LESSONS, key=lambda lesson: lesson.nbval != "smoke"):
+            futures[f"smoke {lesson.stem}"] = submit(smoke_then_nbval, lesson)
+        for lesson in COMMITTED:
+            futures[f"nbval {lesson.stem}"] = submit(_nbval, lesson.path)
+            futures[f"other cpu {lesson.stem}"] = submit(_nbval, lesson.path, OTHER_CPU)
+        smoke = [future for name, future in futures.items() if name.startswith("smoke ")]
+        futures["repository"] = after(smoke, lambda: (before, _repository_files()))
+        return futures
 
-
-def _after(futures: list[Future], then) -> Future:
-    """A future for ``then()``, called once every one of ``futures`` is done."""
-    result: Future = Future()
-
-    def check(_done: Future) -> None:
-        if all(future.done() for future in futures) and not result.done():
-            try:
-                result.set_result(then())
-            except Exception as exc:  # reported by the test that waits for it
-                result.set_exception(exc)
-
-    for future in futures:
-        future.add_done_callback(check)
-    return result
+    return started(__name__, start)
 
 
-def test_a_lesson_run_writes_nothing_into_the_repository(checks: dict) -> None:
-    before, after = checks["repository"].result()
+@pytest.fixture(scope="module")
+def background(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Future]:
+    """The futures of `start_background`, each test waiting for its own."""
+    return start_background(tmp_path_factory)
+
+
+def test_a_lesson_run_writes_nothing_into_the_repository(background: dict) -> None:
+    before, after = background["repository"].result()
     assert after == before, sorted(set(after.items()) ^ set(before.items()))
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=[lesson.stem for lesson in LESSONS])
-def test_lesson_runs_with_smoke_parameters_and_records_numbers(lesson: Lesson, checks: dict) -> None:
-    run, _ = checks[f"smoke {lesson.stem}"].result()
+def test_lesson_runs_with_smoke_parameters_and_records_numbers(lesson: Lesson, background: dict) -> None:
+    run, _ = background[f"smoke {lesson.stem}"].result()
     assert run["ok"], run["error"]
     assert run["recorded"], f"{lesson.stem} recorded no key numbers"
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=[lesson.stem for lesson in LESSONS])
-def test_lesson_passes_nbval(lesson: Lesson, checks: dict) -> None:
+def test_lesson_passes_nbval(lesson: Lesson, background: dict) -> None:
     # Fast lessons: nbval re-executes the committed notebook. Training lessons: the smoke copy must
     # reproduce its own outputs on a second execution (see Lesson.nbval), and that second execution
     # takes another CPU's kernels, so an output that depends on them fails here.
     if lesson.nbval == "committed":
-        result = checks[f"nbval {lesson.stem}"].result()
+        result = background[f"nbval {lesson.stem}"].result()
     else:
-        run, result = checks[f"smoke {lesson.stem}"].result()
+        run, result = background[f"smoke {lesson.stem}"].result()
         assert result is not None, f"the smoke run failed, so nbval had nothing to check: {run['error']}"
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
 
 
 @pytest.mark.parametrize("lesson", COMMITTED, ids=[lesson.stem for lesson in COMMITTED])
-def test_committed_lesson_passes_nbval_on_another_cpus_floating_point_path(lesson: Lesson, checks: dict) -> None:
-    result = checks[f"other cpu {lesson.stem}"].result()
+def test_committed_lesson_passes_nbval_on_another_cpus_floating_point_path(lesson: Lesson, background: dict) -> None:
+    result = background[f"other cpu {lesson.stem}"].result()
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
 
 
