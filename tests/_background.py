@@ -1,9 +1,10 @@
 """One pool for the suite's subprocess-heavy checks (lesson executions, fresh environments), started with the session.
 
-A module with such checks defines ``start_background(tmp_path_factory) -> dict[str, Future]``, which submits
-its jobs here through `started` (so they start once, whoever asks first). conftest calls it as the session
-begins, for each module with a selected test that waits on the jobs, so the jobs run on two cores beside the
-in-process tests instead of after them; each test then waits for its own future.
+A module with such checks defines ``start_background(tmp_path_factory, session) -> dict[str, Future]``, which
+submits its jobs here through `started` (so they start once, whoever asks first; ``session`` says which of its
+tests run, for a module whose jobs serve one test each). conftest calls it as the session begins, for each
+module with a selected test that waits on the jobs (a fixture named ``background``), so the jobs run beside
+the in-process tests instead of after them; each test then waits for its own future.
 """
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
-#: Two jobs at a time, each a process on one thread: with the in-process tests, the two cores stay busy.
+#: Two jobs at a time, each a process on one thread, beside the in-process tests (also on one thread; a
+#: test that starts processes of its own adds to them for a while).
 WORKERS = 2
 #: One of two Jupyter kernels started in the same instant died in CI ("Kernel died before replying to
 #: kernel_info"); the cause is not proven, so jobs start at least this far apart.
@@ -36,12 +38,37 @@ def submit(function: Callable, *args) -> Future:
     return POOL.submit(job)
 
 
+class _FailedStart(dict):
+    """What `started` keeps when ``start()`` raised: every job's future holds that error."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__()
+        self.error = error
+
+    def __missing__(self, key: str) -> Future:
+        future: Future = Future()
+        future.set_exception(self.error)
+        return future
+
+
 def started(name: str, start: Callable[[], dict[str, Future]]) -> dict[str, Future]:
-    """The futures of ``name``'s jobs, submitted by ``start()`` on the first call only."""
+    """The futures of ``name``'s jobs, submitted by ``start()`` on the first call only.
+
+    If ``start()`` raises, the error comes back from each of the module's futures, so its own tests fail
+    and the rest of the session runs on.
+    """
     with _lock:
         if name not in _started:
-            _started[name] = start()
+            try:
+                _started[name] = start()
+            except Exception as error:
+                _started[name] = _FailedStart(error)
         return _started[name]
+
+
+def selected(session, module) -> set[str]:
+    """The names (without parameters) of ``module``'s tests that this session runs."""
+    return {item.originalname for item in session.items if getattr(item, "module", None) is module}
 
 
 def after(futures: list[Future], then: Callable) -> Future:
@@ -55,7 +82,7 @@ def after(futures: list[Future], then: Callable) -> Future:
                 return
             try:
                 result.set_result(then())
-            except Exception as exc:  # reported by the test that waits for it
+            except BaseException as exc:  # reported by the test that waits for it
                 result.set_exception(exc)
 
     for future in futures:

@@ -32,24 +32,21 @@ def tokenizer():
     return load_tokenizer("minilm")
 
 
-#: The modules whose subprocess checks go to the suite's pool (tests/_background.py), longest chains first.
-BACKGROUND_ORDER = ["test_notebooks", "test_install", "test_colab_settings"]
-
-
 @pytest.fixture(scope="session", autouse=True)
 def _start_background_checks(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
     """Submit the subprocess checks of every module with a selected test that waits on them, as the session starts."""
-    starters = {item.module.__name__: item.module.start_background for item in request.session.items
-                if "background" in item.fixturenames and hasattr(item.module, "start_background")}
-    if starters:
-        import torch
+    import torch
 
-        # Two pool jobs on one thread each take both cores; more threads here would only contend with them.
-        torch.set_num_threads(1)
-    for name in sorted(starters, key=lambda name: BACKGROUND_ORDER.index(name) if name in BACKGROUND_ORDER else 99):
-        starters[name](tmp_path_factory)
-    yield
     from _background import POOL
 
-    # A session stopped early (-x, Ctrl-C) leaves jobs queued: they must not run on after it.
-    POOL.shutdown(wait=False, cancel_futures=True)
+    # One thread for the tests in this process, whether or not pool jobs run beside them, so that `make test`
+    # and `make test-fast` compute alike; the pool's two jobs take the cores' other share.
+    torch.set_num_threads(1)
+    # Queued jobs of a session stopped early (-x, Ctrl-C) are cancelled; the running ones finish first.
+    request.addfinalizer(lambda: POOL.shutdown(wait=False, cancel_futures=True))
+    # In the order the tests run, so that the jobs a test waits for early are queued first.
+    starters = {item.module.__name__: item.module.start_background for item in request.session.items
+                if "background" in getattr(item, "fixturenames", ())
+                and hasattr(getattr(item, "module", None), "start_background")}
+    for start in starters.values():
+        start(tmp_path_factory, request.session)

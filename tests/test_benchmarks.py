@@ -6,10 +6,11 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
+from _background import started, submit
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,25 +33,25 @@ BENCHMARK_KEYS = {
 LATENCY_KEYS = {"p50_latency_ms", "p95_latency_ms", "inference_sentences_per_s"}
 
 
+def _tiny(module: str, folder: Path) -> tuple[subprocess.CompletedProcess, Path]:
+    return _run(module, "--tiny", "--output", str(folder / "results.json"), "--work-dir", str(folder / "work")), folder
+
+
+def start_background(tmp_path_factory: pytest.TempPathFactory, session: pytest.Session) -> dict[str, Future]:
+    """Each benchmark's --tiny run (one thread), on the suite's pool (conftest starts it with the session)."""
+    def start() -> dict[str, Future]:
+        if not Path(os.environ.get("CURIOLIB_DATA") or "/nonexistent").is_dir():
+            return {}  # the fixture below skips the tests with a message
+        return {module: submit(_tiny, module, tmp_path_factory.mktemp(module)) for module in BENCHMARK_KEYS}
+
+    return started(__name__, start)
+
+
 @pytest.fixture(scope="module")
-def tiny_run(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Callable:
-    """Each benchmark's --tiny run, made once for every test that reads it: (process, its folder).
-
-    All of them start at the first request, two at a time: a --tiny run uses one thread, so two share the
-    machine's two cores without slowing each other.
-    """
-    from concurrent.futures import ThreadPoolExecutor
-
-    pool = ThreadPoolExecutor(max_workers=2)
-
-    def start(module: str):
-        folder = tmp_path_factory.mktemp(module)
-        return pool.submit(lambda: (_run(module, "--tiny", "--output", str(folder / "results.json"),
-                                         "--work-dir", str(folder / "work")), folder))
-
-    runs = {module: start(module) for module in BENCHMARK_KEYS}
-    pool.shutdown(wait=False)
-    return lambda module: runs[module].result()
+def background(request: pytest.FixtureRequest, data_dir: Path,
+               tmp_path_factory: pytest.TempPathFactory) -> dict[str, Future]:
+    """The futures of `start_background`: each benchmark's (process, its folder), made once for every test."""
+    return start_background(tmp_path_factory, request.session)
 
 
 @pytest.fixture
@@ -63,8 +64,8 @@ def benchmarks_importable():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("module", BENCHMARK_KEYS)
-def test_benchmark_runs_on_tiny_settings(module: str, tiny_run: Callable, data_dir: Path) -> None:
-    done, folder = tiny_run(module)
+def test_benchmark_runs_on_tiny_settings(module: str, background: dict[str, Future], data_dir: Path) -> None:
+    done, folder = background[module].result()
     assert done.returncode == 0, done.stderr[-3000:]
     text = (folder / "results.json").read_text()
     results = json.loads(text)
@@ -81,8 +82,8 @@ def test_benchmark_runs_on_tiny_settings(module: str, tiny_run: Callable, data_d
 
 
 @pytest.mark.slow
-def test_benchmark_resumes_from_its_saved_stages(tiny_run: Callable) -> None:
-    done, folder = tiny_run("sentiment")
+def test_benchmark_resumes_from_its_saved_stages(background: dict[str, Future]) -> None:
+    done, folder = background["sentiment"].result()
     assert done.returncode == 0, done.stderr[-3000:]
     first = json.loads((folder / "results.json").read_text())
     # As if interrupted after the main run: the budget run's checkpoint is there, its stage and latency are not.

@@ -91,7 +91,7 @@ def _run(lesson, data: Path, out: Path) -> tuple[subprocess.CompletedProcess, Pa
                           env={**os.environ, **ONE_THREAD, "CURIOLIB_DATA": str(data)}), out
 
 
-def start_background(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Future]:
+def start_background(tmp_path_factory: pytest.TempPathFactory, session: pytest.Session) -> dict[str, Future]:
     """Every lesson's Colab run, on the suite's pool (conftest starts it with the session), one thread each."""
     def start() -> dict[str, Future]:
         data_dir = Path(os.environ.get("CURIOLIB_DATA") or "/nonexistent")
@@ -111,9 +111,10 @@ def _done(value) -> Future:
 
 
 @pytest.fixture(scope="module")
-def background(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Future]:
+def background(request: pytest.FixtureRequest, data_dir: Path,
+               tmp_path_factory: pytest.TempPathFactory) -> dict[str, Future]:
     """The futures of `start_background` (data_dir: skipped with a message where CURIOLIB_DATA is missing)."""
-    return start_background(tmp_path_factory)
+    return start_background(tmp_path_factory, request.session)
 
 
 @pytest.mark.slow

@@ -19,7 +19,7 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
-from _background import started, submit
+from _background import selected, started, submit
 from packaging.requirements import Requirement
 from packaging.version import Version
 
@@ -264,17 +264,24 @@ def _colab_first_cell_check(tmp_path: Path) -> None:
 
 # ---- the two environment checks run on the suite's pool, beside the in-process tests ------------------------
 
-def start_background(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Future]:
-    """Both environment checks, on the suite's pool (conftest starts it with the session)."""
-    return started(__name__, lambda: {
-        "min versions": submit(_min_versions_check, tmp_path_factory.mktemp("min_versions")),
-        "colab": submit(_colab_first_cell_check, tmp_path_factory.mktemp("colab"))})
+#: Each environment check and the test that waits for it.
+CHECKS = {"min versions": ("test_fast_tests_and_lessons_00_to_02_pass_with_every_dependency_at_its_lower_bound",
+                           _min_versions_check),
+          "colab": ("test_colab_first_cell_installs_from_a_clone_leaves_torch_alone_and_lesson_00_runs",
+                    _colab_first_cell_check)}
+
+
+def start_background(tmp_path_factory: pytest.TempPathFactory, session: pytest.Session) -> dict[str, Future]:
+    """The environment checks of the selected tests, on the suite's pool (conftest starts it with the session)."""
+    wanted = selected(session, sys.modules[__name__])
+    return started(__name__, lambda: {name: submit(check, tmp_path_factory.mktemp(name.replace(" ", "_")))
+                                      for name, (test, check) in CHECKS.items() if test in wanted})
 
 
 @pytest.fixture(scope="module")
-def background(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Future]:
+def background(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Future]:
     """The futures of `start_background`; a check's failed assertion comes back from ``result()``."""
-    return start_background(tmp_path_factory)
+    return start_background(tmp_path_factory, request.session)
 
 
 @pytest.mark.slow

@@ -47,11 +47,12 @@ ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THRE
 def _repository_files() -> dict[str, float | None]:
     # Every file of the checkout (but git's, the virtual environment and caches) with its modification time;
     # for Python files only that they exist, since no lesson writes one and a developer may edit them meanwhile.
-    # .venv-min: the minimum-versions environment, which tests/test_install.py may build meanwhile.
+    # .venv-min and *.egg-info: the minimum-versions environment, whose build (tests/test_install.py, on the
+    # same pool) installs curiolib in editable mode and so rewrites the egg-info meanwhile.
     skip = {".git", ".venv", ".venv-min", "__pycache__", ".pytest_cache", ".ruff_cache"}
     files = {}
     for folder, subfolders, names in os.walk(PROJECT_ROOT):
-        subfolders[:] = [name for name in subfolders if name not in skip]
+        subfolders[:] = [name for name in subfolders if name not in skip and not name.endswith(".egg-info")]
         for name in names:
             path = Path(folder) / name
             files[str(path.relative_to(PROJECT_ROOT))] = None if name.endswith(".py") else path.stat().st_mtime
@@ -80,7 +81,7 @@ def _nbval(path: Path, env: dict[str, str] | None = None) -> subprocess.Complete
                           capture_output=True, text=True, cwd=path.parent, timeout=1800, env=_environment(env))
 
 
-def start_background(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Future]:
+def start_background(tmp_path_factory: pytest.TempPathFactory, session: pytest.Session) -> dict[str, Future]:
     """Every lesson execution of this module, on the suite's pool (conftest starts it with the session).
 
     Training lessons: a smoke run, then nbval on its copy. Fast lessons: a smoke run, nbval on the
@@ -111,9 +112,9 @@ def start_background(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Futu
 
 
 @pytest.fixture(scope="module")
-def background(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Future]:
+def background(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Future]:
     """The futures of `start_background`, each test waiting for its own."""
-    return start_background(tmp_path_factory)
+    return start_background(tmp_path_factory, request.session)
 
 
 def test_a_lesson_run_writes_nothing_into_the_repository(background: dict) -> None:
