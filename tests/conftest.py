@@ -32,11 +32,6 @@ def tokenizer():
     return load_tokenizer("minilm")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The tests that wait on the suite's pool run last, so that the in-process tests run while the pool works."""
-    items.sort(key=lambda item: "background" in getattr(item, "fixturenames", ()))  # stable: order kept within
-
-
 @pytest.fixture(scope="session", autouse=True)
 def _start_background_checks(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
     """Submit the subprocess checks of every module with a selected test that waits on them, as the session starts."""
@@ -49,7 +44,7 @@ def _start_background_checks(request: pytest.FixtureRequest, tmp_path_factory: p
     torch.set_num_threads(1)
     # Queued jobs of a session stopped early (-x, Ctrl-C) are cancelled; the running ones finish first.
     request.addfinalizer(lambda: POOL.shutdown(wait=False, cancel_futures=True))
-    # In the order their tests run (last, after the in-process tests; see pytest_collection_modifyitems).
+    # In the order the tests run, so that the jobs a test waits for early are queued first.
     starters = {item.module.__name__: item.module.start_background for item in request.session.items
                 if "background" in getattr(item, "fixturenames", ())
                 and hasattr(getattr(item, "module", None), "start_background")}
