@@ -8,6 +8,8 @@ the in-process tests instead of after them; each test then waits for its own fut
 """
 from __future__ import annotations
 
+import os
+import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -21,6 +23,21 @@ WORKERS = 2
 START_GAP_S = 3.0
 
 POOL = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="suite-job")
+#: Where the session started. The working directory belongs to the whole process, and an in-process test may
+#: move it meanwhile (monkeypatch.chdir into its tmp_path, deleted after it passes): a job's process that
+#: inherited it would start in a folder that is gone. So a process started by a job without a cwd of its own
+#: starts here, as it did when the jobs ran after the other tests.
+SESSION_DIR = os.getcwd()
+_popen_init = subprocess.Popen.__init__
+
+
+def _popen_init_in_session_dir(self, *args, **kwargs) -> None:
+    if kwargs.get("cwd") is None and threading.current_thread().name.startswith("suite-job"):
+        kwargs["cwd"] = SESSION_DIR
+    _popen_init(self, *args, **kwargs)
+
+
+subprocess.Popen.__init__ = _popen_init_in_session_dir
 _gate = threading.Lock()
 _last_start = [0.0]
 _started: dict[str, dict[str, Future]] = {}
