@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ._common import (BenchmarkSettings, Stages, TrainingSettings, budget_steps, fine_tune, latency_setting,
@@ -25,14 +26,14 @@ if TYPE_CHECKING:  # for the hints only: torch and datasets load once the data i
 
 @dataclass
 class SentimentSettings(BenchmarkSettings):
-    """The sentiment benchmark's settings (its training knobs are `TrainingSettings`)."""
+    """The sentiment benchmark's settings (its training knobs are `SentimentTrainingSettings`)."""
 
     NAME: ClassVar[str] = "sentiment"
     # The tiny budget ends on its steps, not the clock, so a --resume of it repeats the same run.
     TINY: ClassVar[dict[str, Any]] = {"threads": 1, "train_size": 32, "eval_size": 32, "max_length": 32, "epochs": 1,
                                       "train_batch_size": 4, "train_minutes": 1.0, "budget_minutes": 0.2,
                                       "throughput_examples": 4, "padded_length": 256, "latency_sentences": 3,
-                                      "long_sentences": 8}
+                                      "long_sentences": 8, "eval_every": 4}
 
     train_minutes: float = setting(60.0, "hard cap of the main run")
     budget_minutes: float = setting(10.0, "the short-budget run")
@@ -42,6 +43,45 @@ class SentimentSettings(BenchmarkSettings):
     latency_sentences: int = latency_setting()
     long_sentences: int = setting(2000, "training sentences of 15-40 words classified batched, sorted by length "
                                         "and in input order (speed only)")
+
+
+@dataclass
+class SentimentTrainingSettings(TrainingSettings):
+    """Sentiment's training knobs: each run (main and budget) ends with the mean of its evaluated weights."""
+
+    learning_rate: float = setting(5e-5, "AdamW's peak learning rate")
+    eval_every: int = setting(700, "optimizer steps between evaluations (the end of the run is evaluated too)")
+    average_checkpoints: bool = setting(True, "finish with the mean of the weights at every evaluation "
+                                              "(checkpoint averaging; the default); --no-average-checkpoints: "
+                                              "with the last step's weights")
+
+    def config(self, **fixed: Any) -> Any:
+        """`TrainingSettings.config` with the evaluation interval and averaging; no best epoch is loaded."""
+        return super().config(**({"eval_every": self.eval_every, "average_checkpoints": self.average_checkpoints,
+                                  "load_best_at_end": False} | fixed))
+
+
+def averaging_gain(averaged: torch.nn.Module, last_weights: Path, eval_set: Any, collator: Any) -> dict:
+    """The averaged model against the last step's weights on the same sentences: McNemar and a paired interval."""
+    import copy
+
+    from safetensors.torch import load_file
+
+    from curiolib.finetune.loop import predict
+    from curiolib.tasks.sentiment import paired_accuracy_test
+
+    last = copy.deepcopy(averaged)
+    last.load_state_dict(load_file(last_weights))
+    correct = {}
+    for name, model in (("averaged", averaged), ("last", last)):
+        logits, labels = predict(model, eval_set, collator)
+        correct[name] = logits.argmax(-1) == labels
+    test = paired_accuracy_test(correct["averaged"], correct["last"])
+    print(f"checkpoint averaging: {correct['averaged'].mean():.4f} against the last step's weights "
+          f"{correct['last'].mean():.4f}: {100 * test.difference:+.1f} points (95 % {100 * test.low:+.1f} to "
+          f"{100 * test.high:+.1f}, McNemar p = {test.p_value:.2f})", flush=True)
+    return {"last_step_accuracy": float(correct["last"].mean()), "averaging_gain": test.difference,
+            "averaging_gain_low": test.low, "averaging_gain_high": test.high, "averaging_p_value": test.p_value}
 
 
 def measure_tfidf(data: DatasetDict, seed: int) -> dict:
@@ -121,7 +161,7 @@ def long_sentences(data: DatasetDict, count: int, seed: int) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     """Run every stage in one process, on the same split, and write the results."""
-    settings, training = parse_settings(__doc__, SentimentSettings, TrainingSettings, argv=argv)
+    settings, training = parse_settings(__doc__, SentimentSettings, SentimentTrainingSettings, argv=argv)
     from curiolib.course.notebook import quiet, seed_everything
 
     quiet()
@@ -158,20 +198,26 @@ def main(argv: list[str] | None = None) -> int:
         tokenizer, model = pretrained()
         return fine_tune(model, *tokenized(), settings=settings, training=training, name=name,
                          collator=DataCollatorWithPadding(tokenizer), compute_metrics=classification_metrics,
-                         minutes=minutes, max_steps=max_steps, load_best_at_end=False)
+                         minutes=minutes, max_steps=max_steps)
 
     def main_run() -> dict:
+        from transformers import DataCollatorWithPadding
+
         model, result = run("main", settings.train_minutes)
         trained["main"] = pretrained()[0], model
         save_model(model, pretrained()[0], settings.work_dir / "main" / "model")
         print(f"main run: {result.steps} steps in {result.train_seconds / 60:.1f} min "
               f"({result.train_examples_per_s:.0f} ex/s), validation accuracy "
               f"{result.final_metrics['accuracy']:.4f}", flush=True)
-        return {"validation_accuracy": result.final_metrics["accuracy"], "validation_f1": result.final_metrics["f1"],
-                "train_examples_per_s": result.train_examples_per_s, "train_seconds": result.train_seconds,
-                "train_steps": result.steps,
-                "accuracy_by_epoch": result.history.dropna(subset=["eval_accuracy"])[
-                    ["epoch", "seconds", "eval_accuracy"]].to_dict("records")}
+        figures = {"validation_accuracy": result.final_metrics["accuracy"],
+                   "validation_f1": result.final_metrics["f1"], "train_examples_per_s": result.train_examples_per_s,
+                   "train_seconds": result.train_seconds, "train_steps": result.steps,
+                   "evaluations": result.history.dropna(subset=["eval_accuracy"])[
+                       ["step", "epoch", "seconds", "eval_accuracy"]].to_dict("records")}
+        if training.average_checkpoints:  # the last step's weights are still in the run's resume checkpoint
+            figures |= averaging_gain(model, settings.work_dir / "main" / "last" / "model.safetensors",
+                                      tokenized()[1], DataCollatorWithPadding(pretrained()[0]))
+        return figures
 
     def budget_run() -> dict:
         steps = budget_steps(results["train_steps"], results["train_seconds"], settings.budget_minutes)

@@ -42,15 +42,25 @@ _gate = threading.Lock()
 _last_start = [0.0]
 _started: dict[str, dict[str, Future]] = {}
 _lock = threading.Lock()
+SESSION_START = time.monotonic()
+#: (job, started, ended) in seconds since the session started: conftest prints them at the end of the run,
+#: so that whoever trims the suite sees which jobs end last.
+TIMES: list[tuple[str, float, float]] = []
 
 
 def submit(function: Callable, *args) -> Future:
     """Run ``function(*args)`` on the pool, at least `START_GAP_S` after the previous job started."""
+    name = " ".join([function.__name__, *(getattr(arg, "stem", None) or ("env" if isinstance(arg, dict) else str(arg))
+                                          for arg in args)])
+
     def job():
         with _gate:
             time.sleep(max(0.0, _last_start[0] + START_GAP_S - time.monotonic()))
-            _last_start[0] = time.monotonic()
-        return function(*args)
+            _last_start[0] = start = time.monotonic()
+        try:
+            return function(*args)
+        finally:
+            TIMES.append((name, start - SESSION_START, time.monotonic() - SESSION_START))
 
     return POOL.submit(job)
 

@@ -50,3 +50,13 @@ def _start_background_checks(request: pytest.FixtureRequest, tmp_path_factory: p
                 and hasattr(getattr(item, "module", None), "start_background")}
     for start in starters.values():
         start(tmp_path_factory, request.session)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """When each pool job started and ended: the last to end sets the suite's length."""
+    from _background import TIMES
+
+    if TIMES:
+        terminalreporter.section("suite pool jobs (seconds since the session started)")
+        for name, start, end in sorted(TIMES, key=lambda row: row[1]):
+            terminalreporter.write_line(f"{start:7.0f} {end:7.0f} {end - start:6.0f}  {name}")

@@ -22,7 +22,7 @@ def _run(module: str, *args: str, env: dict | None = None) -> subprocess.Complet
 
 BENCHMARK_KEYS = {
     "sentiment": ("validation_accuracy", "throughput_ratio", "train_examples_per_s", "p95_latency_ms",
-                  "tfidf_accuracy", "budget_accuracy"),
+                  "tfidf_accuracy", "budget_accuracy", "evaluations", "averaging_gain", "last_step_accuracy"),
     "ner": ("test_f1", "test_f1_by_type", "train_examples_per_s", "baseline_f1", "budget_test_f1", "casing_comparison",
             "inference_sentences_per_s", "p95_latency_ms"),
     "efficient": ("training", "serving", "lora_gap_points", "distilled_gap_points", "speedup_vs_float"),

@@ -69,7 +69,7 @@ def _assert_same_weights(model: torch.nn.Module, expected: torch.nn.Module) -> N
         assert torch.equal(value, reference[name]), f"{name} differs after resuming"
 
 
-# 3 steps an epoch, evaluated after steps 2, 3 (end of epoch), 4 and 6; a checkpoint after every step.
+# 3 steps an epoch, evaluated after steps 2, 4 and 6; a checkpoint after every step.
 @pytest.mark.parametrize("forward", [1, 2, 3, 4, 6], ids=["at step 1", "after step 1", "after the step-2 evaluation",
                                                            "after the end of epoch 1", "at the last step"])
 def test_interrupted_anywhere_then_resumed_gives_bit_identical_weights(tiny, uninterrupted, tmp_path,
@@ -80,6 +80,15 @@ def test_interrupted_anywhere_then_resumed_gives_bit_identical_weights(tiny, uni
     _assert_same_weights(model, uninterrupted[1])
     measured = ["step", "epoch", "train_loss", "learning_rate", "eval_accuracy"]  # not the seconds it took
     assert result.history[measured].equals(uninterrupted[0].history[measured])
+
+
+def test_interrupted_run_with_averaged_checkpoints_resumes_to_the_same_average(tiny, tmp_path) -> None:
+    # Interrupted after the step-2 evaluation: the running mean of the weights holds one snapshot by then.
+    _, whole = _run(tiny, tmp_path / "whole", average_checkpoints=True)
+    with pytest.raises(KeyboardInterrupt):
+        _run(tiny, tmp_path / "cut", interrupt_at=3, average_checkpoints=True)
+    _, resumed = _run(tiny, tmp_path / "cut", resume=True, average_checkpoints=True)
+    _assert_same_weights(resumed, whole)
 
 
 def test_interrupted_in_the_middle_of_saving_a_checkpoint_resumes_from_the_one_before(tiny, uninterrupted, tmp_path,
@@ -107,9 +116,13 @@ def test_resume_with_no_checkpoint_says_it_starts_from_the_beginning(tiny, tmp_p
     assert "no checkpoint" in capsys.readouterr().out and result.steps == 3
 
 
-@pytest.mark.parametrize("change, match", [({"batch_size": 4}, "batch_size"), ({"data": 16}, "training examples")])
-def test_resume_with_other_data_or_batch_size_is_refused(tiny, tmp_path, change: dict, match: str) -> None:
-    _run(tiny, tmp_path, epochs=1, eval_every="end")
+@pytest.mark.parametrize("before, change, match", [
+    ({}, {"batch_size": 4}, "batch_size"), ({}, {"data": 16}, "training examples"),
+    ({}, {"average_checkpoints": True}, "average_checkpoints not set then, True now"),
+    ({"average_checkpoints": True}, {"average_checkpoints": False}, "average_checkpoints True then, not set now")])
+def test_resume_with_other_data_batch_size_or_averaging_is_refused(tiny, tmp_path, before: dict, change: dict,
+                                                                    match: str) -> None:
+    _run(tiny, tmp_path, epochs=1, eval_every="end", **before)
     train_set = tiny[1].select(range(change.pop("data"))) if "data" in change else None
     with pytest.raises(ValueError, match=match):
         _run(tiny, tmp_path, resume=True, train_set=train_set, epochs=1, eval_every="end", **change)

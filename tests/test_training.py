@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from transformers import DataCollatorWithPadding
 
 from curiolib.data import load_sentiment, tokenize_sentences
@@ -97,6 +98,25 @@ def test_saved_best_model_predicts_like_the_trained_one(tiny, tmp_path) -> None:
     assert again == pytest.approx(result.final_metrics)
 
 
+@pytest.mark.slow
+def test_averaged_checkpoints_end_as_the_mean_of_the_evaluated_weights(tiny, tmp_path, monkeypatch) -> None:
+    import curiolib.finetune.loop as loop
+
+    seen, real = [], loop.evaluate
+
+    def evaluate_and_keep(model, *args, **kwargs):
+        seen.append({name: value.detach().clone() for name, value in model.named_parameters()})
+        return real(model, *args, **kwargs)
+
+    monkeypatch.setattr(loop, "evaluate", evaluate_and_keep)
+    result = _run(tiny, tmp_path, epochs=1, average_checkpoints=True, load_best_at_end=False)  # evaluated at 4, 6
+    *snapshots, final = seen  # the last evaluation is _finish's, of the averaged weights
+    assert len(snapshots) == 2 and list(result.history.dropna(subset=["eval_accuracy"])["step"]) == [4, 6]
+    for name, value in final.items():
+        assert torch.allclose(value, (snapshots[0][name] + snapshots[1][name]) / 2, atol=1e-6), name
+    assert any(not torch.equal(value, snapshots[1][name]) for name, value in final.items())
+
+
 @pytest.mark.parametrize("overrides, match", [
     ({"epochs": 0}, "epochs must be an integer >= 1"),
     ({"learning_rate": 0}, "learning_rate must be > 0"),
@@ -105,6 +125,7 @@ def test_saved_best_model_predicts_like_the_trained_one(tiny, tmp_path) -> None:
     ({"mixed_precision": "fp8"}, "mixed_precision must be one of 'no', 'fp16', 'bf16'"),
     ({"eval_every": "never"}, "eval_every must be one of 'epoch', 'end'"),
     ({"eval_every": 0}, "eval_every must be an integer >= 1"),
+    ({"average_checkpoints": True}, "average_checkpoints=True needs load_best_at_end=False"),
 ])
 def test_bad_config_names_the_parameter(overrides, match) -> None:
     with pytest.raises(ValueError, match=match):

@@ -22,6 +22,7 @@ import pandas as pd
 import torch
 from accelerate import Accelerator
 from datasets import Dataset
+from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup, set_seed
@@ -55,6 +56,9 @@ class TrainingConfig:
     greater_is_better: bool = True
     patience: int | None = None  # evaluations without improvement before stopping; None: never stop early
     load_best_at_end: bool = True
+    # Finish with the uniform mean of the weights at every evaluation (checkpoint averaging): a final model
+    # that no validation score chose, and smoother than the last step's weights.
+    average_checkpoints: bool = False
     save_checkpoints: bool = True  # False: nothing on disk, for callers that keep their own state (and no resume)
     seed: int = 0
     mixed_precision: str = "no"
@@ -86,6 +90,8 @@ class TrainingConfig:
         check_choice("mixed_precision", self.mixed_precision, ["no", "fp16", "bf16"])
         if self.load_best_at_end and not self.save_checkpoints:
             raise ValueError("load_best_at_end=True needs save_checkpoints=True (the best weights are read from disk)")
+        if self.load_best_at_end and self.average_checkpoints:
+            raise ValueError("average_checkpoints=True needs load_best_at_end=False: the run ends with one of the two")
         if self.time_budget_s is not None:
             check_number("time_budget_s", self.time_budget_s, low=0, low_inclusive=False)
 
@@ -200,8 +206,13 @@ class LoopState:
         return False
 
 
+def _said(value: object) -> str:
+    return "not set" if value is None else str(value)
+
+
 class Checkpoints:
-    """``last/`` (model, optimizer, schedule, RNG and loop state, for resuming) and ``best/`` (a loadable model).
+    """``last/`` (model, optimizer, schedule, RNG and loop state, and the running mean of the weights when
+    averaging, for resuming) and ``best/`` (a loadable model).
 
     ``fingerprint`` (data size, batch and accumulation, epochs) is saved with ``last/``: resuming a run with
     other data or other batches would silently train on a different order, so it is refused.
@@ -227,9 +238,10 @@ class Checkpoints:
         except (json.JSONDecodeError, TypeError) as exc:
             raise ValueError(f"resume: {folder / STATE_FILE} is damaged ({exc}); train again with resume=False "
                              "or another output_dir") from None
-        changed = {k: (fingerprint.get(k), v) for k, v in self.fingerprint.items() if fingerprint.get(k) != v}
+        pairs = {k: (fingerprint.get(k), self.fingerprint.get(k)) for k in self.fingerprint.keys() | fingerprint.keys()}
+        changed = {k: (old, new) for k, (old, new) in sorted(pairs.items()) if old != new}
         if changed:
-            listed = ", ".join(f"{k} {old} then, {new} now" for k, (old, new) in changed.items())
+            listed = ", ".join(f"{k} {_said(old)} then, {_said(new)} now" for k, (old, new) in changed.items())
             raise ValueError(f"resume: {folder} was saved by a run with other settings ({listed}); resume with "
                              "the same data and batches, or train with resume=False")
         try:
@@ -291,6 +303,10 @@ def check_before_training(model: torch.nn.Module, train_dataset: Dataset, eval_d
         if bad.size:
             raise ValueError(f"{name} holds label id {int(bad[0])}, but the model has {num_labels} labels "
                              f"(ids 0 to {num_labels - 1}; -100 marks a token to ignore)")
+    if config.average_checkpoints and hasattr(model, "peft_config"):
+        # The mean of the A and B matrices is not the mean of the updates B·A they make: refuse, not mislead.
+        raise ValueError("average_checkpoints=True is not supported for peft (LoRA) models: train the full model "
+                         "or set average_checkpoints=False")
     from ..data.casing import uses_casing
 
     # Without case ids a cased model reads every word as "no cased letters": it trains, and learns nothing of
@@ -362,10 +378,16 @@ def train(model: torch.nn.Module, train_dataset: Dataset, eval_dataset: Dataset,
     total_steps = min(total_steps, config.max_steps or total_steps)
     scheduler = get_linear_schedule_with_warmup(optimizer, warmup_steps(config.warmup_ratio, total_steps), total_steps)
     accelerator.register_for_checkpointing(scheduler)
+    # The running mean lives in the checkpoint too, so a resumed run averages the same weights.
+    average = AveragedModel(accelerator.unwrap_model(model)) if config.average_checkpoints else None
+    if average is not None:
+        accelerator.register_for_checkpointing(average)
 
     fingerprint = {"training examples": len(train_dataset), "batch_size": config.batch_size,
                    "grad_accum_steps": config.grad_accum_steps, "epochs": config.epochs,
                    "processes": accelerator.num_processes}
+    if config.average_checkpoints:  # only then: checkpoints saved before averaging existed resume as they did
+        fingerprint["average_checkpoints"] = True
     checkpoints = Checkpoints(accelerator, config, tokenizer=getattr(collator, "tokenizer", None),
                               fingerprint=fingerprint)
     state = checkpoints.resume() if resume else LoopState()
@@ -396,6 +418,8 @@ def train(model: torch.nn.Module, train_dataset: Dataset, eval_dataset: Dataset,
             row = {"step": state.step, "train_loss": state.running_loss(),
                    "learning_rate": scheduler.get_last_lr()[0], "seconds": state.train_seconds}
             if last_step or _evaluation_due(config, state.step, end_of_epoch):
+                if average is not None:
+                    average.update_parameters(accelerator.unwrap_model(model))
                 metrics = evaluate(model, eval_dataset, collator, compute_metrics,
                                    batch_size=config.eval_batch_size, accelerator=accelerator)
                 row = {"step": state.step, "epoch": state.epoch + state.batches_done / len(train_loader)} | row
@@ -413,15 +437,22 @@ def train(model: torch.nn.Module, train_dataset: Dataset, eval_dataset: Dataset,
             if done or end_of_epoch:
                 break
     progress.close()
-    return _finish(model, state, checkpoints, eval_dataset, collator, compute_metrics, config, accelerator)
+    return _finish(model, state, checkpoints, eval_dataset, collator, compute_metrics, config, accelerator, average)
 
 
 def _finish(model, state: LoopState, checkpoints: Checkpoints, eval_dataset: Dataset, collator,
-            compute_metrics: Metrics, config: TrainingConfig, accelerator: Accelerator) -> TrainResult:
-    # The best weights back (if asked), and their scores: from the history when the last row already has them.
-    restore = config.load_best_at_end and state.best_step not in (None, state.step)
+            compute_metrics: Metrics, config: TrainingConfig, accelerator: Accelerator,
+            average: AveragedModel | None) -> TrainResult:
+    # The best (or averaged) weights back, and their scores: from the history when the last row has them.
+    restore: bool = config.load_best_at_end and state.best_step not in (None, state.step)
     if restore:
         checkpoints.restore_best(model)
+    if average is not None:
+        restore = True
+        with torch.no_grad():
+            for mean, weight in zip(average.module.parameters(), accelerator.unwrap_model(model).parameters(),
+                                    strict=True):
+                weight.copy_(mean)
     last_row = state.history[-1] if state.history else {}
     if not restore and "eval_" + config.metric_for_best in last_row and last_row["step"] == state.step:
         final = {name[5:]: value for name, value in last_row.items() if name.startswith("eval_")}
