@@ -117,6 +117,19 @@ def test_averaged_checkpoints_end_as_the_mean_of_the_evaluated_weights(tiny, tmp
     assert any(not torch.equal(value, snapshots[1][name]) for name, value in final.items())
 
 
+def test_averaging_a_lora_model_is_refused_before_training(tiny, tmp_path) -> None:
+    from curiolib.efficient import add_lora
+
+    tokenizer, train_set, eval_set = tiny
+    _, model = load_model_for_task("minilm", "sequence", ["negative", "positive"])
+    config = TrainingConfig(output_dir=str(tmp_path / "run"), average_checkpoints=True, load_best_at_end=False,
+                            show_progress=False)
+    with pytest.raises(ValueError, match="average_checkpoints=True is not supported for peft"):
+        train(add_lora(model, "sequence", r=2), train_set, eval_set, collator=DataCollatorWithPadding(tokenizer),
+              compute_metrics=classification_metrics, config=config)
+    assert not (tmp_path / "run").exists()  # refused before any work
+
+
 @pytest.mark.parametrize("overrides, match", [
     ({"epochs": 0}, "epochs must be an integer >= 1"),
     ({"learning_rate": 0}, "learning_rate must be > 0"),
