@@ -28,16 +28,31 @@ POOL = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="suite-job")
 #: inherited it would start in a folder that is gone. So a process started by a job without a cwd of its own
 #: starts here, as it did when the jobs ran after the other tests.
 SESSION_DIR = os.getcwd()
+#: The same for the environment: an in-process test may set a variable for a while (curiolib's harness sets
+#: CURIOLIB_RECORD to its run's record file, in a tmp_path deleted afterwards), and a job's process that
+#: inherited it would write there. A job's process gets the session's environment plus the changes its own
+#: job made to the copy of ``os.environ`` it passes.
+SESSION_ENV = dict(os.environ)
 _popen_init = subprocess.Popen.__init__
 
 
-def _popen_init_in_session_dir(self, *args, **kwargs) -> None:
-    if kwargs.get("cwd") is None and threading.current_thread().name.startswith("suite-job"):
-        kwargs["cwd"] = SESSION_DIR
+def _session_env(env: dict | None) -> dict:
+    live = dict(os.environ)
+    env = live if env is None else dict(env)
+    removed = live.keys() - env.keys()
+    changed = {key: value for key, value in env.items() if live.get(key) != value}
+    return {key: value for key, value in SESSION_ENV.items() if key not in removed} | changed
+
+
+def _popen_init_for_jobs(self, *args, **kwargs) -> None:
+    if threading.current_thread().name.startswith("suite-job"):
+        if kwargs.get("cwd") is None:
+            kwargs["cwd"] = SESSION_DIR
+        kwargs["env"] = _session_env(kwargs.get("env"))
     _popen_init(self, *args, **kwargs)
 
 
-subprocess.Popen.__init__ = _popen_init_in_session_dir
+subprocess.Popen.__init__ = _popen_init_for_jobs
 _gate = threading.Lock()
 _last_start = [0.0]
 _started: dict[str, dict[str, Future]] = {}
