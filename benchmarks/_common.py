@@ -112,7 +112,7 @@ class TrainingSettings:
     learning_rate: float = setting(1e-4, "AdamW's peak learning rate")
     warmup_ratio: float = setting(0.06, "share of the steps spent warming up")
     checkpoint_every: int | None = setting(None, "optimizer steps between checkpoints for --resume "
-                                                 "(default: at each evaluation, once an epoch)")
+                                                 "(default: at each evaluation)")
 
     def __post_init__(self) -> None:
         self.config()  # TrainingConfig checks every value now, before any data is read

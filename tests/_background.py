@@ -29,7 +29,7 @@ POOL = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="suite-job")
 #: starts here, as it did when the jobs ran after the other tests.
 SESSION_DIR = os.getcwd()
 #: The same for the environment: an in-process test may set a variable for a while (curiolib's harness sets
-#: CURIOLIB_RECORD to its run's record file, in a tmp_path deleted afterwards), and a job's process that
+#: CURIOLIB_RECORD_FILE to its run's record file, in a tmp_path deleted afterwards), and a job's process that
 #: inherited it would write there. A job's process gets the session's environment plus the changes its own
 #: job made to the copy of ``os.environ`` it passes.
 SESSION_ENV = dict(os.environ)
