@@ -7,12 +7,14 @@
 Run from the repository root. The epoch is chosen on validation; the test split is scored once per trained
 model. Stages: seen-entity baseline; the casing comparison (--compare-seeds seeds trained with and without
 the learned case embedding for --compare-epochs epochs each, paired by seed); the main run (with the case
-embedding unless --casing false), its test scores, raw-text latency, short-budget run. Writes
+embedding unless --casing false), its test scores, raw-text latency, short-budget run; last, the refit: the main
+run's recipe for the epochs it was best at, on train + validation (nothing left to choose on), test scored once. Writes
 benchmarks/results/ner.json (or --output) and prints a line for the README's results table.
 """
 from __future__ import annotations
 
 import dataclasses
+import math
 import sys
 import time
 from dataclasses import dataclass
@@ -125,8 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     use_threads(settings)
     data_dir = require_data(settings, "conll2003", "conll2003/train.txt, validation.txt and test.txt")
     data = subset(load_ner("conll2003", data_dir=data_dir), settings, evaluated=("validation", "test"))
-    prepare_work_dir(settings, own=["main", "budget"] + [f"{kind}_seed{seed}" for seed in range(settings.compare_seeds)
-                                                         for kind in ("cased", "uncased")])
+    prepare_work_dir(settings, own=["main", "budget", "refit"] + [f"{kind}_seed{seed}"
+                                                                  for seed in range(settings.compare_seeds)
+                                                                  for kind in ("cased", "uncased")])
     seed_everything(settings.seed)
     from curiolib.tasks.ner import dataset_tags, entity_scores, seen_entity_baseline
 
@@ -155,17 +158,25 @@ def main(argv: list[str] | None = None) -> int:
                      for split in ("train", "validation"))
 
     def run(name: str, minutes: float, max_steps: int | None = None, *, casing: bool,
-            seed: int = settings.seed, epochs: int = training.epochs) -> tuple:
+            seed: int = settings.seed, epochs: int = training.epochs,
+            checkpoint_every: int | None = training.checkpoint_every,
+            on_validation_too: bool = False) -> tuple:
+        from datasets import concatenate_datasets
         from transformers import DataCollatorForTokenClassification
 
         from curiolib.tasks.ner import ner_metrics
 
         tokenizer, model = pretrained(casing, seed)
-        return fine_tune(model, *tokenized(casing), settings=dataclasses.replace(settings, seed=seed),
-                         training=dataclasses.replace(training, epochs=epochs), name=name,
-                         collator=DataCollatorForTokenClassification(tokenizer),
+        train_set, validation_set = tokenized(casing)
+        # Trained on validation too, a run has nothing left to choose on: its last weights are the model, and
+        # its one evaluation, at the end, is not reported.
+        chosen = ({"load_best_at_end": False, "eval_every": "end"} if on_validation_too else {"load_best_at_end": True})
+        return fine_tune(model, concatenate_datasets([train_set, validation_set]) if on_validation_too else train_set,
+                         validation_set, settings=dataclasses.replace(settings, seed=seed),
+                         training=dataclasses.replace(training, epochs=epochs, checkpoint_every=checkpoint_every),
+                         name=name, collator=DataCollatorForTokenClassification(tokenizer),
                          compute_metrics=ner_metrics(tag_names), minutes=minutes, max_steps=max_steps,
-                         metric_for_best="f1", load_best_at_end=True)
+                         metric_for_best="f1", **chosen)
 
     def baseline() -> dict:
         train_words, train_tags = dataset_tags(data["train"])
@@ -226,6 +237,22 @@ def main(argv: list[str] | None = None) -> int:
                 "budget_validation_f1": budget.best_metric, "budget_steps": budget.steps,
                 "budget_train_seconds": budget.train_seconds}
 
+    def refit_run() -> dict:
+        # What CoNLL systems did last: the epochs the main run was best at, again, on train + validation; test
+        # is scored once.
+        steps_per_epoch = math.ceil(len(data["train"]) / training.train_batch_size)
+        epochs = math.ceil(results["best_step"] / steps_per_epoch)
+        # Its only evaluation comes at the end, so it saves for --resume once an epoch instead.
+        model, refit = run("refit", settings.train_minutes, casing=main_casing, epochs=epochs,
+                           checkpoint_every=training.checkpoint_every or steps_per_epoch, on_validation_too=True)
+        test, _ = score_on_test(model, pretrained(main_casing, settings.seed)[0], data, tag_names, settings.max_length)
+        print(f"refit on train + validation, {epochs} epochs: {refit.steps} steps in "
+              f"{refit.train_seconds / 60:.1f} min, test F1 {test['f1']:.4f} "
+              f"({', '.join(f'{k} {v:.3f}' for k, v in by_type(test).items())})", flush=True)
+        return {"refit_epochs": epochs, "refit_steps": refit.steps, "refit_train_seconds": refit.train_seconds,
+                "refit_test_f1": test["f1"], "refit_test_precision": test["precision"],
+                "refit_test_recall": test["recall"], "refit_test_f1_by_type": by_type(test)}
+
     results |= stages.run("baseline", baseline)
 
     def comparison_run(casing: bool, seed: int) -> dict:
@@ -257,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     results |= stages.run("test", test_scores)
     results |= stages.run("latency", latency)
     results |= stages.run("budget", budget_run)
-
+    results |= stages.run("refit", refit_run)
 
     row = (f"| NER (CoNLL-2003 test, entity F1) | {results['test_f1']:.3f} in "
            f"{results['train_seconds'] / 60:.0f} min | {results['budget_test_f1']:.3f} | "

@@ -14,10 +14,13 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 
 #: Two jobs at a time, each a process on one thread, beside the in-process tests (also on one thread; a
 #: test that starts processes of its own adds to them for a while).
 WORKERS = 2
+#: How many steps of niceness the jobs' processes take above the session's (see `_yield_to_the_in_process_tests`).
+JOB_NICENESS = 5
 #: One of two Jupyter kernels started in the same instant died in CI ("Kernel died before replying to
 #: kernel_info"); the cause is not proven, so jobs start at least this far apart.
 START_GAP_S = 3.0
@@ -30,26 +33,42 @@ POOL = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="suite-job")
 SESSION_DIR = os.getcwd()
 #: The same for the environment: an in-process test may set a variable for a while (curiolib's harness sets
 #: CURIOLIB_RECORD_FILE to its run's record file, in a tmp_path deleted afterwards), and a job's process that
-#: inherited it would write there. A job's process gets the session's environment plus the changes its own
-#: job made to the copy of ``os.environ`` it passes.
+#: inherited it would write there. So a job builds its processes' environments from this copy, through
+#: `environ`, never from ``os.environ``.
 SESSION_ENV = dict(os.environ)
 _popen_init = subprocess.Popen.__init__
 
 
-def _session_env(env: dict | None) -> dict:
-    live = dict(os.environ)
-    env = live if env is None else dict(env)
-    removed = live.keys() - env.keys()
-    changed = {key: value for key, value in env.items() if live.get(key) != value}
-    return {key: value for key, value in SESSION_ENV.items() if key not in removed} | changed
+def _on_job_thread() -> bool:
+    return threading.current_thread().name.startswith("suite-job")
+
+
+def environ() -> dict[str, str]:
+    """A copy of the environment to start a process with: the session's own on a job's thread, else os.environ."""
+    return dict(SESSION_ENV if _on_job_thread() else os.environ)
 
 
 def _popen_init_for_jobs(self, *args, **kwargs) -> None:
-    if threading.current_thread().name.startswith("suite-job"):
+    # For the processes a job starts without saying where or with what (a library's subprocess.run, git, uv).
+    if _on_job_thread():
         if kwargs.get("cwd") is None:
             kwargs["cwd"] = SESSION_DIR
-        kwargs["env"] = _session_env(kwargs.get("env"))
+        if kwargs.get("env") is None:
+            kwargs["env"] = dict(SESSION_ENV)
     _popen_init(self, *args, **kwargs)
+    if _on_job_thread():
+        _yield_to_the_in_process_tests(self.pid)
+
+
+def _yield_to_the_in_process_tests(pid: int) -> None:
+    # The in-process tests run one after another on one thread, and run longer than the pool's jobs: at equal
+    # priority, three processes on two cores give each two thirds of a core, and at the end the in-process
+    # tests run alone with the second core idle. A lower priority for the jobs' processes (inherited by the
+    # kernels and workers they start) leaves the in-process tests a whole core, and the jobs the other one.
+    try:
+        os.setpriority(os.PRIO_PROCESS, pid, min(19, os.getpriority(os.PRIO_PROCESS, 0) + JOB_NICENESS))
+    except (AttributeError, OSError):  # not on this platform, or the process has ended already
+        pass
 
 
 subprocess.Popen.__init__ = _popen_init_for_jobs
@@ -61,6 +80,12 @@ SESSION_START = time.monotonic()
 #: (job, started, ended) in seconds since the session started: conftest prints them at the end of the run,
 #: so that whoever trims the suite sees which jobs end last.
 TIMES: list[tuple[str, float, float]] = []
+
+
+def data_folder() -> Path | None:
+    """The benchmark data folder ($CURIOLIB_DATA), or None where it is unset or missing."""
+    folder = os.environ.get("CURIOLIB_DATA")
+    return Path(folder) if folder and Path(folder).is_dir() else None
 
 
 def submit(function: Callable, *args) -> Future:

@@ -10,21 +10,21 @@ from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
-from _background import started, submit
+from _background import data_folder, environ, started, submit
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _run(module: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", f"benchmarks.{module}", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=600, env=env or os.environ.copy())
+                          text=True, timeout=600, env=env or environ())
 
 
 BENCHMARK_KEYS = {
     "sentiment": ("validation_accuracy", "throughput_ratio", "train_examples_per_s", "p95_latency_ms",
                   "tfidf_accuracy", "budget_accuracy", "evaluations", "averaging_gain", "last_step_accuracy"),
     "ner": ("test_f1", "test_f1_by_type", "train_examples_per_s", "baseline_f1", "budget_test_f1", "casing_comparison",
-            "inference_sentences_per_s", "p95_latency_ms"),
+            "inference_sentences_per_s", "p95_latency_ms", "refit_test_f1", "refit_epochs"),
     "efficient": ("training", "serving", "lora_gap_points", "distilled_gap_points", "speedup_vs_float"),
     "active_learning": ("labels_to_target", "accuracy", "curves", "pool"),
     "growth_fit": ("heldout_rmse", "beta_star_measured", "beta_star_model", "parameters", "standard_errors",
@@ -40,7 +40,7 @@ def _tiny(module: str, folder: Path) -> tuple[subprocess.CompletedProcess, Path]
 def start_background(tmp_path_factory: pytest.TempPathFactory, session: pytest.Session) -> dict[str, Future]:
     """Each benchmark's --tiny run (one thread), on the suite's pool (conftest starts it with the session)."""
     def start() -> dict[str, Future]:
-        if not Path(os.environ.get("CURIOLIB_DATA") or "/nonexistent").is_dir():
+        if data_folder() is None:
             return {}  # the fixture below skips the tests with a message
         return {module: submit(_tiny, module, tmp_path_factory.mktemp(module)) for module in BENCHMARK_KEYS}
 
@@ -75,6 +75,10 @@ def test_benchmark_runs_on_tiny_settings(module: str, background: dict[str, Futu
     for key in ("validation_accuracy", "tfidf_accuracy", "test_f1", "baseline_f1"):
         assert 0 <= results.get(key, 0) <= 1, key
     assert results.get("throughput_ratio", 2) > 1
+    if module == "ner":  # the refit's steps count the validation sentences as training data too
+        per_epoch = -(-sum(results["sentences"][split] for split in ("train", "validation"))
+                      // results["settings"]["train_batch_size"])
+        assert results["refit_steps"] == results["refit_epochs"] * per_epoch, results
     # No machine paths: output and work dir lie outside the repository here, the data came from the environment.
     assert results["settings"]["output"] is None and results["settings"]["work_dir"] is None
     assert results["settings"]["data_dir"] == "$CURIOLIB_DATA"

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import re
 import subprocess
 import sys
@@ -20,7 +19,7 @@ from pathlib import Path
 import nbformat
 import papermill
 import pytest
-from _background import started, submit
+from _background import data_folder, environ, started, submit
 
 from curiolib import load_model_for_task
 from curiolib.course.catalog import available_lessons
@@ -88,14 +87,14 @@ def _run(lesson, data: Path, out: Path) -> tuple[subprocess.CompletedProcess, Pa
     for name, value in parameters.items():
         command += ["-p", name, repr(value)]
     return subprocess.run(command, capture_output=True, text=True, timeout=1800,
-                          env={**os.environ, **ONE_THREAD, "CURIOLIB_DATA": str(data)}), out
+                          env={**environ(), **ONE_THREAD, "CURIOLIB_DATA": str(data)}), out
 
 
 def start_background(tmp_path_factory: pytest.TempPathFactory, session: pytest.Session) -> dict[str, Future]:
     """Every lesson's Colab run, on the suite's pool (conftest starts it with the session), one thread each."""
     def start() -> dict[str, Future]:
-        data_dir = Path(os.environ.get("CURIOLIB_DATA") or "/nonexistent")
-        if not data_dir.is_dir():  # the fixture below skips the tests with a message
+        data_dir = data_folder()
+        if data_dir is None:  # the fixture below skips the tests with a message
             return {}
         folder = _small_data(data_dir, tmp_path_factory.mktemp("curiolib_data"))
         return {lesson.stem: submit(_run, lesson, folder, tmp_path_factory.mktemp(lesson.stem[:2]))
