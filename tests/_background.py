@@ -19,8 +19,6 @@ from pathlib import Path
 #: Two jobs at a time, each a process on one thread, beside the in-process tests (also on one thread; a
 #: test that starts processes of its own adds to them for a while).
 WORKERS = 2
-#: How many steps of niceness the jobs' processes take above the session's (see `_yield_to_the_in_process_tests`).
-JOB_NICENESS = 5
 #: One of two Jupyter kernels started in the same instant died in CI ("Kernel died before replying to
 #: kernel_info"); the cause is not proven, so jobs start at least this far apart.
 START_GAP_S = 3.0
@@ -56,19 +54,6 @@ def _popen_init_for_jobs(self, *args, **kwargs) -> None:
         if kwargs.get("env") is None:
             kwargs["env"] = dict(SESSION_ENV)
     _popen_init(self, *args, **kwargs)
-    if _on_job_thread():
-        _yield_to_the_in_process_tests(self.pid)
-
-
-def _yield_to_the_in_process_tests(pid: int) -> None:
-    # The in-process tests run one after another on one thread, and run longer than the pool's jobs: at equal
-    # priority, three processes on two cores give each two thirds of a core, and at the end the in-process
-    # tests run alone with the second core idle. A lower priority for the jobs' processes (inherited by the
-    # kernels and workers they start) leaves the in-process tests a whole core, and the jobs the other one.
-    try:
-        os.setpriority(os.PRIO_PROCESS, pid, min(19, os.getpriority(os.PRIO_PROCESS, 0) + JOB_NICENESS))
-    except (AttributeError, OSError):  # not on this platform, or the process has ended already
-        pass
 
 
 subprocess.Popen.__init__ = _popen_init_for_jobs
