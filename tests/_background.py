@@ -32,7 +32,7 @@ SESSION_DIR = os.getcwd()
 #: The same for the environment: an in-process test may set a variable for a while (curiolib's harness sets
 #: CURIOLIB_RECORD_FILE to its run's record file, in a tmp_path deleted afterwards), and a job's process that
 #: inherited it would write there. So a job builds its processes' environments from this copy, through
-#: `environ`, never from ``os.environ``.
+#: `process_env`, never from ``os.environ``.
 SESSION_ENV = dict(os.environ)
 _popen_init = subprocess.Popen.__init__
 
@@ -41,7 +41,7 @@ def _on_job_thread() -> bool:
     return threading.current_thread().name.startswith("suite-job")
 
 
-def environ() -> dict[str, str]:
+def process_env() -> dict[str, str]:
     """A copy of the environment to start a process with: the session's own on a job's thread, else os.environ."""
     return dict(SESSION_ENV if _on_job_thread() else os.environ)
 

@@ -34,9 +34,12 @@ def tokenizer():
     return load_tokenizer("minilm")
 
 
-@pytest.hookimpl(trylast=True)
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The tests that wait for pool jobs last, in their order: the others run beside the jobs, never behind them."""
+    # First, so that --sw counts from the order the session runs in. A module's waiting tests stay together
+    # (the sort is stable), but apart from its other tests: a module-scoped fixture both groups used would be
+    # set up twice.
     items.sort(key=lambda item: "background" in getattr(item, "fixturenames", ()))
 
 
@@ -61,18 +64,18 @@ def _start_background_checks(request: pytest.FixtureRequest, tmp_path_factory: p
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
-    """When each pool job started and ended: the last to end sets the suite's length."""
+    """When each pool job started and ended (the last to end sets the suite's length), and the CPU time spent."""
     from _background import TIMES
 
     if TIMES:
         terminalreporter.section("suite pool jobs (seconds since the session started)")
         for name, start, end in sorted(TIMES, key=lambda row: row[1]):
             terminalreporter.write_line(f"{start:7.0f} {end:7.0f} {end - start:6.0f}  {name}")
-        # The suite cannot end before its CPU time over the cores: the floor any reordering works against.
-        try:
-            import resource
-        except ImportError:  # Windows
-            return
-        own, children = (resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
-        terminalreporter.write_line(f"CPU seconds: this process {own.ru_utime + own.ru_stime:.0f}, the processes it "
-                                    f"started {children.ru_utime + children.ru_stime:.0f}")
+    # The suite cannot end before its CPU time over the cores: the floor any reordering works against.
+    try:
+        import resource
+    except ImportError:  # Windows
+        return
+    own, children = (resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    terminalreporter.write_line(f"CPU seconds: this process {own.ru_utime + own.ru_stime:.0f}, the processes it "
+                                f"started {children.ru_utime + children.ru_stime:.0f}")

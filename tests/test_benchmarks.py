@@ -10,14 +10,14 @@ from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
-from _background import data_folder, environ, started, submit
+from _background import data_folder, process_env, started, submit
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _run(module: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", f"benchmarks.{module}", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=600, env=env or environ())
+                          text=True, timeout=600, env=env or process_env())
 
 
 BENCHMARK_KEYS = {

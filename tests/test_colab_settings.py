@@ -19,7 +19,7 @@ from pathlib import Path
 import nbformat
 import papermill
 import pytest
-from _background import data_folder, environ, started, submit
+from _background import data_folder, process_env, started, submit
 
 from curiolib import load_model_for_task
 from curiolib.course.catalog import available_lessons
@@ -87,7 +87,7 @@ def _run(lesson, data: Path, out: Path) -> tuple[subprocess.CompletedProcess, Pa
     for name, value in parameters.items():
         command += ["-p", name, repr(value)]
     return subprocess.run(command, capture_output=True, text=True, timeout=1800,
-                          env={**environ(), **ONE_THREAD, "CURIOLIB_DATA": str(data)}), out
+                          env={**process_env(), **ONE_THREAD, "CURIOLIB_DATA": str(data)}), out
 
 
 def start_background(tmp_path_factory: pytest.TempPathFactory, session: pytest.Session) -> dict[str, Future]:

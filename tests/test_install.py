@@ -18,7 +18,7 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
-from _background import environ, selected, started, submit
+from _background import process_env, selected, started, submit
 from packaging.requirements import Requirement
 from packaging.version import Version
 
@@ -44,7 +44,7 @@ def _names(lines: list[str]) -> set[str]:
 
 def _clean_env(**extra: str) -> dict[str, str]:
     """The environment a subprocess in another virtual environment gets: offline, one thread, nothing of ours."""
-    env = {k: v for k, v in environ().items() if k not in {"PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME"}}
+    env = {k: v for k, v in process_env().items() if k not in {"PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME"}}
     env.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", OMP_NUM_THREADS=env.get("OMP_NUM_THREADS", "1"))
     env.update(extra)
     return env

@@ -14,7 +14,7 @@ from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
-from _background import after, environ, started, submit
+from _background import after, process_env, started, submit
 
 from curiolib.course.catalog import PROJECT_ROOT, Lesson, available_lessons
 
@@ -60,7 +60,7 @@ def _repository_files() -> dict[str, float | None]:
 
 
 def _environment(extra: dict[str, str] | None) -> dict[str, str]:
-    return {**environ(), **(extra or {})}
+    return {**process_env(), **(extra or {})}
 
 
 def _smoke_run(lesson: Lesson, out: Path) -> dict:
