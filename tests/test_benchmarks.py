@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import subprocess
 import sys
@@ -76,8 +77,8 @@ def test_benchmark_runs_on_tiny_settings(module: str, background: dict[str, Futu
         assert 0 <= results.get(key, 0) <= 1, key
     assert results.get("throughput_ratio", 2) > 1
     if module == "ner":  # the refit's steps count the validation sentences as training data too
-        per_epoch = -(-sum(results["sentences"][split] for split in ("train", "validation"))
-                      // results["settings"]["train_batch_size"])
+        per_epoch = math.ceil(sum(results["sentences"][split] for split in ("train", "validation"))
+                              / results["settings"]["train_batch_size"])
         assert results["refit_steps"] == results["refit_epochs"] * per_epoch, results
     # No machine paths: output and work dir lie outside the repository here, the data came from the environment.
     assert results["settings"]["output"] is None and results["settings"]["work_dir"] is None
