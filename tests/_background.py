@@ -57,14 +57,33 @@ def _popen_init_for_jobs(self, *args, **kwargs) -> None:
 
 
 subprocess.Popen.__init__ = _popen_init_for_jobs
+#: The CPU seconds of the processes the job on this thread started and waited for (theirs and their children's).
+_job_cpu = threading.local()
+_try_wait = subprocess.Popen._try_wait
+
+
+def _try_wait_counting(self, wait_flags: int):
+    # Popen's own wait, through wait4, which also gives the process's CPU time; only the job threads count.
+    if not (_on_job_thread() and hasattr(os, "wait4")):
+        return _try_wait(self, wait_flags)
+    try:
+        pid, status, usage = os.wait4(self.pid, wait_flags)
+    except ChildProcessError:  # as in Popen: reaped elsewhere, its status and time are lost
+        return self.pid, 0
+    if pid == self.pid:
+        _job_cpu.seconds = getattr(_job_cpu, "seconds", 0.0) + usage.ru_utime + usage.ru_stime
+    return pid, status
+
+
+subprocess.Popen._try_wait = _try_wait_counting
 _gate = threading.Lock()
 _last_start = [0.0]
 _started: dict[str, dict[str, Future]] = {}
 _lock = threading.Lock()
 SESSION_START = time.monotonic()
-#: (job, started, ended) in seconds since the session started: conftest prints them at the end of the run,
-#: so that whoever trims the suite sees which jobs end last.
-TIMES: list[tuple[str, float, float]] = []
+#: (job, started, ended, CPU seconds of its processes): times in seconds since the session started. conftest
+#: prints them at the end of the run, so that whoever trims the suite sees which jobs end last and cost most.
+TIMES: list[tuple[str, float, float, float]] = []
 
 
 def data_folder() -> Path | None:
@@ -82,10 +101,11 @@ def submit(function: Callable, *args) -> Future:
         with _gate:
             time.sleep(max(0.0, _last_start[0] + START_GAP_S - time.monotonic()))
             _last_start[0] = start = time.monotonic()
+        _job_cpu.seconds = 0.0
         try:
             return function(*args)
         finally:
-            TIMES.append((name, start - SESSION_START, time.monotonic() - SESSION_START))
+            TIMES.append((name, start - SESSION_START, time.monotonic() - SESSION_START, _job_cpu.seconds))
 
     return POOL.submit(job)
 
