@@ -7,10 +7,14 @@
 Run from the repository root. The epoch is chosen on validation; the test split is scored once per trained
 model. Stages: seen-entity baseline; the casing comparison (--compare-seeds seeds trained with and without
 the learned case embedding for --compare-epochs epochs each, paired by seed); the main run (with the case
-embedding unless --casing false), its test scores, raw-text latency, short-budget run; last, the refit: the main
+embedding unless --casing false), its test scores, raw-text latency, short-budget run; the refit: the main
 run's recipe for the epochs it was best at (whole epochs, the last one rounded up where the time cap cut the main
-run), on train + validation, its last weights the model (nothing left to choose on), test scored once. Writes
+run), on train + validation, its last weights the model (nothing left to choose on), test scored once; last, if
+--sweep-learning-rates names any, one --compare-epochs run per peak rate with the main run's casing, scored on
+validation only (a sweep informs the next run's choice; its models are not final, so test is not read). Writes
 benchmarks/results/ner.json (or --output) and prints a line for the README's results table.
+
+    python -m benchmarks.ner --resume --sweep-learning-rates 5e-5 1e-4 2e-4   # add the sweep to a finished run
 """
 from __future__ import annotations
 
@@ -42,7 +46,8 @@ class NerSettings(BenchmarkSettings):
     # The tiny budget ends on its steps, not the clock, so a --resume of it repeats the same run.
     TINY: ClassVar[dict[str, Any]] = {"threads": 1, "train_size": 32, "eval_size": 16, "max_length": 64, "epochs": 1,
                                       "train_batch_size": 8, "train_minutes": 1.0, "budget_minutes": 0.2,
-                                      "latency_sentences": 3, "compare_seeds": 2, "compare_epochs": 1}
+                                      "latency_sentences": 3, "compare_seeds": 2, "compare_epochs": 1,
+                                      "sweep_learning_rates": [1e-4, 3e-4]}
 
     max_length: int = setting(256, "tokens kept per sentence (generous: a cut sentence loses its last tags)")
     train_minutes: float = setting(60.0, "hard cap of the main run")
@@ -52,6 +57,9 @@ class NerSettings(BenchmarkSettings):
                                   "if the comparison's mean validation F1 is higher with it), true or false")
     compare_seeds: int = setting(3, "seeds 0, 1, ... trained with and without casing for the paired comparison")
     compare_epochs: int = setting(4, "epochs of each comparison run (the best on validation is kept)")
+    sweep_learning_rates: list[float] = setting(help="peak learning rates, each trained --compare-epochs epochs with "
+                                                     "the main run's casing and scored on validation (none: no sweep)",
+                                                factory=list)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -61,6 +69,9 @@ class NerSettings(BenchmarkSettings):
             raise ValueError("--compare-seeds must be at least 1 with --casing auto (0 skips the comparison "
                              f"otherwise) and --compare-epochs at least 1, got {self.compare_seeds} and "
                              f"{self.compare_epochs}")
+        if any(rate <= 0 for rate in self.sweep_learning_rates) or \
+                len(set(self.sweep_learning_rates)) < len(self.sweep_learning_rates):
+            raise ValueError(f"--sweep-learning-rates must be distinct and above 0, got {self.sweep_learning_rates}")
 
 
 @dataclass
@@ -118,6 +129,11 @@ def casing_summary(runs: dict, epochs: int) -> dict:
     return summary
 
 
+def sweep_name(rate: float) -> str:
+    """The stage and work-dir folder of the learning-rate sweep's run at ``rate``."""
+    return f"sweep_lr_{rate:g}"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run every stage in one process, on the standard split, and write the results."""
     settings, training = parse_settings(__doc__, NerSettings, NerTrainingSettings, argv=argv)
@@ -128,15 +144,17 @@ def main(argv: list[str] | None = None) -> int:
     use_threads(settings)
     data_dir = require_data(settings, "conll2003", "conll2003/train.txt, validation.txt and test.txt")
     data = subset(load_ner("conll2003", data_dir=data_dir), settings, evaluated=("validation", "test"))
-    prepare_work_dir(settings, own=["main", "budget", "refit"] + [f"{kind}_seed{seed}"
-                                                                  for seed in range(settings.compare_seeds)
-                                                                  for kind in ("cased", "uncased")])
+    prepare_work_dir(settings, own=["main", "budget", "refit"]
+                     + [f"{kind}_seed{seed}" for seed in range(settings.compare_seeds) for kind in ("cased", "uncased")]
+                     + [sweep_name(rate) for rate in settings.sweep_learning_rates])
     seed_everything(settings.seed)
     from curiolib.tasks.ner import dataset_tags, entity_scores, seen_entity_baseline
 
     tag_names = data["train"].features["ner_tags"].feature.names
     everything = settings_dict(settings, training)
-    stages = Stages(settings, everything)
+    # Each sweep stage is named by its rate and changes no other stage's figures, so the rates are left out of
+    # the settings a --resume must match: a finished run can take a sweep, or a sweep another rate.
+    stages = Stages(settings, {k: v for k, v in everything.items() if k != "sweep_learning_rates"})
     results = results_header(settings, everything) | {"tag_names": tag_names,
                                                       "sentences": {split: len(rows) for split, rows in data.items()}}
     test_words, test_tags = dataset_tags(data["test"])
@@ -161,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     def run(name: str, minutes: float, max_steps: int | None = None, *, casing: bool,
             seed: int = settings.seed, epochs: int = training.epochs,
             checkpoint_every: int | None = training.checkpoint_every,
-            train_on_validation: bool = False) -> tuple:
+            train_on_validation: bool = False, learning_rate: float = training.learning_rate) -> tuple:
         from datasets import concatenate_datasets
         from transformers import DataCollatorForTokenClassification
 
@@ -176,7 +194,8 @@ def main(argv: list[str] | None = None) -> int:
         if train_on_validation:
             train_set = concatenate_datasets([train_set, validation_set])
         return fine_tune(model, train_set, validation_set, settings=dataclasses.replace(settings, seed=seed),
-                         training=dataclasses.replace(training, epochs=epochs, checkpoint_every=checkpoint_every),
+                         training=dataclasses.replace(training, epochs=epochs, checkpoint_every=checkpoint_every,
+                                                      learning_rate=learning_rate),
                          name=name, collator=DataCollatorForTokenClassification(tokenizer),
                          compute_metrics=ner_metrics(tag_names), minutes=minutes, max_steps=max_steps,
                          metric_for_best="f1", **selection)
@@ -294,6 +313,24 @@ def main(argv: list[str] | None = None) -> int:
     results |= stages.run("latency", latency)
     results |= stages.run("budget", budget_run)
     results |= stages.run("refit", refit_run)
+
+    def sweep_run(rate: float) -> dict:
+        _, result = run(sweep_name(rate), settings.train_minutes, casing=main_casing, epochs=settings.compare_epochs,
+                        learning_rate=rate)
+        by_epoch = result.history.dropna(subset=["eval_f1"])["eval_f1"].tolist()
+        print(f"learning rate {rate:g}, {settings.compare_epochs} epochs: validation F1 by epoch "
+              f"{', '.join(f'{f1:.4f}' for f1 in by_epoch)} in {result.train_seconds / 60:.1f} min", flush=True)
+        return {"validation_f1": result.best_metric, "validation_f1_by_epoch": by_epoch,
+                "train_seconds": result.train_seconds}
+
+    if settings.sweep_learning_rates:
+        sweep = {f"{rate:g}": stages.run(sweep_name(rate), lambda rate=rate: sweep_run(rate))
+                 for rate in settings.sweep_learning_rates}
+        best = max(sweep, key=lambda rate: sweep[rate]["validation_f1"])
+        results["learning_rate_sweep"] = {"epochs": settings.compare_epochs, "seed": settings.seed,
+                                          "casing": main_casing, "runs": sweep, "best_on_validation": best}
+        print(f"learning-rate sweep: best validation F1 {sweep[best]['validation_f1']:.4f} at {best} "
+              f"(the main run used {training.learning_rate:g})", flush=True)
 
     row = (f"| NER (CoNLL-2003 test, entity F1) | {results['test_f1']:.3f} in "
            f"{results['train_seconds'] / 60:.0f} min | {results['budget_test_f1']:.3f} | "

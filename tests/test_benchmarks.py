@@ -80,10 +80,41 @@ def test_benchmark_runs_on_tiny_settings(module: str, background: dict[str, Futu
         per_epoch = math.ceil(sum(results["sentences"][split] for split in ("train", "validation"))
                               / results["settings"]["train_batch_size"])
         assert results["refit_steps"] == results["refit_epochs"] * per_epoch, results
+        _check_sweep(results["learning_rate_sweep"], folder / "work", ["0.0001", "0.0003"])
     # No machine paths: output and work dir lie outside the repository here, the data came from the environment.
     assert results["settings"]["output"] is None and results["settings"]["work_dir"] is None
     assert results["settings"]["data_dir"] == "$CURIOLIB_DATA"
     assert str(folder) not in text and str(data_dir) not in text
+
+
+def _check_sweep(sweep: dict, work: Path, rates: list[str]) -> None:
+    """The NER learning-rate sweep ran each rate for its epochs, and each run's optimizer peaked at that rate."""
+    import torch
+
+    assert list(sweep["runs"]) == rates and sweep["best_on_validation"] in rates
+    for rate, run in sweep["runs"].items():
+        assert len(run["validation_f1_by_epoch"]) == sweep["epochs"], run
+        optimizer = torch.load(work / f"sweep_lr_{rate}" / "last" / "optimizer.bin")
+        assert {group["initial_lr"] for group in optimizer["param_groups"]} == {float(rate)}
+
+
+@pytest.mark.slow
+def test_a_finished_ner_run_takes_a_sweep_of_other_rates_on_resume(background: dict[str, Future]) -> None:
+    # The rates are not among the settings a --resume must match: only the new rate trains, the rest is reused.
+    done, folder = background["ner"].result()
+    assert done.returncode == 0, done.stderr[-3000:]
+    first = json.loads((folder / "results.json").read_text())
+    again = _run("ner", "--tiny", "--resume", "--sweep-learning-rates", "3e-4", "1e-3", "--output",
+                 str(folder / "swept.json"), "--work-dir", str(folder / "work"))
+    assert again.returncode == 0, again.stderr[-3000:]
+    for stage in ("baseline", "main", "test", "latency", "budget", "refit", "sweep_lr_0.0003"):
+        assert f"{stage}: reused from" in again.stdout, stage
+    assert "sweep_lr_0.001: reused" not in again.stdout and "learning rate 0.001, 1 epochs" in again.stdout
+    swept = json.loads((folder / "swept.json").read_text())
+    _check_sweep(swept["learning_rate_sweep"], folder / "work", ["0.0003", "0.001"])
+    assert swept["learning_rate_sweep"]["runs"]["0.0003"] == first["learning_rate_sweep"]["runs"]["0.0003"]
+    unchanged = set(first) - {"settings", "learning_rate_sweep"}
+    assert {k: swept[k] for k in unchanged} == {k: first[k] for k in unchanged}
 
 
 @pytest.mark.slow

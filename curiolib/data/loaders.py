@@ -8,7 +8,6 @@ from pathlib import Path
 
 from datasets import Dataset, DatasetDict
 
-from ..finetune.models import hub_reachable
 from .features import SENTIMENT_LABELS, sentiment_features
 from .readers import TEXT_SUFFIXES, ner_dataset, parse_conll, read_text_classification
 
@@ -104,6 +103,9 @@ def _standard_set_missing(name: str, data_dir: Path | None) -> FileNotFoundError
 
 
 def _from_hub(name: str, data_dir: Path | None):
+    # Imported here: curiolib.finetune brings torch, accelerate and peft, which reading a data folder never needs.
+    from ..finetune.models import hub_reachable
+
     if not hub_reachable():
         raise _standard_set_missing(name, data_dir)
     from datasets import load_dataset

@@ -25,8 +25,6 @@ from datasets import Dataset
 from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
-from transformers import get_linear_schedule_with_warmup, set_seed
-from transformers.trainer_pt_utils import LengthGroupedSampler, get_parameter_names
 
 from .._files import claim_output_dir
 from .._validation import check_choice, check_int, check_number
@@ -113,6 +111,8 @@ class TrainResult:
 
 
 def _parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
+    from transformers.trainer_pt_utils import get_parameter_names  # when training starts (see train)
+
     # Weight decay pulls weights towards 0: right for matrices, wrong for biases and LayerNorm scales.
     decayed = {name for name in get_parameter_names(model, [torch.nn.LayerNorm]) if "bias" not in name}
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
@@ -123,6 +123,8 @@ def _parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]
 def _train_loader(dataset: Dataset, collator, config: TrainingConfig, generator: torch.Generator) -> DataLoader:
     if config.group_by_length:
         # Similar lengths share a batch, so dynamic padding adds few [PAD] tokens; order stays random.
+        from transformers.trainer_pt_utils import LengthGroupedSampler  # when training starts (see train)
+
         lengths = [len(ids) for ids in dataset["input_ids"]]
         sampler = LengthGroupedSampler(config.batch_size, lengths=lengths, generator=generator)
     else:
@@ -359,6 +361,10 @@ def train(model: torch.nn.Module, train_dataset: Dataset, eval_dataset: Dataset,
 
     ``compute_loss(model, batch)`` replaces the model's own loss (see `training_step`).
     """
+    # Imported when training starts: these transformers modules load the Trainer's helpers and peft, which a
+    # process that only reads settings, data or a saved model never needs.
+    from transformers import get_linear_schedule_with_warmup, set_seed
+
     check_before_training(model, train_dataset, eval_dataset, collator, compute_metrics, config)
     if config.save_checkpoints:
         claim_output_dir(config.output_dir)  # refuses a folder of someone else's files before any training
