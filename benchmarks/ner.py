@@ -14,7 +14,10 @@ run), on train + validation, its last weights the model (nothing left to choose 
 validation only (a sweep informs the next run's choice; its models are not final, so test is not read). Writes
 benchmarks/results/ner.json (or --output) and prints a line for the README's results table.
 
-    python -m benchmarks.ner --resume --sweep-learning-rates 5e-5 1e-4 2e-4   # add the sweep to a finished run
+    python -m benchmarks.ner --resume --sweep-learning-rates 5e-5 1e-4 2e-4   # add a sweep to a finished run
+
+(with the finished run's other flags; the results list the rates named, so name earlier ones again to keep them:
+they are reused, not retrained).
 """
 from __future__ import annotations
 
@@ -36,6 +39,7 @@ if TYPE_CHECKING:  # for the hints only: torch and datasets load once the data i
 
 
 CASING_CHOICES = ("auto", "true", "false")
+SWEEP_PREFIX = "sweep_lr_"
 
 
 @dataclass
@@ -50,13 +54,14 @@ class NerSettings(BenchmarkSettings):
                                       "sweep_learning_rates": [1e-4, 3e-4]}
 
     max_length: int = setting(256, "tokens kept per sentence (generous: a cut sentence loses its last tags)")
-    train_minutes: float = setting(60.0, "hard cap of the main run")
+    train_minutes: float = setting(60.0, "hard cap of each training run but the budget run")
     budget_minutes: float = setting(10.0, "the short-budget run")
     latency_sentences: int = latency_setting()
-    casing: str = setting("auto", "the main and budget runs' case embedding (curiolib.data.casing): auto (with it "
-                                  "if the comparison's mean validation F1 is higher with it), true or false")
+    casing: str = setting("auto", "the main, budget, refit and sweep runs' case embedding (curiolib.data.casing): "
+                                  "auto (with it if the comparison's mean validation F1 is higher with it), true or "
+                                  "false")
     compare_seeds: int = setting(3, "seeds 0, 1, ... trained with and without casing for the paired comparison")
-    compare_epochs: int = setting(4, "epochs of each comparison run (the best on validation is kept)")
+    compare_epochs: int = setting(4, "epochs of each comparison and sweep run (the best on validation is kept)")
     sweep_learning_rates: list[float] = setting(help="peak learning rates, each trained --compare-epochs epochs with "
                                                      "the main run's casing and scored on validation (none: no sweep)",
                                                 factory=list)
@@ -69,9 +74,11 @@ class NerSettings(BenchmarkSettings):
             raise ValueError("--compare-seeds must be at least 1 with --casing auto (0 skips the comparison "
                              f"otherwise) and --compare-epochs at least 1, got {self.compare_seeds} and "
                              f"{self.compare_epochs}")
-        if any(rate <= 0 for rate in self.sweep_learning_rates) or \
-                len(set(self.sweep_learning_rates)) < len(self.sweep_learning_rates):
-            raise ValueError(f"--sweep-learning-rates must be distinct and above 0, got {self.sweep_learning_rates}")
+        rates = self.sweep_learning_rates
+        # Distinct as their stage names are: two rates that print alike would share a stage and a folder.
+        if not all(math.isfinite(rate) and rate > 0 for rate in rates) or len(set(map(sweep_name, rates))) < len(rates):
+            raise ValueError(f"--sweep-learning-rates must be finite, above 0 and distinct to 6 significant digits, "
+                             f"got {rates}")
 
 
 @dataclass
@@ -131,7 +138,17 @@ def casing_summary(runs: dict, epochs: int) -> dict:
 
 def sweep_name(rate: float) -> str:
     """The stage and work-dir folder of the learning-rate sweep's run at ``rate``."""
-    return f"sweep_lr_{rate:g}"
+    return f"{SWEEP_PREFIX}{rate:g}"
+
+
+def run_folders(settings: NerSettings) -> list[str]:
+    """The work-dir folders of this run's training runs, which a run without --resume clears."""
+    comparison = [f"{kind}_seed{seed}" for seed in range(settings.compare_seeds) for kind in ("cased", "uncased")]
+    # Every sweep folder there, not only this run's rates: the rates are not among the settings a --resume
+    # matches, so a folder left by another run's sweep would otherwise be resumed as this run's.
+    sweeps = {sweep_name(rate) for rate in settings.sweep_learning_rates} | {
+        path.name for path in settings.work_dir.glob(f"{SWEEP_PREFIX}*") if path.is_dir()}
+    return ["main", "budget", "refit", *comparison, *sorted(sweeps)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -144,9 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     use_threads(settings)
     data_dir = require_data(settings, "conll2003", "conll2003/train.txt, validation.txt and test.txt")
     data = subset(load_ner("conll2003", data_dir=data_dir), settings, evaluated=("validation", "test"))
-    prepare_work_dir(settings, own=["main", "budget", "refit"]
-                     + [f"{kind}_seed{seed}" for seed in range(settings.compare_seeds) for kind in ("cased", "uncased")]
-                     + [sweep_name(rate) for rate in settings.sweep_learning_rates])
+    prepare_work_dir(settings, own=run_folders(settings))
     seed_everything(settings.seed)
     from curiolib.tasks.ner import dataset_tags, entity_scores, seen_entity_baseline
 

@@ -57,14 +57,15 @@ def _popen_init_for_jobs(self, *args, **kwargs) -> None:
 
 
 subprocess.Popen.__init__ = _popen_init_for_jobs
-#: The CPU seconds of the processes the job on this thread started and waited for (theirs and their children's).
+#: The CPU seconds of the processes the job on this thread started and waited for with wait(), communicate()
+#: or run() (theirs and their reaped children's; poll() reaps through os.waitpid and is not counted).
 _job_cpu = threading.local()
-_try_wait = subprocess.Popen._try_wait
+_try_wait = getattr(subprocess.Popen, "_try_wait", None)  # POSIX only, as os.wait4 is
 
 
-def _try_wait_counting(self, wait_flags: int):
+def _try_wait_counting(self, wait_flags: int) -> tuple[int, int]:
     # Popen's own wait, through wait4, which also gives the process's CPU time; only the job threads count.
-    if not (_on_job_thread() and hasattr(os, "wait4")):
+    if not _on_job_thread():
         return _try_wait(self, wait_flags)
     try:
         pid, status, usage = os.wait4(self.pid, wait_flags)
@@ -75,7 +76,8 @@ def _try_wait_counting(self, wait_flags: int):
     return pid, status
 
 
-subprocess.Popen._try_wait = _try_wait_counting
+if _try_wait is not None and hasattr(os, "wait4"):
+    subprocess.Popen._try_wait = _try_wait_counting
 _gate = threading.Lock()
 _last_start = [0.0]
 _started: dict[str, dict[str, Future]] = {}

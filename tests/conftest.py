@@ -72,7 +72,7 @@ def pytest_terminal_summary(terminalreporter) -> None:
         terminalreporter.write_line(f"{'start':>7} {'end':>7} {'wall':>6} {'CPU':>6}  job (CPU: its processes')")
         for name, start, end, cpu in sorted(TIMES, key=lambda row: row[1]):
             terminalreporter.write_line(f"{start:7.0f} {end:7.0f} {end - start:6.0f} {cpu:6.0f}  {name}")
-        terminalreporter.write_line(f"{'':22}{sum(row[3] for row in TIMES):6.0f}  all jobs")
+        terminalreporter.write_line(f"{'':23}{sum(row[3] for row in TIMES):6.0f}  all jobs")
     # The suite cannot end before its CPU time over the cores: the floor any reordering works against.
     try:
         import resource

@@ -160,6 +160,31 @@ def test_benchmark_without_data_says_what_to_set(module: str, tmp_path: Path) ->
     assert not (tmp_path / "x.json").exists() and not (tmp_path / "work").exists()
 
 
+@pytest.mark.parametrize("rates", [["1e-4", "0"], ["1e-4", "1.0000001e-4"], ["nan"]], ids=["zero", "alike", "nan"])
+def test_ner_sweep_rates_must_be_finite_positive_and_distinct(rates: list[str], benchmarks_importable,
+                                                              capsys) -> None:
+    from benchmarks._common import parse_settings
+    from benchmarks.ner import NerSettings, NerTrainingSettings
+
+    with pytest.raises(SystemExit):  # the parser's error: usage and the message, exit status 2
+        parse_settings("", NerSettings, NerTrainingSettings, argv=["--sweep-learning-rates", *rates])
+    assert "--sweep-learning-rates must be finite, above 0 and distinct" in capsys.readouterr().err
+
+
+def test_a_fresh_ner_run_clears_every_sweep_folder_of_its_work_dir(benchmarks_importable, tmp_path: Path) -> None:
+    # Not only this run's rates: a resume does not match the rates, so another run's folder would be resumed.
+    from benchmarks._common import parse_settings
+    from benchmarks.ner import NerSettings, NerTrainingSettings, run_folders
+
+    (tmp_path / "sweep_lr_0.005").mkdir()
+    (tmp_path / "sweep_lr_notes.txt").write_text("a file, not a run's folder")
+    settings, _ = parse_settings("", NerSettings, NerTrainingSettings,
+                                 argv=["--work-dir", str(tmp_path), "--sweep-learning-rates", "2e-4"])
+    folders = run_folders(settings)
+    assert {"sweep_lr_0.005", "sweep_lr_0.0002", "main", "refit", "cased_seed2"} <= set(folders)
+    assert "sweep_lr_notes.txt" not in folders
+
+
 def test_flags_are_the_config_dataclasses_fields(benchmarks_importable) -> None:
     from benchmarks._common import TrainingSettings, parse_settings
     from benchmarks.active_learning import ActiveLearningSettings, LoopSettings

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -204,3 +206,14 @@ def test_no_cell_source_holds_a_control_character(path: Path) -> None:
     for index, cell in enumerate(json.loads(path.read_text())["cells"]):
         bad = sorted({repr(ch) for ch in "".join(cell["source"]) if ord(ch) < 32 and ch not in "\n\t"})
         assert not bad, f"{path.name} cell {index}: control characters {bad}"
+
+
+def test_reading_data_or_a_model_does_not_load_the_trainers_helpers() -> None:
+    # A lesson's first cells, a benchmark's settings check and its "no data" message import these modules;
+    # transformers' Trainer helpers bring peft (seconds), which only training needs (curiolib.finetune.loop).
+    code = ("import sys\nimport curiolib.data\nassert 'curiolib.finetune' not in sys.modules, 'curiolib.data'\n"
+            "import curiolib.finetune\n"
+            "print(sorted(m for m in ('peft', 'transformers.trainer_utils', 'transformers.trainer_pt_utils') "
+            "if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stdout + done.stderr[-2000:]

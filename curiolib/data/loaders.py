@@ -103,7 +103,7 @@ def _standard_set_missing(name: str, data_dir: Path | None) -> FileNotFoundError
 
 
 def _from_hub(name: str, data_dir: Path | None):
-    # Imported here: curiolib.finetune brings torch, accelerate and peft, which reading a data folder never needs.
+    # Imported here: curiolib.finetune brings torch and accelerate, which reading a data folder never needs.
     from ..finetune.models import hub_reachable
 
     if not hub_reachable():

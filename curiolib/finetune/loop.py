@@ -122,9 +122,9 @@ def _parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]
 
 def _train_loader(dataset: Dataset, collator, config: TrainingConfig, generator: torch.Generator) -> DataLoader:
     if config.group_by_length:
-        # Similar lengths share a batch, so dynamic padding adds few [PAD] tokens; order stays random.
         from transformers.trainer_pt_utils import LengthGroupedSampler  # when training starts (see train)
 
+        # Similar lengths share a batch, so dynamic padding adds few [PAD] tokens; order stays random.
         lengths = [len(ids) for ids in dataset["input_ids"]]
         sampler = LengthGroupedSampler(config.batch_size, lengths=lengths, generator=generator)
     else:
