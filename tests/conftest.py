@@ -34,6 +34,26 @@ def tokenizer():
     return load_tokenizer("minilm")
 
 
+@pytest.fixture(scope="session")
+def small_model(tmp_path_factory: pytest.TempPathFactory, tokenizer) -> str:
+    """A saved folder: a randomly initialised 2-layer, 64-wide BERT with the embedded model's tokenizer.
+
+    For the tests of the training loop's mechanics (resume, checkpoints, averaging, seeding), which hold for any
+    model: a tenth of the embedded model's weights, so each checkpoint they write and each step they take costs
+    a tenth. `load_model_for_task(small_model, ...)` reads it as any saved base model (a new head, seeded).
+    """
+    import torch
+    from transformers import BertConfig, BertModel
+
+    folder = tmp_path_factory.mktemp("small_model")
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=128)
+    BertModel(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return str(folder)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The tests that wait for pool jobs last, in their order: the others run beside the jobs, never behind them."""

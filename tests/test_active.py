@@ -85,31 +85,31 @@ def _tiny_config(tmp_path, **changes) -> ActiveLearningConfig:
     return ActiveLearningConfig(**(settings | changes))
 
 
-def _run(data, config, **kwargs):
-    tokenizer, model = load_model_for_task("minilm", "sequence", ["negative", "positive"], seed=0)
+def _run(data, config, model_name: str, **kwargs):
+    tokenizer, model = load_model_for_task(model_name, "sequence", ["negative", "positive"], seed=0)
     return run_active_learning(model, tokenizer, data, config, **kwargs)
 
 
-def test_a_batch_larger_than_the_pool_is_refused_before_any_work(tiny_data, tmp_path) -> None:
+def test_a_batch_larger_than_the_pool_is_refused_before_any_work(tiny_data, tmp_path, small_model) -> None:
     with pytest.raises(ValueError, match="more labels than the pool"):
-        _run(tiny_data, _tiny_config(tmp_path, rounds=10, labels_per_round=24, candidates=24))
+        _run(tiny_data, _tiny_config(tmp_path, rounds=10, labels_per_round=24, candidates=24), small_model)
     assert not (tmp_path / "run").exists()
 
 
 @pytest.mark.slow
-def test_the_loop_repeats_with_its_seed_and_resumes_at_a_round_boundary(tiny_data, tmp_path) -> None:
-    first = _run(tiny_data, _tiny_config(tmp_path / "a"))
+def test_the_loop_repeats_with_its_seed_and_resumes_at_a_round_boundary(tiny_data, tmp_path, small_model) -> None:
+    first = _run(tiny_data, _tiny_config(tmp_path / "a"), small_model)
     history = first.history
     assert list(history["labels"]) == [0, 8, 16, 24] and list(history["E"]) == [0, 8, 8, 8]
     assert list(history["R"]) == [0, 0, 8, 16]  # one pass: every example but the new ones is a re-read
     assert len({i for batch in first.queried for i in batch}) == 24  # never asks about an example twice
-    second = _run(tiny_data, _tiny_config(tmp_path / "b"))
+    second = _run(tiny_data, _tiny_config(tmp_path / "b"), small_model)
     assert second.queried == first.queried
     assert np.allclose(second.history["accuracy"], history["accuracy"])
 
     # Ctrl-C in round 3's training: a hook on the model raises at its 4th training forward pass (round 1
     # trains on 8 labels, one batch; round 2 on 16, two batches); scoring and evaluation run in eval mode.
-    tokenizer, model = load_model_for_task("minilm", "sequence", ["negative", "positive"], seed=0)
+    tokenizer, model = load_model_for_task(small_model, "sequence", ["negative", "positive"], seed=0)
     forwards = []
 
     def interrupt_in_round_3(module, _inputs):
@@ -123,7 +123,7 @@ def test_the_loop_repeats_with_its_seed_and_resumes_at_a_round_boundary(tiny_dat
         run_active_learning(model, tokenizer, tiny_data, _tiny_config(tmp_path / "c"))
     hook.remove()
     assert len(forwards) == 4
-    resumed = _run(tiny_data, _tiny_config(tmp_path / "c"), resume=True)
+    resumed = _run(tiny_data, _tiny_config(tmp_path / "c"), small_model, resume=True)
     assert resumed.queried == first.queried
     assert np.allclose(resumed.history["accuracy"], history["accuracy"])
 
@@ -135,17 +135,18 @@ def test_a_label_schedule_sets_each_rounds_labelled_set() -> None:
 
 
 @pytest.mark.slow
-def test_a_scratch_round_is_the_plain_recipe_on_the_same_labels_and_a_warm_one_is_not(tiny_data, tmp_path) -> None:
+def test_a_scratch_round_is_the_plain_recipe_on_the_same_labels_and_a_warm_one_is_not(tiny_data, tmp_path,
+                                                                                      small_model) -> None:
     """The loop's "scratch" model after round 2 is exactly a fresh pretrained model trained on its 16 labels."""
     from transformers import DataCollatorWithPadding
 
     from curiolib.data import tokenize_sentences
 
     config = _tiny_config(tmp_path / "loop", strategy="entropy", rounds=2)
-    tokenizer, model = load_model_for_task("minilm", "sequence", ["negative", "positive"], seed=0)
+    tokenizer, model = load_model_for_task(small_model, "sequence", ["negative", "positive"], seed=0)
     run = run_active_learning(model, tokenizer, tiny_data, config)
     labels = [index for batch in run.queried for index in batch]
-    _, fresh = load_model_for_task("minilm", "sequence", ["negative", "positive"], seed=0)
+    _, fresh = load_model_for_task(small_model, "sequence", ["negative", "positive"], seed=0)
     pool = tokenize_sentences(tiny_data["train"], tokenizer, max_length=config.max_length)
     validation = tokenize_sentences(tiny_data["validation"], tokenizer, max_length=config.max_length)
     result = active.train_round(fresh, pool.select(labels), validation, DataCollatorWithPadding(tokenizer), config,
@@ -154,7 +155,7 @@ def test_a_scratch_round_is_the_plain_recipe_on_the_same_labels_and_a_warm_one_i
     for (name, mine), (_, plain) in zip(model.state_dict().items(), fresh.state_dict().items()):
         assert torch.equal(mine, plain), name
 
-    _, warm_model = load_model_for_task("minilm", "sequence", ["negative", "positive"], seed=0)
+    _, warm_model = load_model_for_task(small_model, "sequence", ["negative", "positive"], seed=0)
     warm_config = _tiny_config(tmp_path / "warm", strategy="entropy", rounds=2, training="warm")
     warm = run_active_learning(warm_model, tokenizer, tiny_data, warm_config)
     assert warm.queried[0] == run.queried[0]  # the same seed set: the runs part when training does
@@ -243,7 +244,7 @@ def test_replay_trains_on_the_new_labels_plus_a_sample_of_the_earlier_ones() -> 
 
 @pytest.mark.slow
 def test_a_replay_run_counts_its_re_reads_and_samples_the_labelled_set_it_explores_from(tiny_data, tmp_path,
-                                                                                        monkeypatch) -> None:
+                                                                                        monkeypatch, small_model):
     scored_sizes = []
     real_embed_and_score = active.embed_and_score
 
@@ -252,7 +253,7 @@ def test_a_replay_run_counts_its_re_reads_and_samples_the_labelled_set_it_explor
         return real_embed_and_score(model, dataset, *args, **kwargs)
 
     monkeypatch.setattr(active, "embed_and_score", recording_embed_and_score)
-    run = _run(tiny_data, _tiny_config(tmp_path, replay=4, candidates=8, training="warm"))
+    run = _run(tiny_data, _tiny_config(tmp_path, replay=4, candidates=8, training="warm"), small_model)
     assert 16 not in scored_sizes  # round 3 explores from 8 of its 16 labelled sentences, not all of them
     assert list(run.history["labels"]) == [0, 8, 16, 24]
     assert list(run.history["R"]) == [0, 0, 4, 4]  # the 4 replayed labels, not all the earlier ones
@@ -332,21 +333,23 @@ def test_the_summary_sentence_says_fewer_more_or_the_same_as_random() -> None:
         "between seeds (16–48 against 32–48), so these seeds cannot tell the two apart)")
 
 
-def test_a_folder_of_someone_elses_files_is_refused_and_left_whole(tiny_data, tmp_path, monkeypatch) -> None:
+def test_a_folder_of_someone_elses_files_is_refused_and_left_whole(tiny_data, tmp_path, monkeypatch,
+                                                                   small_model) -> None:
     notes = tmp_path / "run" / "notes.txt"
     notes.parent.mkdir()
     notes.write_text("a student's notes")
     for resume in (False, True):
         with pytest.raises(ValueError, match="did not write"):
-            _run(tiny_data, _tiny_config(tmp_path), resume=resume)
+            _run(tiny_data, _tiny_config(tmp_path), small_model, resume=resume)
     monkeypatch.chdir(tmp_path / "run")  # output_dir="." used to empty the working directory
     with pytest.raises(ValueError, match="did not write"):
-        _run(tiny_data, _tiny_config(tmp_path, output_dir="."))
+        _run(tiny_data, _tiny_config(tmp_path, output_dir="."), small_model)
     assert notes.read_text() == "a student's notes"
 
 
 @pytest.mark.slow
-def test_resume_in_a_folder_with_no_saved_rounds_says_so_and_starts_at_round_one(tiny_data, tmp_path, capsys) -> None:
-    run = _run(tiny_data, _tiny_config(tmp_path / "typo", rounds=1), resume=True)
+def test_resume_in_a_folder_with_no_saved_rounds_says_so_and_starts_at_round_one(tiny_data, tmp_path, capsys,
+                                                                                  small_model) -> None:
+    run = _run(tiny_data, _tiny_config(tmp_path / "typo", rounds=1), small_model, resume=True)
     assert "no saved rounds" in capsys.readouterr().out
     assert list(run.history["labels"]) == [0, 8]

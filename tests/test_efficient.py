@@ -108,8 +108,8 @@ def test_adapter_saves_alone_and_loads_back_only_onto_its_base(tokenizer, tmp_pa
 
 
 @pytest.mark.slow
-def test_training_loop_takes_a_peft_model_and_restores_its_best_adapter(sentiment, tmp_path) -> None:
-    tokenizer, model = load_model_for_task("minilm", "sequence", LABELS, seed=0)
+def test_training_loop_takes_a_peft_model_and_restores_its_best_adapter(sentiment, tmp_path, small_model) -> None:
+    tokenizer, model = load_model_for_task(small_model, "sequence", LABELS, seed=0)
     lora = add_lora(model, "sequence", r=8)
     train_set = tokenize_sentences(sentiment["train"].select(range(128)), tokenizer, max_length=64)
     eval_set = tokenize_sentences(sentiment["validation"].select(range(32)), tokenizer, max_length=64)
@@ -205,14 +205,16 @@ def test_agreement_needs_equal_lists() -> None:
 
 
 @pytest.mark.slow
-def test_an_interrupted_lora_run_resumes_from_its_checkpoint_to_the_same_weights(sentiment, tmp_path, monkeypatch):
+def test_an_interrupted_lora_run_resumes_from_its_checkpoint_to_the_same_weights(sentiment, tmp_path, monkeypatch,
+                                                                                small_model):
     from datasets import DatasetDict
 
     from curiolib.efficient import fine_tune_with
     from curiolib.finetune import loop
 
     data = DatasetDict(train=sentiment["train"].select(range(24)), validation=sentiment["validation"].select(range(8)))
-    settings = dict(rank=4, epochs=1, batch_size=8, max_length=32, checkpoint_every=1, show_progress=False)
+    settings = dict(model_name=small_model, rank=4, epochs=1, batch_size=8, max_length=32, checkpoint_every=1,
+                    show_progress=False)
     whole = fine_tune_with("lora", data, output_dir=tmp_path / "whole", **settings)
     real, calls = loop.training_step, []
 

@@ -23,12 +23,11 @@ LABELS = ["negative", "positive"]
 
 
 @pytest.fixture(scope="module")
-def tiny():
-    """24 training and 8 validation sentences of the embedded set, tokenized."""
+def tiny(tokenizer, small_model: str):
+    """24 training and 8 validation sentences of the embedded set, tokenized, and the small model's folder."""
     data = load_sentiment(verbose=False)
-    tokenizer, _ = load_model_for_task("minilm", "sequence", LABELS)
     return (tokenizer, tokenize_sentences(data["train"].select(range(24)), tokenizer, max_length=32),
-            tokenize_sentences(data["validation"].select(range(8)), tokenizer, max_length=32))
+            tokenize_sentences(data["validation"].select(range(8)), tokenizer, max_length=32), small_model)
 
 
 def _interrupt_at(model: torch.nn.Module, forward: int) -> None:
@@ -45,8 +44,8 @@ def _interrupt_at(model: torch.nn.Module, forward: int) -> None:
 
 
 def _run(tiny, folder: Path, *, interrupt_at: int | None = None, resume: bool = False, train_set=None, **overrides):
-    tokenizer, train_data, eval_set = tiny
-    _, model = load_model_for_task("minilm", "sequence", LABELS, seed=0)
+    tokenizer, train_data, eval_set, model_folder = tiny
+    _, model = load_model_for_task(model_folder, "sequence", LABELS, seed=0)
     if interrupt_at:
         _interrupt_at(model, interrupt_at)
     settings = {"output_dir": str(folder), "epochs": 2, "batch_size": 8, "learning_rate": 1e-4, "eval_every": 2,

@@ -26,17 +26,17 @@ def schedule_peak(rates: np.ndarray) -> int:
 
 
 @pytest.fixture(scope="module")
-def tiny():
-    """48 training and 32 validation sentences of the embedded set, tokenized."""
+def tiny(tokenizer, small_model: str):
+    """48 training and 32 validation sentences of the embedded set, tokenized, and the small model's folder."""
     data = load_sentiment(verbose=False)
-    tokenizer, _ = load_model_for_task("minilm", "sequence", ["negative", "positive"])
     return (tokenizer, tokenize_sentences(data["train"].select(range(48)), tokenizer),
-            tokenize_sentences(data["validation"].select(range(32)), tokenizer))
+            tokenize_sentences(data["validation"].select(range(32)), tokenizer), small_model)
 
 
-def _run(tiny, tmp_path: Path, *, collator=None, resume: bool = False, **overrides):
-    tokenizer, train_set, eval_set = tiny
-    _, model = load_model_for_task("minilm", "sequence", ["negative", "positive"])
+def _run(tiny, tmp_path: Path, *, collator=None, resume: bool = False, model_name: str | None = None, **overrides):
+    # The small model unless a test needs one that learns from 48 sentences: the embedded model.
+    tokenizer, train_set, eval_set, small_model = tiny
+    _, model = load_model_for_task(model_name or small_model, "sequence", ["negative", "positive"])
     settings = {"output_dir": str(tmp_path), "epochs": 2, "batch_size": 8, "learning_rate": 1e-4,
                 "eval_every": 4, "checkpoint_every": 2, "show_progress": False, "seed": 0} | overrides
     return train(model, train_set, eval_set, collator=collator or DataCollatorWithPadding(tokenizer),
@@ -46,8 +46,8 @@ def _run(tiny, tmp_path: Path, *, collator=None, resume: bool = False, **overrid
 @pytest.mark.slow
 def test_loss_falls_on_a_tiny_set_under_the_schedule_lesson_02_plots(tiny, tmp_path) -> None:
     # 1.5 warm-up steps: int() would warm up for 1, round() for 2; lesson 02's plot must be what train does.
-    result = _run(tiny, tmp_path, epochs=4, learning_rate=2e-4, log_every=1, eval_every="epoch",
-                  warmup_ratio=1.5 / 24)
+    result = _run(tiny, tmp_path, model_name="minilm", epochs=4, learning_rate=2e-4, log_every=1,
+                  eval_every="epoch", warmup_ratio=1.5 / 24)
     losses = result.history["train_loss"].dropna().to_numpy()
     assert losses[-1] < 0.8 * losses[0], losses
     assert result.steps == 4 * 6 and result.train_examples_per_s > 0
@@ -91,7 +91,7 @@ def test_resuming_a_run_that_ran_out_of_time_trains_no_further(tiny, tmp_path) -
 
 @pytest.mark.slow
 def test_saved_best_model_predicts_like_the_trained_one(tiny, tmp_path) -> None:
-    tokenizer, _, eval_set = tiny
+    tokenizer, _, eval_set, _ = tiny
     result = _run(tiny, tmp_path, eval_every="epoch", epochs=1)
     _, reloaded = load_model_for_task(str(tmp_path / "best"), "sequence", ["negative", "positive"])
     again = evaluate(reloaded, eval_set, DataCollatorWithPadding(tokenizer), classification_metrics)
@@ -120,8 +120,8 @@ def test_averaged_checkpoints_end_as_the_mean_of_the_evaluated_weights(tiny, tmp
 def test_averaging_a_lora_model_is_refused_before_training(tiny, tmp_path) -> None:
     from curiolib.efficient import add_lora
 
-    tokenizer, train_set, eval_set = tiny
-    _, model = load_model_for_task("minilm", "sequence", ["negative", "positive"])
+    tokenizer, train_set, eval_set, small_model = tiny
+    _, model = load_model_for_task(small_model, "sequence", ["negative", "positive"])
     config = TrainingConfig(output_dir=str(tmp_path / "run"), average_checkpoints=True, load_best_at_end=False,
                             show_progress=False)
     with pytest.raises(ValueError, match="average_checkpoints=True is not supported for peft"):
@@ -146,7 +146,8 @@ def test_bad_config_names_the_parameter(overrides, match) -> None:
 
 
 @pytest.mark.slow
-def test_two_processes_under_accelerate_launch_reach_the_loss_of_one(tmp_path, monkeypatch) -> None:
+def test_two_processes_under_accelerate_launch_stay_in_step_and_reach_the_loss_of_one(small_model, tmp_path,
+                                                                                     monkeypatch) -> None:
     script = Path(__file__).with_name("_ddp_train.py")
     env = os.environ | {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     # Same effective batch: 2 processes × 8 against 1 × 16. `--multi_gpu` is accelerate's torchrun launcher;
@@ -154,17 +155,22 @@ def test_two_processes_under_accelerate_launch_reach_the_loss_of_one(tmp_path, m
     out = tmp_path / "p2.json"
     command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
                "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", str(script),
-               str(tmp_path / "run2"), "8", str(out)]
+               str(tmp_path / "run2"), "8", str(out), small_model]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     runs = {2: json.loads(out.read_text())}
+    # Gradients are averaged across the processes at every step, so the two replicas end bit for bit alike.
+    replicas = [(tmp_path / f"p2.json.rank{rank}").read_text() for rank in (0, 1)]
+    assert replicas[0] == replicas[1], "the two processes' weights drifted apart"
     # The one-process run is the same script in this process: what `accelerate launch` of one process does.
-    monkeypatch.setattr(sys, "argv", [str(script), str(tmp_path / "run1"), "16", str(tmp_path / "p1.json")])
+    monkeypatch.setattr(sys, "argv", [str(script), str(tmp_path / "run1"), "16", str(tmp_path / "p1.json"),
+                                      small_model])
     runpy.run_path(str(script), run_name="__main__")
     runs[1] = json.loads((tmp_path / "p1.json").read_text())
     assert runs[1]["steps"] == runs[2]["steps"] == 12
     # Data order and dropout differ between the two set-ups, so losses match only loosely: within 0.1.
     assert abs(runs[1]["final_train_loss"] - runs[2]["final_train_loss"]) < 0.1, runs
+    assert (tmp_path / "p1.json.rank0").read_text() != replicas[0]  # the digests do tell weights apart
 
 
 def test_the_notebooks_light_seeder_draws_what_transformers_set_seed_draws() -> None:
