@@ -4,7 +4,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 import subprocess
 import sys
 from concurrent.futures import Future
@@ -151,13 +150,45 @@ def test_benchmark_refuses_a_work_dir_it_did_not_make(data_dir: Path, tmp_path: 
     assert (work / "main" / "notes.txt").exists() and not (tmp_path / "x.json").exists()
 
 
+#: `python -m benchmarks.<name> --tiny …` for each name, one after another in one interpreter (which imports torch
+#: and transformers once, not five times): each one's exit status and what it printed to stderr, as JSON.
+AS_MAIN = """
+import contextlib, io, json, runpy, sys
+folder, found = sys.argv[1], {}
+for name in sys.argv[2:]:
+    sys.argv = [name, "--tiny", "--output", f"{folder}/{name}.json", "--work-dir", f"{folder}/{name}-work"]
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr):
+        try:
+            runpy.run_module(f"benchmarks.{name}", run_name="__main__", alter_sys=True)
+            status = 0
+        except SystemExit as exit:
+            status = exit.code
+        except Exception as error:  # noqa: BLE001 - reported as this benchmark's failure, the others still run
+            status = repr(error)
+    found[name] = [status, stderr.getvalue()]
+print(json.dumps(found))
+"""
+
+
+@pytest.fixture(scope="module")
+def without_data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, list]]:
+    """Every benchmark run as a command with CURIOLIB_DATA unset: its folder, and each one's status and stderr."""
+    folder = tmp_path_factory.mktemp("without_data")
+    env = {k: v for k, v in process_env().items() if k != "CURIOLIB_DATA"}
+    done = subprocess.run([sys.executable, "-c", AS_MAIN, str(folder), *BENCHMARK_KEYS], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return folder, json.loads(done.stdout.splitlines()[-1])
+
+
 @pytest.mark.parametrize("module", BENCHMARK_KEYS)
-def test_benchmark_without_data_says_what_to_set(module: str, tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if k != "CURIOLIB_DATA"}
-    done = _run(module, "--tiny", "--output", str(tmp_path / "x.json"), "--work-dir", str(tmp_path / "work"), env=env)
-    assert done.returncode == 2, done.stderr[-3000:]
-    assert "set CURIOLIB_DATA" in done.stderr
-    assert not (tmp_path / "x.json").exists() and not (tmp_path / "work").exists()
+def test_benchmark_without_data_says_what_to_set(module: str, without_data) -> None:
+    folder, found = without_data
+    status, stderr = found[module]
+    assert status == 2, stderr[-3000:]
+    assert "set CURIOLIB_DATA" in stderr
+    assert not (folder / f"{module}.json").exists() and not (folder / f"{module}-work").exists()
 
 
 @pytest.mark.parametrize("rates", [["1e-4", "0"], ["1e-4", "1.0000001e-4"], ["nan"]], ids=["zero", "alike", "nan"])
