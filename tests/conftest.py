@@ -39,8 +39,9 @@ def small_model(tmp_path_factory: pytest.TempPathFactory, tokenizer) -> str:
     """A saved folder: a randomly initialised 2-layer, 64-wide BERT with the embedded model's tokenizer.
 
     For the tests of the training loop's mechanics (resume, checkpoints, averaging, seeding), which hold for any
-    model: a tenth of the embedded model's weights, so each checkpoint they write and each step they take costs
-    a tenth. `load_model_for_task(small_model, ...)` reads it as any saved base model (a new head, seeded).
+    model: about a tenth of the embedded model's weights to step and to checkpoint. The tests of what a model
+    learns keep the embedded one. `load_model_for_task(small_model, ...)` reads it as any saved base model (a
+    new head, seeded).
     """
     import torch
     from transformers import BertConfig, BertModel
