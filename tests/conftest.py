@@ -3,8 +3,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -35,7 +39,7 @@ def tokenizer():
 
 
 @pytest.fixture(scope="session")
-def small_model(tmp_path_factory: pytest.TempPathFactory, tokenizer) -> str:
+def small_model(tmp_path_factory: pytest.TempPathFactory, tokenizer: PreTrainedTokenizerBase) -> str:
     """A saved folder: a randomly initialised 2-layer, 64-wide BERT with the embedded model's tokenizer.
 
     For the tests of the training loop's mechanics (resume, checkpoints, averaging, seeding), which hold for any
@@ -47,10 +51,12 @@ def small_model(tmp_path_factory: pytest.TempPathFactory, tokenizer) -> str:
     from transformers import BertConfig, BertModel
 
     folder = tmp_path_factory.mktemp("small_model")
-    torch.manual_seed(0)
-    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
                         intermediate_size=128)
-    BertModel(config).save_pretrained(folder)
+    with torch.random.fork_rng():  # the same weights in every session, and the session's own RNG left as it was
+        torch.manual_seed(0)
+        model = BertModel(config)
+    model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return str(folder)
 

@@ -151,9 +151,10 @@ def test_benchmark_refuses_a_work_dir_it_did_not_make(data_dir: Path, tmp_path: 
 
 
 #: `python -m benchmarks.<name> --tiny …` for each name, one after another in one interpreter (which imports torch
-#: and transformers once, not five times): each one's exit status and what it printed to stderr, as JSON.
+#: and transformers once, not five times): each one's exit status and stderr (a traceback where it raised),
+#: written as JSON to the folder's status.json.
 AS_MAIN = """
-import contextlib, io, json, runpy, sys
+import contextlib, io, json, runpy, sys, traceback
 folder, found = sys.argv[1], {}
 for name in sys.argv[2:]:
     sys.argv = [name, "--tiny", "--output", f"{folder}/{name}.json", "--work-dir", f"{folder}/{name}-work"]
@@ -162,12 +163,13 @@ for name in sys.argv[2:]:
         try:
             runpy.run_module(f"benchmarks.{name}", run_name="__main__", alter_sys=True)
             status = 0
-        except SystemExit as exit:
-            status = exit.code
-        except Exception as error:  # noqa: BLE001 - reported as this benchmark's failure, the others still run
-            status = repr(error)
+        except SystemExit as stop:
+            status = stop.code
+        except Exception:  # this benchmark's failure, reported as such; the others still run
+            status = traceback.format_exc()
     found[name] = [status, stderr.getvalue()]
-print(json.dumps(found))
+with open(f"{folder}/status.json", "w") as handle:
+    json.dump(found, handle)
 """
 
 
@@ -179,7 +181,7 @@ def without_data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[s
     done = subprocess.run([sys.executable, "-c", AS_MAIN, str(folder), *BENCHMARK_KEYS], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
-    return folder, json.loads(done.stdout.splitlines()[-1])
+    return folder, json.loads((folder / "status.json").read_text())
 
 
 @pytest.mark.parametrize("module", BENCHMARK_KEYS)

@@ -66,6 +66,7 @@ LESSONS: tuple[Lesson, ...] = (
                   "seeds": [0, 1, 2]}),
     Lesson("06_efficient_fine_tuning", "Efficient fine-tuning",
            "LoRA, int8 quantisation, ONNX export and distillation, measured",
+           # train_size no smaller than batch_size (32): the memory cell measures one batch of training sentences.
            smoke={"train_size": 32, "eval_size": 32, "budget_epochs": 1, "ranks": [2, 8]}, nbval="smoke",
            colab={"model_name": "bert-base-uncased", "data_source": "sst2", "train_size": 20000}),
     Lesson("07_exploration_vs_reflection", "Exploration against reflection",
