@@ -95,8 +95,9 @@ def _run(data, config, model_name: str, **kwargs) -> ActiveLearningRun:
     return _loop(data, config, model_name, **kwargs)[0]
 
 
-#: What a round's model scored, before it was trained: the small model's accuracy may not move from round to
-#: round, but the entropies of its predictions change with every weight.
+#: Each round's figures that come from the model: its accuracy after training, and the entropies of what it
+#: predicted when it chose the round's labels. The small model's accuracy may not move from round to round;
+#: the entropies change with every weight.
 SCORED = ["accuracy", "asked_entropy", "candidate_entropy"]
 
 

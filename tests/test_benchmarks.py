@@ -64,7 +64,8 @@ def benchmarks_importable():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("module", BENCHMARK_KEYS)
-def test_benchmark_runs_on_tiny_settings(module: str, background: dict[str, Future], data_dir: Path) -> None:
+def test_benchmark_runs_on_tiny_settings(module: str, background: dict[str, Future], data_dir: Path,
+                                        benchmarks_importable) -> None:
     done, folder = background[module].result()
     assert done.returncode == 0, done.stderr[-3000:]
     text = (folder / "results.json").read_text()
@@ -90,15 +91,18 @@ def _check_sweep(sweep: dict, work: Path, rates: list[str]) -> None:
     """The NER learning-rate sweep ran each rate for its epochs, and each run's optimizer peaked at that rate."""
     import torch
 
+    from benchmarks.ner import sweep_name
+
     assert list(sweep["runs"]) == rates and sweep["best_on_validation"] in rates
     for rate, run in sweep["runs"].items():
         assert len(run["validation_f1_by_epoch"]) == sweep["epochs"], run
-        optimizer = torch.load(work / f"sweep_lr_{rate}" / "last" / "optimizer.bin")
+        optimizer = torch.load(work / sweep_name(float(rate)) / "last" / "optimizer.bin")
         assert {group["initial_lr"] for group in optimizer["param_groups"]} == {float(rate)}
 
 
 @pytest.mark.slow
-def test_a_finished_ner_run_takes_a_sweep_of_other_rates_on_resume(background: dict[str, Future]) -> None:
+def test_a_finished_ner_run_takes_a_sweep_of_other_rates_on_resume(background: dict[str, Future],
+                                                                   benchmarks_importable) -> None:
     # The rates are not among the settings a --resume must match: only the new rate trains, the rest is reused.
     done, folder = background["ner"].result()
     assert done.returncode == 0, done.stderr[-3000:]
