@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -217,3 +218,16 @@ def test_reading_data_or_a_model_does_not_load_the_trainers_helpers() -> None:
             "if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout.strip() == "[]", done.stdout + done.stderr[-2000:]
+
+
+@pytest.mark.parametrize(("need", "said"), [("1e6", "need about 1e+06 GB under"), ("ample", "not 'ample'")])
+def test_a_run_with_slow_tests_is_refused_before_any_test_when_the_temporary_folder_is_too_small(
+        need: str, said: str, tmp_path: Path) -> None:
+    # A full run writes gigabytes of checkpoints; without the check a full disk shows minutes in, as a lesson's
+    # "No space left on device". test_sweep's slow test would pass here: only the check can stop it.
+    env = {**os.environ, "CURIOLIB_TEST_SCRATCH_GB": need}
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--basetemp",
+                           str(tmp_path / "scratch"), str(PROJECT_ROOT / "tests" / "test_sweep.py")],
+                          capture_output=True, text=True, env=env, cwd=PROJECT_ROOT)
+    assert done.returncode == pytest.ExitCode.USAGE_ERROR, done.stdout[-2000:] + done.stderr[-2000:]
+    assert said in done.stdout + done.stderr and "passed" not in done.stdout
