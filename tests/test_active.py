@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from _checks import assert_same_weights
 
 import curiolib.active.loop as active
 from curiolib.active import (ActiveLearningConfig, ActiveLearningRun, entropy, farthest_first, labels_to_reach,
@@ -101,12 +102,6 @@ def _run(data, config, model_name: str, **kwargs) -> ActiveLearningRun:
 SCORED = ["accuracy", "asked_entropy", "candidate_entropy"]
 
 
-def _assert_same_weights(model: torch.nn.Module, expected: torch.nn.Module) -> None:
-    theirs = expected.state_dict()
-    for name, value in model.state_dict().items():
-        assert torch.equal(value, theirs[name]), f"{name} differs"
-
-
 def test_a_batch_larger_than_the_pool_is_refused_before_any_work(tiny_data, tmp_path, small_model) -> None:
     with pytest.raises(ValueError, match="more labels than the pool"):
         _run(tiny_data, _tiny_config(tmp_path, rounds=10, labels_per_round=24, candidates=24), small_model)
@@ -123,7 +118,7 @@ def test_the_loop_repeats_with_its_seed_and_resumes_at_a_round_boundary(tiny_dat
     second, second_model = _loop(tiny_data, _tiny_config(tmp_path / "b"), small_model)
     assert second.queried == first.queried
     assert np.allclose(second.history[SCORED], history[SCORED], equal_nan=True)
-    _assert_same_weights(second_model, first_model)
+    assert_same_weights(second_model, first_model)
 
     # Ctrl-C in round 3's training: a hook on the model raises at its 4th training forward pass (round 1
     # trains on 8 labels, one batch; round 2 on 16, two batches); scoring and evaluation run in eval mode.
@@ -144,7 +139,7 @@ def test_the_loop_repeats_with_its_seed_and_resumes_at_a_round_boundary(tiny_dat
     resumed, resumed_model = _loop(tiny_data, _tiny_config(tmp_path / "c"), small_model, resume=True)
     assert resumed.queried == first.queried
     assert np.allclose(resumed.history[SCORED], history[SCORED], equal_nan=True)
-    _assert_same_weights(resumed_model, first_model)  # round 3 trained as the uninterrupted run's did
+    assert_same_weights(resumed_model, first_model)  # round 3 trained as the uninterrupted run's did
 
 
 def test_a_label_schedule_sets_each_rounds_labelled_set() -> None:

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 from accelerate import Accelerator
+from _checks import assert_same_weights
 from transformers import DataCollatorWithPadding
 
 from curiolib.data import load_sentiment, tokenize_sentences
@@ -230,9 +231,7 @@ def test_an_interrupted_lora_run_resumes_from_its_checkpoint_to_the_same_weights
     monkeypatch.setattr(loop, "training_step", real)
     resumed = fine_tune_with("lora", data, output_dir=tmp_path / "cut", resume=True, **settings)
     assert len(calls) == 3
-    expected = whole.model.state_dict()
-    for name, value in resumed.model.state_dict().items():
-        assert torch.equal(value, expected[name]), name
+    assert_same_weights(resumed.model, whole.model)
     assert resumed.validation_accuracy == whole.validation_accuracy
 
 

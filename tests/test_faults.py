@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 from accelerate import Accelerator
+from _checks import assert_same_weights
 from transformers import DataCollatorWithPadding
 
 from curiolib.data import load_sentiment, tokenize_sentences
@@ -62,12 +63,6 @@ def uninterrupted(tiny, tmp_path_factory):
     return _run(tiny, tmp_path_factory.mktemp("whole"))
 
 
-def _assert_same_weights(model: torch.nn.Module, expected: torch.nn.Module) -> None:
-    reference = expected.state_dict()
-    for name, value in model.state_dict().items():
-        assert torch.equal(value, reference[name]), f"{name} differs after resuming"
-
-
 # 3 steps an epoch, evaluated after steps 2, 4 and 6; a checkpoint after every step.
 @pytest.mark.parametrize("forward", [1, 2, 3, 4, 6], ids=["at step 1", "after step 1", "after the step-2 evaluation",
                                                            "after the end of epoch 1", "at the last step"])
@@ -76,7 +71,7 @@ def test_interrupted_anywhere_then_resumed_gives_bit_identical_weights(tiny, uni
     with pytest.raises(KeyboardInterrupt):
         _run(tiny, tmp_path, interrupt_at=forward)
     result, model = _run(tiny, tmp_path, resume=True)
-    _assert_same_weights(model, uninterrupted[1])
+    assert_same_weights(model, uninterrupted[1])
     measured = ["step", "epoch", "train_loss", "learning_rate", "eval_accuracy"]  # not the seconds it took
     assert result.history[measured].equals(uninterrupted[0].history[measured])
 
@@ -87,7 +82,7 @@ def test_interrupted_run_with_averaged_checkpoints_resumes_to_the_same_average(t
     with pytest.raises(KeyboardInterrupt):
         _run(tiny, tmp_path / "cut", interrupt_at=3, average_checkpoints=True)
     _, resumed = _run(tiny, tmp_path / "cut", resume=True, average_checkpoints=True)
-    _assert_same_weights(resumed, whole)
+    assert_same_weights(resumed, whole)
 
 
 def test_interrupted_in_the_middle_of_saving_a_checkpoint_resumes_from_the_one_before(tiny, uninterrupted, tmp_path,
@@ -107,7 +102,7 @@ def test_interrupted_in_the_middle_of_saving_a_checkpoint_resumes_from_the_one_b
     monkeypatch.undo()
     assert json.loads((tmp_path / "last" / STATE_FILE).read_text())["step"] == 2
     result, model = _run(tiny, tmp_path, resume=True)
-    _assert_same_weights(model, uninterrupted[1])
+    assert_same_weights(model, uninterrupted[1])
 
 
 def test_resume_with_no_checkpoint_says_it_starts_from_the_beginning(tiny, tmp_path, capsys) -> None:
