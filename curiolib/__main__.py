@@ -114,13 +114,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "tag-slides":
         return tag_slides_command(args)
 
-    from .course.harness import parse_parameter, run_all, write_summary
+    from .course.harness import parse_parameter, run_all, sigterm_as_interrupt, write_summary
 
     parameters = {name: parse_parameter(value) for name, value in args.parameter}
     try:
-        runs = run_all(args.notebooks, args.output_dir, parameters=parameters, smoke=args.smoke,
-                       inplace=args.inplace, progress=not args.no_progress)
-        summary = write_summary(runs, args.output_dir)
+        with sigterm_as_interrupt():
+            runs = run_all(args.notebooks, args.output_dir, parameters=parameters, smoke=args.smoke,
+                           inplace=args.inplace, progress=not args.no_progress)
+            summary = write_summary(runs, args.output_dir)
     except ValueError as exc:
         print(f"curiolib run: {exc}", file=sys.stderr)
         return 2
@@ -139,20 +140,26 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from .course.harness import parse_parameter
-    from .course.sweep import sweep
+    from .course.harness import parse_parameter, sigterm_as_interrupt
+    from .course.sweep import SweepInterrupted, sweep
 
     grid: dict = {}
+    output_dir = args.output_dir or Path("sweeps") / Path(args.notebook).name.removesuffix(".ipynb")
     try:
         for name, *values in args.parameter:
             if name in grid:
                 raise ValueError(f"parameter {name!r} is given twice: list all its values after one -p")
             grid[name] = [parse_parameter(value) for value in values]
-        output_dir = args.output_dir or Path("sweeps") / Path(args.notebook).name.removesuffix(".ipynb")
-        runs = sweep(args.notebook, grid, output_dir, workers=args.workers, plot=args.plot, x=args.x)
+        with sigterm_as_interrupt():
+            runs = sweep(args.notebook, grid, output_dir, workers=args.workers, plot=args.plot, x=args.x)
     except ValueError as exc:
         print(f"curiolib sweep: {exc}", file=sys.stderr)
         return 2
+    except SweepInterrupted as stop:
+        done = sum(run.ok for run in stop.runs)
+        print(f"interrupted: no run was started after it; {done} finished run(s) are in "
+              f"{output_dir / 'sweep.md'} and sweep.csv (a rerun skips them)", file=sys.stderr)
+        return 130
     failed = [run.folder.name for run in runs if not run.ok]
     print(f"table: {output_dir / 'sweep.md'} and sweep.csv" + (f"; figure: {output_dir / 'sweep.png'}"
                                                                  if args.plot else ""))

@@ -22,6 +22,7 @@ import tempfile
 from pathlib import Path
 
 from .catalog import PROJECT_ROOT, Lesson, find_lesson
+from .snapshot import snapshot_widgets
 
 ASSETS = "slides_assets"
 #: The npm packages a deck loads, at the versions nbconvert 7's reveal template is written for (its CDN
@@ -149,6 +150,15 @@ def exporter():
                           **asset_urls())
 
 
+_SOURCE = re.compile(r"""<(?:script|link|img|iframe)\b[^>]*?\b(?:src|href)\s*=\s*["']?((?:https?:)?//[^"'\s>]+)""",
+                     re.IGNORECASE)
+
+
+def network_loads(html: str) -> list[str]:
+    """The addresses ``html`` loads a script, style, image or frame from over the network."""
+    return sorted(set(_SOURCE.findall(html)))
+
+
 def deck_name(lesson: Lesson) -> str:
     """The deck's file name: the notebook's stem and ``.slides.html``, as `jupyter nbconvert --to slides` names it."""
     return f"{lesson.stem}.slides.html"
@@ -169,8 +179,15 @@ def build_deck(notebook: str | Path | Lesson, output_dir: str | Path, *, node_mo
         if cell.cell_type == "markdown" and "```mermaid" in cell.source:
             raise ValueError(f"{lesson.filename} cell {index} draws a mermaid diagram; the offline deck loads no "
                              "mermaid (add it to slides/package.json and deck.NEEDED first)")
+    # A lesson saved from JupyterLab carries its widgets' state, for which nbconvert's template loads the
+    # widget manager from a CDN, unpinned: the deck shows each widget's static snapshot instead.
+    snapshot_widgets(nb)
     copy_assets(output_dir, node_modules, overwrite=overwrite)
     body, _ = exporter().from_notebook_node(nb, resources={"metadata": {"name": lesson.title}})
+    remote = network_loads(body)
+    if remote:  # an offline deck that needs the network fails in class, where nobody can fix it
+        raise ValueError(f"the deck of {lesson.filename} would load {', '.join(remote)} from the network; "
+                         "the offline deck loads only files in " + ASSETS)
     partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
     partial.write_text(body, encoding="utf-8")
     os.replace(partial, target)

@@ -2,17 +2,23 @@
 from __future__ import annotations
 
 import ast
+import contextlib
+import errno
 import json
 import os
+import re
+import signal
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .catalog import Lesson, available_lessons, find_lesson
+from .._files import claim_output_dir
+from .catalog import NOTEBOOK_DIR, Lesson, available_lessons, find_lesson
 from .notebook import RECORD_ENV
 
 
@@ -78,9 +84,12 @@ def clean_notebook(path: Path) -> None:
     nbformat.write(nb, path)
 
 
-def _describe_failure(exc: Exception) -> str:
+def _describe_failure(exc: Exception, output_dir: Path | None = None) -> str:
     from papermill.exceptions import PapermillExecutionError
 
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        where = f" in {output_dir}" if output_dir is not None else ""
+        return f"no space left on the disk while writing{where}: free some space and run it again"
     if isinstance(exc, PapermillExecutionError):
         source = "\n".join("    " + line for line in exc.source.splitlines()[-8:])
         return (f"cell {exc.exec_count} failed with {exc.ename}: {exc.evalue}\n"
@@ -99,6 +108,24 @@ def check_parameters(source: Path, params: dict[str, Any]) -> None:
                          f"its parameters are: {', '.join(known) or '(none)'}")
 
 
+def check_destination(source: Path, output_dir: Path, *, inplace: bool = False) -> None:
+    """Refuse, before anything runs, a run that would rewrite a notebook curiolib does not own.
+
+    ``--inplace`` rewrites only the committed lessons; a copy never lands on its own source (``--output-dir
+    notebooks`` from the repository root would replace the committed lesson with a smoke copy).
+    """
+    lesson = _lesson_for(source)
+    if inplace and (lesson is None or source.resolve() != lesson.path.resolve()):
+        raise ValueError(f"--inplace rewrites only the committed lessons in {NOTEBOOK_DIR}; {source} is not one: "
+                         "run it with --output-dir, which writes an executed copy and leaves the notebook as it is")
+    if not inplace and (output_dir / source.name).resolve() == source.resolve():
+        raise ValueError(f"output_dir={str(output_dir)!r} is the folder of {source.name} itself: the run would "
+                         "replace the notebook with its executed copy; choose another folder")
+    if not inplace and output_dir.resolve() == NOTEBOOK_DIR.resolve():
+        raise ValueError(f"output_dir={str(output_dir)!r} is the committed lessons' folder: choose another folder "
+                         "(to refresh the committed lessons, use --inplace with default parameters)")
+
+
 def run_notebook(notebook: str | Path | Lesson, output_dir: Path, *, parameters: dict[str, Any] | None = None,
                  smoke: bool = False, inplace: bool = False, progress: bool = True) -> NotebookRun:
     """Execute one notebook with papermill into ``output_dir`` (or in place) and collect its records.
@@ -106,18 +133,21 @@ def run_notebook(notebook: str | Path | Lesson, output_dir: Path, *, parameters:
     The run writes under names of its own and moves them into place only once it has succeeded, so a failed
     or interrupted run (Ctrl-C) leaves the previous good copy and numbers as they were, and two runs into
     one folder never read each other's records. A failed run's copy is kept as ``NN.failed.ipynb``.
+    ``output_dir`` must be new, empty or a folder curiolib made (it holds a ``.curiolib`` marker).
     """
     papermill = require_papermill()
 
-    source = _notebook_path(notebook)
+    source = notebook_path(notebook)
     lesson = _lesson_for(source)
+    output_dir = Path(output_dir)
     params = dict(lesson.smoke) if (smoke and lesson) else {}
     params.update(parameters or {})
     if inplace and params:
         raise ValueError("inplace runs rewrite the committed notebook with its default parameters; "
                          f"drop --smoke and -p (got {params})")
     check_parameters(source, params)
-    output_dir.mkdir(parents=True, exist_ok=True)
+    check_destination(source, output_dir, inplace=inplace)
+    output_dir = claim_output_dir(output_dir, parameter="output_dir")
     output_path = source if inplace else output_dir / source.name
     record_path = output_dir / f"{source.stem}.json"
     tag = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -133,37 +163,56 @@ def run_notebook(notebook: str | Path | Lesson, output_dir: Path, *, parameters:
     try:
         papermill.execute_notebook(str(source), str(partial_notebook), parameters=params, progress_bar=progress,
                                    cwd=str(work_dir), kernel_name="python3", log_output=False)
-    except KeyboardInterrupt:
-        run.error, run.interrupted = "interrupted (Ctrl-C)", True
+    except KeyboardInterrupt as exc:
+        reason = exc.args[0] if exc.args and isinstance(exc.args[0], str) else "Ctrl-C"
+        run.error, run.interrupted = f"interrupted ({reason})", True
     except Exception as exc:  # papermill wraps the cell's error; any other failure is reported the same way
-        run.error = _describe_failure(exc)
+        run.error = _describe_failure(exc, output_dir)
     finally:
         run.seconds = time.perf_counter() - start
         if previous is None:
             os.environ.pop(RECORD_ENV, None)
         else:
             os.environ[RECORD_ENV] = previous
-    if partial_record.exists():
-        run.recorded = json.loads(partial_record.read_text())
-    if run.ok:
         if inplace:
-            clean_notebook(partial_notebook)
-        elif not smoke:  # a smoke copy is checked by nbval against a re-run of itself: keep its widgets live
-            _snapshot(partial_notebook)
-        os.replace(partial_notebook, output_path)
+            with contextlib.suppress(OSError):  # the lesson's scratch folder, ours: gone when it holds nothing
+                work_dir.rmdir()
+    try:
         if partial_record.exists():
-            os.replace(partial_record, record_path)
-        else:  # recorded nothing this time: an old file must not pass for this run's numbers
-            record_path.unlink(missing_ok=True)
-        return run
+            run.recorded = json.loads(partial_record.read_text())
+        if run.ok:
+            if inplace:
+                clean_notebook(partial_notebook)
+            elif not smoke:  # a smoke copy is checked by nbval against a re-run of itself: keep its widgets live
+                _snapshot(partial_notebook)
+            os.replace(partial_notebook, output_path)
+            if partial_record.exists():
+                os.replace(partial_record, record_path)
+            else:  # recorded nothing this time: an old file must not pass for this run's numbers
+                record_path.unlink(missing_ok=True)
+            return run
+    except (OSError, ValueError) as exc:  # the disk filled after the last cell, or the copy is unreadable
+        run.error = _describe_failure(exc, output_dir)
     kept = output_path.exists()
-    if partial_notebook.exists() and not run.interrupted:
+    if partial_notebook.exists() and not run.interrupted and _readable(partial_notebook):
         os.replace(partial_notebook, output_dir / f"{source.stem}.failed.ipynb")
+    elif partial_notebook.exists() and not run.interrupted:
+        run.error += "\n  the executed copy was cut short (not a whole notebook) and was removed"
     partial_notebook.unlink(missing_ok=True)
     partial_record.unlink(missing_ok=True)
     if kept:
         run.error += f"\n  the previous copy {output_path.name} and its numbers were left as they were"
     return run
+
+
+def _readable(path: Path) -> bool:
+    import nbformat
+
+    try:
+        nbformat.read(path, as_version=4)
+    except Exception:  # a copy cut short by a full disk is not JSON; nbformat raises several kinds for it
+        return False
+    return True
 
 
 def _snapshot(path: Path) -> None:
@@ -176,7 +225,8 @@ def _snapshot(path: Path) -> None:
         nbformat.write(nb, path)
 
 
-def _notebook_path(notebook: str | Path | Lesson) -> Path:
+def notebook_path(notebook: str | Path | Lesson) -> Path:
+    """The notebook file a lesson, a stem, a number ("03") or a path names."""
     if isinstance(notebook, Lesson):
         return notebook.path
     path = Path(notebook)
@@ -196,31 +246,48 @@ def write_summary(runs: list[NotebookRun], output_dir: Path) -> Path:
              "| notebook | status | seconds | parameters |", "|---|---|---|---|"]
     for run in runs:
         status = "ok" if run.ok else "INTERRUPTED" if run.interrupted else "FAILED"
-        params = ", ".join(f"{k}={v}" for k, v in run.parameters.items()) or "defaults"
-        lines.append(f"| {run.name} | {status} | {run.seconds:.1f} | {params} |")
+        params = ", ".join(f"{k}={shown_value(v)}" for k, v in run.parameters.items()) or "defaults"
+        lines.append(f"| {table_cell(run.name)} | {status} | {run.seconds:.1f} | {table_cell(params)} |")
     for run in runs:
         lines += ["", f"## {run.name}", ""]
-        if run.error:
-            lines += ["```", run.error, "```"]
+        if run.error:  # a fence longer than any run of backticks in the text keeps it one block
+            fence = "`" * max(3, 1 + max((len(m) for m in re.findall("`+", run.error)), default=0))
+            lines += [fence, run.error, fence]
         if run.recorded:
             lines += ["| key number | value |", "|---|---|"]
-            lines += [f"| {key} | {_format_value(value)} |" for key, value in run.recorded.items()]
+            lines += [f"| {table_cell(key)} | {table_cell(_format_value(value))} |"
+                      for key, value in run.recorded.items()]
         elif run.ok:
             lines.append("(no numbers recorded)")
     summary = output_dir / "summary.md"
-    _write_atomically(summary, "\n".join(lines) + "\n")
-    _write_atomically(output_dir / "summary.json", json.dumps(
+    write_atomically(summary, "\n".join(lines) + "\n")
+    write_atomically(output_dir / "summary.json", json.dumps(
         {run.name: {"ok": run.ok, "interrupted": run.interrupted, "seconds": round(run.seconds, 2),
                     "parameters": run.parameters, "recorded": run.recorded, "error": run.error}
          for run in runs}, indent=2) + "\n")
     return summary
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    # A reader (or a second run) never sees half a file.
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary name: a reader never sees half a file, a failure none."""
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    partial.write_text(text)
-    os.replace(partial, path)
+    try:
+        partial.write_text(text)
+        os.replace(partial, path)
+    except BaseException:  # a full disk (or Ctrl-C) mid-write: the old file stays, no partial is left
+        partial.unlink(missing_ok=True)
+        raise
+
+
+def table_cell(value: Any) -> str:
+    """``value`` as the text of one Markdown table cell: a ``|`` escaped, line breaks as spaces."""
+    text = f"{value:.4g}" if isinstance(value, float) else str(value)
+    return text.replace("|", "\\|").replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
+
+
+def shown_value(value: Any) -> str | Any:
+    """A parameter as a table shows it: a text that would read back as another value (``'30'``) in quotes."""
+    return repr(value) if isinstance(value, str) and parse_parameter(value) != value else value
 
 
 def _format_value(value: Any) -> str:
@@ -230,14 +297,37 @@ def _format_value(value: Any) -> str:
     return text if len(text) <= 120 else text[:117] + "..."
 
 
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Inside the block, SIGTERM (a closed terminal, `kill`, a job scheduler) stops a run as Ctrl-C does.
+
+    Without it SIGTERM ends the process at once: no INTERRUPTED row, a ``.partial.ipynb`` left behind.
+    """
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt("SIGTERM")
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread: signals cannot be caught here, leave them as they are
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run_all(notebooks: list[str], output_dir: Path, *, parameters: dict[str, Any] | None = None,
             smoke: bool = False, inplace: bool = False, progress: bool = True) -> list[NotebookRun]:
     """Execute the named notebooks (all lessons when none are named), printing progress as it goes."""
     targets: list[str | Path | Lesson] = list(notebooks) or list(available_lessons())
-    for notebook in targets:  # every name and parameter checked before the first notebook runs
-        source = _notebook_path(notebook)
+    output_dir = Path(output_dir)
+    for notebook in targets:  # every name, parameter and destination checked before the first notebook runs
+        source = notebook_path(notebook)
         lesson = _lesson_for(source)
         check_parameters(source, (dict(lesson.smoke) if smoke and lesson else {}) | dict(parameters or {}))
+        check_destination(source, output_dir, inplace=inplace)
+    claim_output_dir(output_dir, parameter="output_dir")
     runs = []
     for index, notebook in enumerate(targets, start=1):
         name = notebook.stem if isinstance(notebook, Lesson) else Path(str(notebook)).stem

@@ -14,8 +14,10 @@ import itertools
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +25,7 @@ from typing import Any
 
 from .._files import claim_output_dir
 from .._validation import check_int, choice_error
-from .harness import _notebook_path, _write_atomically, check_parameters
+from .harness import check_parameters, notebook_path, parse_parameter, shown_value, table_cell, write_atomically
 
 
 @dataclass
@@ -37,11 +39,27 @@ class SweepRun:
     recorded: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     skipped: bool = False  # finished in an earlier sweep into the same folder
+    interrupted: bool = False  # stopped by Ctrl-C (or SIGTERM) while it ran
+
+    @property
+    def status(self) -> str:
+        """``ok``, ``INTERRUPTED`` or ``FAILED``, as the table shows it."""
+        return "ok" if self.ok else "INTERRUPTED" if self.interrupted else "FAILED"
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a sweep: no run was launched after it, and the table of what finished was written."""
+
+    def __init__(self, runs: list[SweepRun]) -> None:
+        super().__init__("sweep interrupted")
+        self.runs = runs
 
 
 def run_folder_name(parameters: dict[str, Any]) -> str:
     """A folder name that says which point of the grid it holds, e.g. ``beta=0.5,seed=0``."""
-    parts = [f"{name}={json.dumps(value) if not isinstance(value, str) else value}"
+    # A text that reads back as another value (the text '30' beside the number 30) is written with its
+    # quotes, so the two never share a folder (the quotes then also bring the digest below).
+    parts = [f"{name}={value if isinstance(value, str) and parse_parameter(value) == value else json.dumps(value)}"
              for name, value in parameters.items()]
     raw = ",".join(parts)
     # Only characters every file system accepts; the exact values are in the table and the run's summary.
@@ -68,7 +86,13 @@ def check_grid(notebook: str | Path, grid: dict[str, list[Any]], *, plot: str | 
             raise ValueError(f"parameter {name!r} has no values: give at least one after its name")
         if len({json.dumps(value, sort_keys=True) for value in values}) != len(values):
             raise ValueError(f"parameter {name!r} lists a value twice: {values}")
-    source = _notebook_path(notebook)
+    folders: dict[str, dict[str, Any]] = {}
+    for point in grid_points(grid):  # each run's folder holds its summary: two points must never share one
+        other = folders.setdefault(run_folder_name(point), point)
+        if other is not point:
+            raise ValueError(f"the grid points {other} and {point} would share the folder "
+                             f"{run_folder_name(point)!r}: give values that differ in more than their type")
+    source = notebook_path(notebook)
     check_parameters(source, dict.fromkeys(grid))
     if x is not None and x not in grid:
         raise choice_error("x", x, list(grid))
@@ -90,26 +114,62 @@ def _finished(folder: Path, stem: str, parameters: dict[str, Any]) -> SweepRun |
                     recorded=entry.get("recorded", {}), skipped=True)
 
 
-def _execute(source: Path, parameters: dict[str, Any], folder: Path, threads: int) -> SweepRun:
-    command = [sys.executable, "-m", "curiolib", "run", str(source), "--output-dir", str(folder), "--no-progress"]
-    for name, value in parameters.items():
-        command += ["-p", name, repr(value)]  # `curiolib run` reads values back with ast.literal_eval
-    env = dict(os.environ)
-    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        env.setdefault(variable, str(threads))  # N runs at once share the cores instead of fighting for them
-    done = subprocess.run(command, capture_output=True, text=True, env=env)
-    run = SweepRun(parameters, folder)
-    try:
-        entry = json.loads((folder / "summary.json").read_text())[source.stem]
-    except (OSError, ValueError, KeyError):
-        entry = {}
-    run.seconds = entry.get("seconds", 0.0)
-    run.recorded = entry.get("recorded", {})
-    run.ok = done.returncode == 0 and bool(entry.get("ok"))
-    if not run.ok:
-        message = entry.get("error") or done.stderr.strip() or f"exit status {done.returncode}"
-        run.error = message.strip().splitlines()[0] if message.strip() else f"exit status {done.returncode}"
-    return run
+class _Launcher:
+    """Starts the runs' processes until told to stop, and can pass Ctrl-C on to the ones running."""
+
+    def __init__(self) -> None:
+        self.stopped = threading.Event()
+        self.running: set[subprocess.Popen] = set()
+        self.lock = threading.Lock()
+
+    def stop(self) -> None:
+        """Launch nothing more; interrupt the runs under way (each marks itself INTERRUPTED and exits)."""
+        with self.lock:
+            self.stopped.set()
+            for process in self.running:
+                # A terminal's Ctrl-C has reached them already; a `kill -INT` of the sweep alone has not.
+                if process.poll() is None:
+                    process.send_signal(signal.SIGINT)
+
+    def execute(self, source: Path, parameters: dict[str, Any], folder: Path, threads: int) -> SweepRun | None:
+        """One `curiolib run` of ``source`` at ``parameters`` in ``folder``; None when stopped before it began."""
+        command = [sys.executable, "-m", "curiolib", "run", str(source), "--output-dir", str(folder),
+                   "--no-progress"]
+        for name, value in parameters.items():
+            command += ["-p", name, repr(value)]  # `curiolib run` reads values back with ast.literal_eval
+        env = dict(os.environ)
+        for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+            env.setdefault(variable, str(threads))  # N runs at once share the cores instead of fighting for them
+        with self.lock:
+            if self.stopped.is_set():
+                return None
+            # A sweep started from a non-interactive shell hands its children SIGINT ignored: give each run
+            # the default back, so Ctrl-C (or stop() above) marks it INTERRUPTED as `curiolib run` does.
+            process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                       env=env, preexec_fn=_default_sigint)
+            self.running.add(process)
+        try:
+            _, stderr = process.communicate()
+        finally:
+            with self.lock:
+                self.running.discard(process)
+        run = SweepRun(parameters, folder)
+        try:
+            entry = json.loads((folder / "summary.json").read_text())[source.stem]
+        except (OSError, ValueError, KeyError):
+            entry = {}
+        run.seconds = entry.get("seconds", 0.0)
+        run.recorded = entry.get("recorded", {})
+        run.ok = process.returncode == 0 and bool(entry.get("ok"))
+        run.interrupted = not run.ok and (process.returncode in (130, -signal.SIGINT) or bool(entry.get("interrupted")))
+        if not run.ok:
+            message = (entry.get("error") or stderr.strip() or f"exit status {process.returncode}").strip()
+            run.error = message.splitlines()[0] if message else f"exit status {process.returncode}"
+        return run
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def sweep(notebook: str | Path, grid: dict[str, list[Any]], output_dir: str | Path, *, workers: int = 1,
@@ -132,20 +192,40 @@ def sweep(notebook: str | Path, grid: dict[str, list[Any]], output_dir: str | Pa
     if progress:
         print(f"sweep {source.stem}: {len(points)} runs, {len(points) - len(pending)} already finished, "
               f"{len(pending)} to run, {workers} at a time", flush=True)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = {pool.submit(_execute, source, parameters, folder, threads): index
+    launcher = _Launcher()
+    interrupted = False
+    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
+        futures = {pool.submit(launcher.execute, source, parameters, folder, threads): index
                    for index, parameters, folder in pending}
-        for done_count, future in enumerate(as_completed(futures), start=1):
-            index = futures[future]
-            runs[index] = future.result()
-            if progress:
-                run = runs[index]
-                status = "ok" if run.ok else f"FAILED: {run.error}"
-                print(f"[{done_count}/{len(pending)}] {run.folder.name}: {status}", flush=True)
+        try:
+            for done_count, future in enumerate(as_completed(futures), start=1):
+                index = futures[future]
+                run = runs[index] = future.result()
+                if progress and run is not None:
+                    status = "ok" if run.ok else f"{run.status}: {run.error}"
+                    print(f"[{done_count}/{len(pending)}] {run.folder.name}: {status}", flush=True)
+                if run is not None and run.interrupted:
+                    raise KeyboardInterrupt  # a run was stopped by Ctrl-C: the sweep stops with it
+        except KeyboardInterrupt:
+            interrupted = True
+            launcher.stop()
+            for future in futures:
+                future.cancel()  # the runs not begun never begin
+            try:
+                for future, index in futures.items():  # the runs under way end as INTERRUPTED: wait for them
+                    if not future.cancelled():
+                        runs[index] = future.result()
+            except KeyboardInterrupt:  # pressed again while waiting: stop waiting, table what has ended
+                pass
+    finally:
+        pool.shutdown(wait=not interrupted, cancel_futures=True)
     finished_runs = [run for run in runs if run is not None]
     write_table(finished_runs, list(grid), out)
-    if plot is not None:
+    if plot is not None and (not interrupted or any(run.ok for run in finished_runs)):
         plot_sweep(finished_runs, plot, x or next(iter(grid)), out / "sweep.png", title=source.stem)
+    if interrupted:
+        raise SweepInterrupted(finished_runs)
     return finished_runs
 
 
@@ -165,8 +245,7 @@ def write_table(runs: list[SweepRun], names: list[str], out: Path) -> tuple[Path
     header = [*names, "status", "seconds", *(f"{key} (recorded)" if key in names else key for key in keys), "error"]
     rows = []
     for run in runs:
-        status = "ok" if run.ok else "FAILED"
-        rows.append([*(run.parameters[name] for name in names), status, round(run.seconds, 1),
+        rows.append([*(shown_value(run.parameters[name]) for name in names), run.status, round(run.seconds, 1),
                      # A failed run's numbers (recorded before the failing cell) stay in its folder only.
                      *(run.recorded.get(key, "") if run.ok else "" for key in keys), run.error or ""])
     buffer = io.StringIO()
@@ -174,15 +253,11 @@ def write_table(runs: list[SweepRun], names: list[str], out: Path) -> tuple[Path
     writer.writerow(header)
     writer.writerows([[json.dumps(v) if isinstance(v, (list, dict)) else v for v in row] for row in rows])
     csv_path, md_path = out / "sweep.csv", out / "sweep.md"
-    _write_atomically(csv_path, buffer.getvalue())
+    write_atomically(csv_path, buffer.getvalue())
 
-    def cell(value: Any) -> str:
-        text = f"{value:.4g}" if isinstance(value, float) else str(value)
-        return text.replace("|", "\\|").replace("\n", " ")
-
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(cell(value) for value in row) + " |" for row in rows]
-    _write_atomically(md_path, "\n".join(lines) + "\n")
+    lines = ["| " + " | ".join(table_cell(name) for name in header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(table_cell(value) for value in row) + " |" for row in rows]
+    write_atomically(md_path, "\n".join(lines) + "\n")
     return csv_path, md_path
 
 
@@ -200,14 +275,14 @@ def plot_sweep(runs: list[SweepRun], key: str, x: str, path: Path, *, title: str
             f"plot={key!r}: no run finished and recorded numbers; see sweep.md")
     lines: dict[str, list[SweepRun]] = {}
     for run in ok:
-        others = ", ".join(f"{name}={value}" for name, value in run.parameters.items() if name != x)
+        others = ", ".join(f"{name}={shown_value(value)}" for name, value in run.parameters.items() if name != x)
         lines.setdefault(others, []).append(run)
     fig, ax = plt.subplots(figsize=(5, 3.5))
     numeric = all(isinstance(run.parameters[x], (int, float)) for run in ok)
     for label, members in lines.items():
         if numeric:  # otherwise the grid's order, and the values as category names (None included)
             members.sort(key=lambda run: run.parameters[x])
-        xs = [run.parameters[x] if numeric else str(run.parameters[x]) for run in members]
+        xs = [run.parameters[x] if numeric else str(shown_value(run.parameters[x])) for run in members]
         ax.plot(xs, [run.recorded[key] for run in members], marker="o", label=label or None)
     ax.set_xlabel(x)
     ax.set_ylabel(key)
