@@ -19,12 +19,16 @@ import shutil
 import subprocess
 import sys
 import time
-import tomllib
 from importlib.metadata import version
 from pathlib import Path
 
 from packaging.requirements import Requirement
 from packaging.version import Version
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the dev extra installs tomli, the same reader
+    import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV = ROOT / ".venv-min"

@@ -10,9 +10,9 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+import shutil
 import subprocess
 import sys
-import tomllib
 from concurrent.futures import Future
 from importlib import metadata
 from pathlib import Path
@@ -23,8 +23,13 @@ from packaging.requirements import Requirement
 from packaging.version import Version
 
 from curiolib.course import notebook
-from curiolib.course.catalog import PROJECT_ROOT, find_lesson, repository_url, setup_cell_source
+from curiolib.course.catalog import LESSONS, PROJECT_ROOT, find_lesson, repository_url, setup_cell_source
 from curiolib.course.harness import MissingExtraError, require_papermill
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the dev extra installs tomli, the same reader
+    import tomli as tomllib
 
 PYPROJECT = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())
 #: Only a local JupyterLab setup, or the tests, need these: Colab's first cell must not install them.
@@ -296,3 +301,38 @@ def test_fast_tests_and_lessons_00_to_02_pass_with_every_dependency_at_its_lower
 @pytest.mark.slow
 def test_colab_first_cell_installs_from_a_clone_leaves_torch_alone_and_lesson_00_runs(background) -> None:
     background["colab"].result()
+
+
+def _python_310() -> str | None:
+    """A Python 3.10 interpreter that runs on this machine (on PATH, or kept by pyenv), or None."""
+    kept = sorted(Path.home().glob(".pyenv/versions/3.10*/bin/python3.10"))
+    candidates = [shutil.which("python3.10"), *map(str, kept)]
+    for candidate in filter(None, candidates):  # a pyenv shim is on PATH even where its version is not selected
+        probe = subprocess.run([candidate, "-c", "import sys; print(sys.version_info[:2] == (3, 10))"],
+                               capture_output=True, text=True)
+        if probe.returncode == 0 and probe.stdout.strip() == "True":
+            return candidate
+    return None
+
+
+@pytest.mark.slow
+def test_curiolib_imports_and_lists_the_lessons_under_the_oldest_python_it_claims(tmp_path: Path) -> None:
+    # Python 3.10 (Ubuntu 22.04's) is the oldest requires-python allows. The CPU torch wheel on this machine is
+    # for 3.11, so the 3.10 environment takes curiolib alone (--no-deps): enough for import and `curiolib list`.
+    python = _python_310()
+    if python is None:
+        pytest.skip("no Python 3.10 interpreter here (python3.10 on PATH or pyenv's 3.10): nothing to check")
+    assert "3.10" in Requirement(f"python{PYPROJECT['project']['requires-python']}").specifier
+    venv = tmp_path / "py310"
+    subprocess.run([python, "-m", "venv", str(venv)], check=True)
+    install = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps",
+                              str(PROJECT_ROOT)], capture_output=True, text=True, env=_clean_env(), timeout=600)
+    assert install.returncode == 0, install.stderr[-3000:]
+    # From an empty folder, so the checkout's curiolib/ folder cannot stand in for the installed one.
+    imported = subprocess.run([str(venv / "bin" / "python"), "-c", "import sys, curiolib; print(sys.version_info[:2], "
+                               "curiolib.__file__)"], capture_output=True, text=True, cwd=tmp_path, env=_clean_env())
+    assert imported.returncode == 0 and "(3, 10)" in imported.stdout and str(venv) in imported.stdout, imported.stderr
+    listed = subprocess.run([str(venv / "bin" / "curiolib"), "list"], capture_output=True, text=True, cwd=tmp_path,
+                            env=_clean_env())
+    assert listed.returncode == 0, listed.stderr
+    assert [line.split()[0] for line in listed.stdout.splitlines()] == [lesson.stem for lesson in LESSONS]

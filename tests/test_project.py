@@ -9,12 +9,16 @@ import sys
 from pathlib import Path
 
 import pytest
-import tomllib
 import yaml
 from packaging.requirements import Requirement
 
 from curiolib.course.catalog import (LESSONS, NOTEBOOK_DIR, PROJECT_ROOT, available_lessons, colab_url, repository_url,
                                      setup_cell_source)
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the dev extra installs tomli, the same reader
+    import tomli as tomllib
 
 PYPROJECT = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())
 README = (PROJECT_ROOT / "README.md").read_text()
@@ -231,3 +235,15 @@ def test_a_run_with_slow_tests_is_refused_before_any_test_when_the_temporary_fol
                           capture_output=True, text=True, env=env, cwd=PROJECT_ROOT)
     assert done.returncode == pytest.ExitCode.USAGE_ERROR, done.stdout[-2000:] + done.stderr[-2000:]
     assert said in done.stdout + done.stderr and "passed" not in done.stdout
+
+
+def test_the_code_uses_nothing_newer_than_the_python_it_claims() -> None:
+    # vermin reads the standard library's and the syntax's versions, which ruff does not; it follows
+    # `if sys.version_info >= ...` guards and `# novermin` comments on lines inside a guard it cannot see.
+    claimed = Requirement(f"python{PYPROJECT['project']['requires-python']}").specifier
+    target = min(f"3.{minor}" for minor in range(8, 20) if f"3.{minor}" in claimed)
+    folders = [str(PROJECT_ROOT / name) for name in ("curiolib", "benchmarks", "scripts", "tests")]
+    done = subprocess.run([sys.executable, "-c", "import sys; from vermin import main; sys.argv[0] = 'vermin'; "
+                           "sys.exit(main())", f"--target={target}-", "--violations", "--no-tips", *folders],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "Target versions not met" not in done.stdout, done.stdout + done.stderr

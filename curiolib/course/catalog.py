@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import tomllib
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
@@ -95,8 +95,11 @@ def find_lesson(name: str) -> Lesson:
 def repository_url() -> str:
     """The repository URL, written once in pyproject.toml's [project.urls] (or the installed metadata)."""
     pyproject = PROJECT_ROOT / "pyproject.toml"
-    if pyproject.exists():
-        return tomllib.loads(pyproject.read_text())["project"]["urls"]["Repository"]
+    if sys.version_info >= (3, 11):  # Python 3.10 has no TOML reader: there the installed metadata says it
+        import tomllib  # novermin: inside the version check above, which vermin does not follow
+
+        if pyproject.exists():
+            return tomllib.loads(pyproject.read_text())["project"]["urls"]["Repository"]
     from importlib.metadata import metadata
 
     for entry in metadata("curiolib").get_all("Project-URL") or []:
