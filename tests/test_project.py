@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -247,3 +248,31 @@ def test_the_code_uses_nothing_newer_than_the_python_it_claims() -> None:
                            "sys.exit(main())", f"--target={target}-", "--violations", "--no-tips", *folders],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and "Target versions not met" not in done.stdout, done.stdout + done.stderr
+
+
+def _path_without_npm(folder: Path) -> str:
+    """A PATH with make and a shell but no npm: a fresh teacher's laptop."""
+    folder.mkdir()
+    for tool in ("make", "bash", "sh", "env"):
+        found = shutil.which(tool)
+        assert found, f"{tool} is needed to run the Makefile"
+        (folder / tool).symlink_to(found)
+    return str(folder)
+
+
+@pytest.mark.parametrize("ci", ["", "true"])
+def test_make_test_without_npm_skips_the_decks_and_ci_refuses(tmp_path: Path, ci: str) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in {"CI", "MAKEFLAGS", "MAKELEVEL"}}
+    env["PATH"] = _path_without_npm(tmp_path / "bin")
+    if ci:
+        env["CI"] = ci
+    # `deck-assets` is the step of `make test` that needs npm; -C runs it on this checkout, which it does not change.
+    done = subprocess.run(["make", "-s", "-C", str(PROJECT_ROOT), "deck-assets"], capture_output=True, text=True,
+                          env=env, timeout=60)
+    if ci:
+        assert done.returncode != 0 and "npm is not installed, and CI=true" in done.stderr, done.stdout + done.stderr
+    else:
+        assert done.returncode == 0, done.stderr
+        assert "npm not found: the static-deck tests will be skipped" in done.stdout
+    makefile = (PROJECT_ROOT / "Makefile").read_text()
+    assert re.search(r"^test: lint deck-assets$", makefile, re.M), "make test must go through the npm check"

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from _checks import needs_deck_assets
 
 import curiolib.course.catalog as catalog
 import curiolib.course.harness as harness
@@ -239,12 +240,7 @@ def test_ctrl_c_stops_a_sweep_launching_and_writes_the_table_of_what_ended(tmp_p
 
 # --- Decks ----------------------------------------------------------------------------------------------------
 
-needs_assets = pytest.mark.skipif(
-    not (PROJECT_ROOT / "slides" / "node_modules" / "reveal.js").is_dir() and not os.environ.get("CI"),
-    reason="slides/node_modules is missing: run `npm ci --prefix slides` (make test does)")
-
-
-@needs_assets
+@needs_deck_assets
 def test_a_lesson_saved_with_widget_state_makes_a_deck_that_loads_nothing_from_a_cdn(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from curiolib.course.deck import build_deck, network_loads

@@ -2,16 +2,16 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 
 import nbformat
 import pytest
+from _checks import needs_deck_assets
 
 from curiolib.__main__ import main
 from curiolib.course.catalog import NOTEBOOK_DIR, find_lesson
-from curiolib.course.deck import ASSETS, DEFAULT_NODE_MODULES, PACKAGES, build_deck, deck_name
+from curiolib.course.deck import ASSETS, build_deck, deck_name
 from curiolib.course.slides import (LONG_CELL_LINES, RISE_SETTINGS, TEACHERS_HEADING, is_plumbing, is_setup_cell,
                                     slide_types)
 from curiolib.course.snapshot import NOTE
@@ -87,11 +87,6 @@ def test_tag_slides_check_passes_on_the_committed_lessons() -> None:
     assert main(["tag-slides", "--check"]) == 0
 
 
-# `make test` installs the assets first, so under CI a missing one is a failure, not a skip.
-needs_assets = pytest.mark.skipif(
-    not all((DEFAULT_NODE_MODULES / package / "package.json").exists() for package in PACKAGES)
-    and not os.environ.get("CI"),
-    reason="the decks' reveal.js and MathJax are not installed: run `npm ci --prefix slides` (make slides does)")
 _LOADED = re.compile(r"""<(?:script|link)\b[^>]*?\b(?:src|href)\s*=\s*["']([^"']+)["']|"""
                      r"""\bimport\s+[\w{}\s,*]*\bfrom\s+["']([^"']+)["']|"""
                      r"""(?:"|')([^"']+\.js)(?:"|')""")
@@ -103,7 +98,7 @@ def deck(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_deck("01", tmp_path_factory.mktemp("slides"))
 
 
-@needs_assets
+@needs_deck_assets
 def test_the_deck_loads_every_script_and_style_from_local_files(deck: Path) -> None:
     html = deck.read_text()
     loaded = [next(group for group in match.groups() if group) for match in _LOADED.finditer(html)]
@@ -126,7 +121,7 @@ def test_the_deck_loads_every_script_and_style_from_local_files(deck: Path) -> N
     assert NOTE in html, "the widgets' static snapshots are missing"
 
 
-@needs_assets
+@needs_deck_assets
 def test_the_deck_refuses_a_file_it_did_not_write_unless_asked(tmp_path: Path) -> None:
     lesson = find_lesson("00")
     mine = tmp_path / deck_name(lesson)
