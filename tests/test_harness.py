@@ -42,6 +42,7 @@ def test_failing_notebook_exits_non_zero_and_shows_the_cells_error(tmp_path: Pat
                              str(tmp_path / "out"), "--no-progress"], capture_output=True, text=True, timeout=300)
     assert result.returncode == 1
     assert "RuntimeError: the lesson broke here" in result.stderr
+    assert "without encryption" not in result.stderr  # the kernel's loopback-TCP warning is not shown
     assert "raise RuntimeError" in result.stderr  # the failing cell's source is shown
     summary = (tmp_path / "out" / "summary.md").read_text()
     assert "| bad | FAILED |" in summary and "before" in summary

@@ -22,6 +22,13 @@ from .catalog import NOTEBOOK_DIR, Lesson, available_lessons, find_lesson
 from .notebook import RECORD_ENV
 
 
+#: The kernel's own log shows errors only. Its one warning in a run, "Kernel is running over TCP without
+#: encryption", reads to a newcomer as a security problem and is not one here: papermill starts the kernel as
+#: the same user, listening on the loopback interface only, and every message is signed with a key from a
+#: connection file only that user can read.
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
+
+
 @dataclass
 class NotebookRun:
     """The outcome of executing one notebook: where its copy is, what it recorded, how it ended."""
@@ -162,7 +169,8 @@ def run_notebook(notebook: str | Path | Lesson, output_dir: Path, *, parameters:
     start = time.perf_counter()
     try:
         papermill.execute_notebook(str(source), str(partial_notebook), parameters=params, progress_bar=progress,
-                                   cwd=str(work_dir), kernel_name="python3", log_output=False)
+                                   cwd=str(work_dir), kernel_name="python3", log_output=False,
+                                   extra_arguments=KERNEL_ARGUMENTS)
     except KeyboardInterrupt as exc:
         reason = exc.args[0] if exc.args and isinstance(exc.args[0], str) else "Ctrl-C"
         run.error, run.interrupted = f"interrupted ({reason})", True
