@@ -323,10 +323,15 @@ def test_curiolib_imports_and_lists_the_lessons_under_the_oldest_python_it_claim
     if python is None:
         pytest.skip("no Python 3.10 interpreter here (python3.10 on PATH or pyenv's 3.10): nothing to check")
     assert "3.10" in Requirement(f"python{PYPROJECT['project']['requires-python']}").specifier
-    venv = tmp_path / "py310"
+    venv, source = tmp_path / "py310", tmp_path / "source"
+    # A copy of what the wheel is built from: building in the checkout would leave a build/ folder in it.
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(PROJECT_ROOT / name, source / name)
+    shutil.copytree(PROJECT_ROOT / "curiolib", source / "curiolib", ignore=shutil.ignore_patterns("__pycache__"))
     subprocess.run([python, "-m", "venv", str(venv)], check=True)
-    install = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps",
-                              str(PROJECT_ROOT)], capture_output=True, text=True, env=_clean_env(), timeout=600)
+    install = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps", str(source)],
+                             capture_output=True, text=True, env=_clean_env(), timeout=600)
     assert install.returncode == 0, install.stderr[-3000:]
     # From an empty folder, so the checkout's curiolib/ folder cannot stand in for the installed one.
     imported = subprocess.run([str(venv / "bin" / "python"), "-c", "import sys, curiolib; print(sys.version_info[:2], "
