@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .course.catalog import LESSONS, available_lessons
+from .course.catalog import LESSONS, MEASURED, available_lessons
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -103,8 +103,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "list":
         present = {lesson.stem for lesson in available_lessons()}
         for lesson in LESSONS:
-            mark = "" if lesson.stem in present else "  (not written yet)"
-            print(f"{lesson.stem:28} {lesson.title}{mark}")
+            mark = "" if lesson.stem in present else "  (notebook not in this checkout)"
+            took = f"{lesson.timing.minutes()}, {lesson.timing.peak_gb:.1f} GB" if lesson.timing else "not timed"
+            print(f"{lesson.stem:30} {lesson.title:40} {took}{mark}")
+        if any(lesson.timing for lesson in LESSONS):
+            print(f"(time and peak memory of a full run: {MEASURED})")
         return 0
 
     if args.command == "sweep":
@@ -114,10 +117,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "tag-slides":
         return tag_slides_command(args)
 
+    from .course.catalog import run_estimate
     from .course.harness import parse_parameter, run_all, sigterm_as_interrupt, write_summary
 
     parameters = {name: parse_parameter(value) for name, value in args.parameter}
     try:
+        if not args.smoke and not parameters:
+            try:
+                estimate = run_estimate(_lessons(args.notebooks))
+            except ValueError:  # a notebook of the user's own: it has no measured time (run_all checks the name)
+                estimate = None
+            if estimate:
+                print(f"curiolib run: {estimate}", flush=True)
         with sigterm_as_interrupt():
             runs = run_all(args.notebooks, args.output_dir, parameters=parameters, smoke=args.smoke,
                            inplace=args.inplace, progress=not args.no_progress)
@@ -130,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     failed = [run.name for run in runs if not run.ok]
     print(f"summary: {summary}")
+    if not args.inplace:
+        print(f"executed notebooks, to open in JupyterLab: {args.output_dir}/")
     if any(run.interrupted for run in runs):
         print("interrupted: the notebooks that had finished before were kept", file=sys.stderr)
         return 130

@@ -14,6 +14,32 @@ NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
 
 
 @dataclass(frozen=True)
+class Timing:
+    """One measured full run of a lesson at its default parameters: how long, and the kernel's peak memory."""
+
+    seconds: float
+    peak_gb: float
+    #: When and how it was measured: a figure without its conditions cannot be compared.
+    measured: str
+
+    def minutes(self) -> str:
+        """The time as a teacher plans with it: "about 6 min", or "under a minute"."""
+        return "under a minute" if self.seconds < 60 else f"about {round(self.seconds / 60)} min"
+
+    def sentence(self, stem: str) -> str:
+        """The "Time." note of the lesson's "For teachers" cell, and of `curiolib list`."""
+        advice = "run it before class" if self.seconds > 120 else "short enough to run in class"
+        return (f"A full run (`curiolib run {stem[:2]}`) took {self.seconds:.0f} s, its kernel's memory peaking at "
+                f"{self.peak_gb:.1f} GB ({self.measured}): {advice}.")
+
+
+#: The conditions of the measured runs in `TIMINGS` (scripts/measure_lessons.py took them).
+MEASURED = "2026-12-07, `make run` in a clean clone, a 2-core AMD EPYC CPU, nothing else running"
+#: Each lesson's measured full run, from one run of `python scripts/measure_lessons.py --out t.json -- make run`.
+TIMINGS: dict[str, Timing] = {}
+
+
+@dataclass(frozen=True)
 class Lesson:
     """One numbered notebook and the parameters that make it run in seconds."""
 
@@ -34,6 +60,11 @@ class Lesson:
     @property
     def path(self) -> Path:
         return NOTEBOOK_DIR / self.filename
+
+    @property
+    def timing(self) -> Timing | None:
+        """The lesson's measured full run (None until one is recorded in `TIMINGS`)."""
+        return TIMINGS.get(self.stem)
 
 
 # Smoke parameters live here and nowhere else: the tests run every notebook with them.
@@ -73,6 +104,15 @@ LESSONS: tuple[Lesson, ...] = (
            "the growth model meets a real learner: an effort experiment that separates E from R",
            smoke={"pool_size": 300, "seeds": [0, 1], "rounds": 6, "costs": [1, 4]}, nbval="smoke"),
 )
+
+
+def run_estimate(lessons: list[Lesson]) -> str | None:
+    """What `curiolib run` says before it starts: the lessons' measured time together, or None if one has none."""
+    timings = [lesson.timing for lesson in lessons]
+    if not timings or any(timing is None for timing in timings):
+        return None
+    total = Timing(sum(timing.seconds for timing in timings), 0.0, MEASURED)
+    return f"{len(lessons)} lesson(s) took {total.minutes()} in a measured run ({MEASURED})"
 
 
 def available_lessons() -> list[Lesson]:

@@ -1,0 +1,127 @@
+"""Time every lesson and sample its kernel's memory while a command runs them: the figures in the lesson catalog.
+
+    python scripts/measure_lessons.py --out lesson_times.json -- make run
+
+runs the command, reads the "[k/N] NAME ..." and "[k/N] NAME ok in S s" lines `curiolib run` prints, and every
+second sums the resident memory of each Jupyter kernel the command started (and of the kernel's own child
+processes). It writes, for each lesson, its seconds and its kernel's peak resident memory, with the date, the
+CPU and the command: what `curiolib.course.catalog.TIMINGS` records. Linux only (it reads /proc).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import threading
+import time
+from datetime import date
+from pathlib import Path
+
+STARTED = re.compile(r"^\[(\d+)/(\d+)\] (\S+) \.\.\.$")
+ENDED = re.compile(r"^\[(\d+)/(\d+)\] (\S+) (ok|FAILED|INTERRUPTED) in ([\d.]+) s")
+
+
+def _children() -> dict[int, list[int]]:
+    tree: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            tree.setdefault(parent, []).append(int(entry.name))
+    return tree
+
+
+def _rss_bytes(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def _is_kernel(pid: int) -> bool:
+    try:
+        return b"ipykernel_launcher" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+def kernel_memory(root: int) -> int:
+    """The resident bytes of every kernel below process ``root``, each with its own descendants."""
+    tree = _children()
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        if _is_kernel(pid):
+            family = [pid]
+            for member in family:
+                family.extend(tree.get(member, []))
+            total += sum(_rss_bytes(member) for member in family)
+        else:
+            stack.extend(tree.get(pid, []))
+    return total
+
+
+def cpu_name() -> str:
+    """The CPU's model name, as /proc/cpuinfo gives it."""
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown CPU"
+
+
+def main() -> int:
+    """Run the command, print its output through, and write the per-lesson figures."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, required=True, help="the JSON file to write")
+    parser.add_argument("command", nargs=argparse.REMAINDER, help="after --: the command that runs the lessons")
+    args = parser.parse_args()
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        parser.error("give the command after --, e.g. -- make run")
+    lessons: dict[str, dict] = {}
+    current: list[str] = []
+    start = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(1.0):
+            if current:
+                entry = lessons[current[-1]]
+                entry["peak_bytes"] = max(entry["peak_bytes"], kernel_memory(process.pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    for line in process.stdout:
+        sys.stdout.write(line)
+        if match := STARTED.match(line.strip()):
+            current.append(match.group(3))
+            lessons[match.group(3)] = {"peak_bytes": 0}
+        elif match := ENDED.match(line.strip()):
+            lessons[match.group(3)].update(status=match.group(4), seconds=float(match.group(5)))
+    process.wait()
+    done.set()
+    sampler.join()
+    result = {"date": date.today().isoformat(), "cpu": cpu_name(), "cores": os.cpu_count(),
+              "command": " ".join(command), "exit_status": process.returncode,
+              "wall_seconds": round(time.perf_counter() - start, 1),
+              "lessons": {name: {"seconds": entry.get("seconds"), "status": entry.get("status"),
+                                 "peak_gb": round(entry["peak_bytes"] / 1e9, 2)} for name, entry in lessons.items()}}
+    partial = args.out.with_name(f".{args.out.name}.partial")
+    partial.write_text(json.dumps(result, indent=2) + "\n")
+    os.replace(partial, args.out)
+    print(json.dumps(result, indent=2))
+    return process.returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())
