@@ -37,6 +37,41 @@ def _array_in_range(name: str, value: float | np.ndarray, low: float | None = No
     return array
 
 
+def _describe(array: np.ndarray) -> str:
+    return f"length {len(array)}" if array.ndim == 1 else f"shape {array.shape}"
+
+
+def _check_broadcast(**arrays: np.ndarray) -> tuple[int, ...]:
+    """The shape the named arrays broadcast to, or ValueError naming the first two that do not fit each other."""
+    names = list(arrays)
+    for i, first in enumerate(names):
+        for second in names[i + 1:]:
+            try:
+                np.broadcast_shapes(arrays[first].shape, arrays[second].shape)
+            except ValueError:
+                raise ValueError(f"{first} ({_describe(arrays[first])}) and {second} ({_describe(arrays[second])}) "
+                                 "do not broadcast against each other: give them the same length, or one of them "
+                                 f"a new axis for a grid ({first}[:, None])") from None
+    # Pairwise fit on every axis means all of them fit together.
+    return np.broadcast_shapes(*(array.shape for array in arrays.values()))
+
+
+def _span(value: np.ndarray | float) -> str:
+    """A parameter's value for a message: the number, or the range of an array."""
+    array = np.asarray(value, dtype=float)
+    if not array.size:
+        return "[]"
+    low, high = array.min(), array.max()
+    return f"{low:g}" if low == high else f"{low:g}..{high:g}"
+
+
+def _overflow_error(what: str, **parameters) -> ValueError:
+    """The error for a result beyond float64's range, naming every parameter and its values."""
+    named = ", ".join(f"{name}={_span(value)}" for name, value in parameters.items() if value is not None)
+    return ValueError(f"{what} (float64 holds magnitudes from about 2.2e-308 to 1.8e308) with {named}: rescale "
+                      "the units, or lower the largest values")
+
+
 def _input_series(name: str, value: Input, steps: int) -> np.ndarray:
     """E or R as an array of length ``steps``: from a scalar, an array, or a callable of t."""
     if callable(value):
@@ -102,33 +137,50 @@ def simulate(I0: float | np.ndarray, alpha: float | np.ndarray, beta: float | np
     if reflection_limit is not None:
         reflection_limit = check_number("reflection_limit", reflection_limit, low=0)
 
+    shape = _check_broadcast(I0=I0, alpha=alpha, beta=beta)
     if capacity is not None:
         # With x = I/K the step is x' = 1 − (1 − x)(1 − g/K): it stays in [0, K] when I0 ≤ K and g ≤ K, and
         # overshoots K, oscillates or diverges otherwise (g > 2K), which is the discrete map, not learning.
-        largest_gain = float(np.max(alpha * (beta * exploration.max() + (1 - beta) * reflection.max())))
+        with np.errstate(over="ignore"):  # an infinite gain is refused just below, as any gain above capacity
+            largest_gain = float(np.max(alpha * (beta * exploration.max() + (1 - beta) * reflection.max())))
         if np.max(I0) > capacity or largest_gain > capacity:
             raise ValueError(f"capacity={capacity:g} needs I0 <= capacity (largest I0 here {np.max(I0):g}) and a "
                              f"step gain α·(β·E + (1−β)·R) <= capacity (largest here {largest_gain:g}); otherwise "
                              "the saturating step overshoots the capacity: lower alpha, E or R, or raise capacity")
-    shape = np.broadcast_shapes(I0.shape, alpha.shape, beta.shape)
     I = np.empty(shape + (steps + 1,))  # noqa: E741
     I[..., 0] = I0
     explored = np.zeros(beta.shape)  # Σ_{s<t} β·E(s): the material reflection can work on
-    for t in range(steps):
-        reflected = (1 - beta) * reflection[t]
-        if reflection_limit is not None:
-            reflected = np.minimum(reflected, reflection_limit * explored)
-        gain = alpha * (beta * exploration[t] + reflected)
-        if capacity is not None:
-            gain = gain * (1 - I[..., t] / capacity)
-        I[..., t + 1] = (1 - forgetting) * I[..., t] + gain
-        explored = explored + beta * exploration[t]
+    # numpy would only warn and carry inf or NaN on; the check after the loop names the step and the parameters.
+    with np.errstate(over="ignore", invalid="ignore"):
+        for t in range(steps):
+            reflected = (1 - beta) * reflection[t]
+            if reflection_limit is not None:
+                reflected = np.minimum(reflected, reflection_limit * explored)
+            gain = alpha * (beta * exploration[t] + reflected)
+            if capacity is not None:
+                gain = gain * (1 - I[..., t] / capacity)
+            I[..., t + 1] = (1 - forgetting) * I[..., t] + gain
+            explored = explored + beta * exploration[t]
+    finite = np.isfinite(I.reshape(-1, steps + 1)).all(axis=0)
+    if not finite.all():
+        step = int(np.argmin(finite))
+        raise _overflow_error(f"the trajectory overflowed at step t={step}", I0=I0, alpha=alpha, beta=beta,
+                              E=exploration, R=reflection, reflection_limit=reflection_limit)
     return Trajectory(t=np.arange(steps + 1), I=I, E=exploration, R=reflection)
 
 
 def closed_form(I0: float, alpha: float, beta: float, E: float, R: float, t: np.ndarray | int) -> np.ndarray:
     """I(t) = I0 + t·α·(βE + (1−β)R), the exact solution of the linear model with constant inputs."""
-    return I0 + np.asarray(t) * alpha * (beta * E + (1 - beta) * R)
+    arrays = {"I0": _array_in_range("I0", I0, low=0), "alpha": _array_in_range("alpha", alpha, low=0),
+              "beta": _array_in_range("beta", beta, low=0, high=1), "E": _array_in_range("E", E, low=0),
+              "R": _array_in_range("R", R, low=0), "t": _array_in_range("t", t, low=0)}
+    _check_broadcast(**arrays)
+    I0, alpha, beta, E, R, t = arrays.values()
+    with np.errstate(over="ignore", invalid="ignore"):
+        result = I0 + t * alpha * (beta * E + (1 - beta) * R)
+    if not np.isfinite(result).all():
+        raise _overflow_error("closed_form's I(t) overflowed", **arrays)
+    return result
 
 
 # --------------------------------------------------------------------------- fitting
@@ -150,8 +202,18 @@ class GrowthFit:
 
     def predict(self, I0: float, E: np.ndarray, R: np.ndarray) -> np.ndarray:
         """The trajectory the fitted weights draw: I0 + Σ (a·E + b·R); NaN where they are not identified."""
-        increments = self.a * np.asarray(E, dtype=float) + self.b * np.asarray(R, dtype=float)
-        return np.concatenate([[I0], I0 + np.cumsum(increments)])
+        I0 = check_number("I0", I0)
+        E, R = _array_in_range("E", E, low=0), _array_in_range("R", R, low=0)
+        _check_broadcast(E=E, R=R)
+        if E.ndim > 1 or R.ndim > 1:
+            raise ValueError(f"E and R must be scalars or 1-D series, one value per step; got E of shape {E.shape} "
+                             f"and R of shape {R.shape}")
+        with np.errstate(over="ignore", invalid="ignore"):
+            increments = self.a * E + self.b * R
+            predicted = np.concatenate([[I0], I0 + np.cumsum(increments)])
+        if np.isfinite([self.a, self.b]).all() and not np.isfinite(predicted).all():
+            raise _overflow_error("the predicted trajectory overflowed", I0=I0, E=E, R=R, a=self.a, b=self.b)
+        return predicted
 
 
 def fit(I: np.ndarray, E: Input, R: Input, *, max_condition: float = 1e6) -> GrowthFit:  # noqa: E741
@@ -168,7 +230,28 @@ def fit(I: np.ndarray, E: Input, R: Input, *, max_condition: float = 1e6) -> Gro
     steps = len(I) - 1
     exploration = _input_series("E", E, steps)
     reflection = _input_series("R", R, steps)
-    increments = np.diff(I)
+    with np.errstate(all="ignore"):
+        increments = np.diff(I)
+        # Least squares and its errors square these sums: beyond float64 (or underflowing to 0 while the
+        # values are not 0) they give inf or NaN estimates instead of an answer.
+        squares = [increments @ increments, exploration @ exploration, reflection @ reflection]
+    lost = [name for name, values, square in zip(("ΔI", "E", "R"), (increments, exploration, reflection), squares)
+            if not np.isfinite(square) or (square == 0 and values.any())]
+    if lost:
+        raise _overflow_error(f"fit overflowed squaring {' and '.join(lost)}", I=I, E=exploration, R=reflection)
+    with np.errstate(all="ignore"):
+        result = _least_squares(increments, exploration, reflection, max_condition)
+    # NaN is the honest answer where E and R are zero throughout (nothing to estimate); elsewhere it is an overflow.
+    estimates = ([result.a, result.b, result.alpha, result.alpha_se, result.beta, result.beta_se, result.residual_std]
+                 if result.identifiable else [result.residual_std])
+    if (exploration.any() or reflection.any()) and not np.isfinite(estimates).all():
+        raise _overflow_error("fit overflowed", I=I, E=exploration, R=reflection)
+    return result
+
+
+def _least_squares(increments: np.ndarray, exploration: np.ndarray, reflection: np.ndarray,
+                   max_condition: float) -> GrowthFit:
+    steps = len(increments)
     design = np.column_stack([exploration, reflection])
     scale = np.linalg.norm(design, axis=0)
     if (scale == 0).any() or np.linalg.cond(design / scale) > max_condition:
@@ -255,10 +338,13 @@ def material_limited_final(I0: float, alpha: float, beta: float | np.ndarray, E:
     E, R = check_number("E", E, low=0), check_number("R", R, low=0)
     rho = check_number("rho", rho, low=0)
     beta = _array_in_range("beta", beta, low=0, high=1)
-    c, d = (1 - beta) * R, rho * beta * E
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        c, d = (1 - beta) * R, rho * beta * E
         m = np.where(d > 0, np.minimum(steps, np.ceil(c / np.where(d > 0, d, 1))), steps)
-    result = I0 + alpha * (beta * E * steps + d * m * (m - 1) / 2 + c * (steps - m))
+        result = I0 + alpha * (beta * E * steps + d * m * (m - 1) / 2 + c * (steps - m))
+    if not np.isfinite(result).all():
+        raise _overflow_error("material_limited_final's I(T) overflowed", I0=I0, alpha=alpha, beta=beta, E=E, R=R,
+                              rho=rho, steps=steps)
     return float(result) if np.ndim(result) == 0 else result
 
 
@@ -280,14 +366,18 @@ def closed_form_optimal_beta(E: float, R: float, rho: float, steps: int) -> tupl
     R = check_number("R", R, low=0)
     rho = check_number("rho", rho, low=0, low_inclusive=False)
     steps = check_int("steps", steps, low=1)
-    drive = R * (steps - 0.5) - E * steps  # > 0 when reflecting beats exploring over the horizon
-    if drive <= 0:
-        return 1.0, 1.0
-    n_star = (np.sqrt(R**2 + 2 * rho * E * drive) - R) / (rho * E)
-    smooth = float(1 / np.sqrt(1 + 2 * rho * E * drive / R**2))
-    candidates = np.unique(np.clip([0, np.floor(n_star), np.ceil(n_star)], 0, steps))
-    betas = R / (R + candidates * rho * E)
-    gains = betas * E * (steps + rho * candidates * (steps - (candidates + 1) / 2))
+    E, R, rho = np.float64(E), np.float64(R), np.float64(rho)  # inf past float64's range, never OverflowError
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        drive = R * (steps - 0.5) - E * steps  # > 0 when reflecting beats exploring over the horizon
+        if drive <= 0:
+            return 1.0, 1.0
+        n_star = (np.sqrt(R**2 + 2 * rho * E * drive) - R) / (rho * E)
+        smooth = float(1 / np.sqrt(1 + 2 * rho * E * drive / R**2))
+        candidates = np.unique(np.clip([0, np.floor(n_star), np.ceil(n_star)], 0, steps))
+        betas = R / (R + candidates * rho * E)
+        gains = betas * E * (steps + rho * candidates * (steps - (candidates + 1) / 2))
+    if not np.isfinite([drive, n_star, smooth, *betas, *gains]).all():
+        raise _overflow_error("closed_form_optimal_beta overflowed", E=E, R=R, rho=rho, steps=steps)
     return float(betas[int(np.argmax(gains))]), smooth
 
 
