@@ -5,7 +5,10 @@ never a timed signal, which lands at a different place on every busy machine.
 """
 from __future__ import annotations
 
+import errno
 import json
+import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -134,6 +137,132 @@ def test_a_damaged_checkpoint_is_one_error_naming_the_file(tiny, tmp_path, damag
         named = "last"
     with pytest.raises(ValueError, match=rf"{named}.*resume=False"):
         _run(tiny, tmp_path, resume=True, epochs=1, eval_every="end")
+
+
+# A finished run with averaging (3 steps, evaluated at the end): its last/ holds every kind of file a checkpoint has.
+SAVED = {"epochs": 1, "eval_every": "end", "average_checkpoints": True}
+
+
+@pytest.fixture(scope="module")
+def saved(tiny, tmp_path_factory) -> Path:
+    """An output folder whose checkpoint the tests below damage, each in a copy of its own."""
+    folder = tmp_path_factory.mktemp("saved")
+    _run(tiny, folder, **SAVED)
+    return folder
+
+
+def test_a_checkpoint_holds_no_pickle_but_the_optimizers_state(saved) -> None:
+    # The optimizer's state is read with weights_only=True; everything else is safetensors or JSON.
+    assert sorted(path.name for path in (saved / "last").iterdir()) == [
+        "average.safetensors", "model.safetensors", "optimizer.bin", "rng_state_0.json", "scheduler.json", STATE_FILE]
+
+
+def _resume_problem(tiny, folder: Path, name: str) -> str | None:
+    """What is wrong with how resuming ``folder`` treats its damaged file ``name``: None when it is refused as it
+    should be, with a ValueError naming the folder and the file and saying what to do."""
+    try:
+        _run(tiny, folder, resume=True, **SAVED)
+    except ValueError as exc:
+        said = str(exc)
+        if str(folder / "last") in said and name in said and "resume=False" in said:
+            return None
+        return f"{name}: the error does not name {folder / 'last'}, {name} and what to do: {said}"
+    except Exception as exc:  # any other error is the finding
+        return f"{name}: {type(exc).__name__}: {exc}"
+    return f"{name}: resumed without a word"
+
+
+@pytest.mark.parametrize("damage", ["truncated", "missing"])
+def test_every_damaged_or_missing_file_of_a_checkpoint_is_a_value_error_naming_it(tiny, saved, tmp_path,
+                                                                                  damage: str) -> None:
+    names = sorted(path.name for path in (saved / "last").iterdir())
+    assert {"model.safetensors", "optimizer.bin", STATE_FILE} <= set(names)
+    problems = []
+    for name in names:
+        folder = tmp_path / name
+        shutil.copytree(saved, folder)
+        target = folder / "last" / name
+        if damage == "truncated":
+            target.write_bytes(target.read_bytes()[:target.stat().st_size // 2])
+        else:
+            target.unlink()
+        problems.append(_resume_problem(tiny, folder, name))
+    assert [problem for problem in problems if problem] == []
+
+
+def _plant_code(path: Path, marker: Path) -> None:
+    """A pickle (in torch's format, as every checkpoint file but the JSON ones) that makes ``marker`` when loaded
+    without weights_only: a stand-in for the os.system call a stranger's checkpoint could make."""
+
+    class Payload:
+        def __reduce__(self):
+            return os.mkdir, (str(marker),)
+
+    torch.save(Payload(), path)
+
+
+# Refused: the names accelerate loads (its pickles included), the model's fallback, and this loop's own files.
+REFUSED = ["custom_checkpoint_0.pkl", "custom_checkpoint_1.pkl", "random_states_0.pkl", "optimizer.bin",
+           "model.safetensors", "pytorch_model.bin", "scheduler.json", "average.safetensors", "rng_state_0.json"]
+IGNORED = ["scheduler.bin", "scaler.pt"]  # what accelerate would read for a prepared scheduler, or fp16 on a GPU
+
+
+@pytest.mark.parametrize("name", REFUSED + IGNORED)
+def test_a_planted_pickle_in_a_checkpoint_is_refused_or_ignored_and_never_run(tiny, saved, tmp_path,
+                                                                                name: str) -> None:
+    folder, marker = tmp_path / "run", tmp_path / "code ran"
+    shutil.copytree(saved, folder)
+    if name == "pytorch_model.bin":  # what accelerate falls back to without the safetensors file
+        (folder / "last" / "model.safetensors").unlink()
+    _plant_code(folder / "last" / name, marker)
+    if name in REFUSED:
+        assert _resume_problem(tiny, folder, "model.safetensors" if name == "pytorch_model.bin" else name) is None
+    else:
+        _run(tiny, folder, resume=True, **SAVED)
+    assert not marker.exists()
+
+
+FULL = {"torch's writer": RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 576 vs 534"),
+        "ENOSPC": OSError(errno.ENOSPC, "No space left on device")}
+
+
+@pytest.mark.parametrize("writer, error", [("optimizer.bin", "torch's writer"), ("optimizer.bin", "ENOSPC"),
+                                           (STATE_FILE, "ENOSPC"), ("best/", "ENOSPC")])
+def test_a_full_disk_while_saving_is_one_line_and_resume_then_repeats_exactly(tiny, uninterrupted, tmp_path,
+                                                                              monkeypatch, writer: str,
+                                                                              error: str) -> None:
+    from transformers import PreTrainedModel
+
+    written = []
+
+    def full_disk(real, target_at: int, nth: int, name: str | None = None):
+        """``real``, failing as a full disk does at the ``nth`` write of ``writer``, after writing to it."""
+
+        def write(*args, **kwargs):
+            result = real(*args, **kwargs)
+            if (name or Path(str(args[target_at])).name) == writer:
+                written.append(args[target_at])
+                if len(written) == nth:
+                    raise FULL[error]
+            return result
+
+        return write
+
+    # The step-3 checkpoint (or the first best model, at step 2) finds the disk full.
+    monkeypatch.setattr(torch, "save", full_disk(torch.save, 1, 3))
+    monkeypatch.setattr(Path, "write_text", full_disk(Path.write_text, 0, 3))
+    monkeypatch.setattr(PreTrainedModel, "save_pretrained", full_disk(PreTrainedModel.save_pretrained, 1, 1, "best/"))
+    with pytest.raises(OSError) as caught:
+        _run(tiny, tmp_path)
+    monkeypatch.undo()
+    said = str(caught.value)
+    assert "\n" not in said and str(tmp_path) in said and "space" in said and "resume=True" in said, said
+    assert json.loads((tmp_path / "last" / STATE_FILE).read_text())["step"] == (1 if writer == "best/" else 2)
+    assert sorted(path.name for path in tmp_path.iterdir() if "partial" in path.name) == []  # its space is freed
+    result, model = _run(tiny, tmp_path, resume=True)
+    assert_same_weights(model, uninterrupted[1])
+    measured = ["step", "epoch", "train_loss", "learning_rate", "eval_accuracy"]
+    assert result.history[measured].equals(uninterrupted[0].history[measured])
 
 
 def test_an_unknown_metric_for_best_is_refused_before_training(tiny, tmp_path) -> None:

@@ -9,8 +9,11 @@ On a GPU (Colab: Runtime → Change runtime type → GPU) the same code runs on 
 """
 from __future__ import annotations
 
+import errno
+import inspect
 import json
 import math
+import random
 import shutil
 import time
 from collections.abc import Callable
@@ -22,6 +25,8 @@ import pandas as pd
 import torch
 from accelerate import Accelerator
 from datasets import Dataset
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_model, save_model
 from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
@@ -33,6 +38,10 @@ from ..maths.optimisers import warmup_steps
 Metrics = Callable[[np.ndarray, np.ndarray], dict[str, float]]
 LossFunction = Callable[[torch.nn.Module, dict], torch.Tensor]
 STATE_FILE = "trainer_state.json"
+# The other files of a checkpoint: accelerate's model and optimizer, and this loop's own, none of them a pickle.
+MODEL_FILE, OPTIMIZER_FILE, SCALER_FILE = "model.safetensors", "optimizer.bin", "scaler.pt"
+SCHEDULER_FILE, AVERAGE_FILE = "scheduler.json", "average.safetensors"
+_LOAD_KWARGS = "load_kwargs" in inspect.signature(Accelerator.load_state).parameters  # new in 2025 (PR 3540)
 
 
 @dataclass
@@ -212,83 +221,257 @@ def _said(value: object) -> str:
     return "not set" if value is None else str(value)
 
 
+def _rng_file(process: int) -> str:
+    return f"rng_state_{process}.json"
+
+
+def _rng_state(accelerator: Accelerator) -> dict:
+    """Every random state this process draws on, as JSON data: accelerate's own file of them is a pickle."""
+    numpy_state = np.random.get_state()
+    state = {"python": random.getstate(), "numpy": [numpy_state[0], numpy_state[1].tolist(), *numpy_state[2:]],
+             "torch": torch.get_rng_state().tolist(), "accelerator_step": accelerator.step}
+    if torch.cuda.is_available():
+        state["cuda"] = [device.tolist() for device in torch.cuda.get_rng_state_all()]
+    return state
+
+
+def _set_rng_state(state: dict, accelerator: Accelerator) -> None:
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    name, keys, *rest = state["numpy"]
+    np.random.set_state((name, np.asarray(keys, dtype=np.uint32), *rest))
+    torch.set_rng_state(torch.tensor(state["torch"], dtype=torch.uint8))
+    if torch.cuda.is_available() and "cuda" in state:
+        torch.cuda.set_rng_state_all([torch.tensor(device, dtype=torch.uint8) for device in state["cuda"]])
+    accelerator.step = int(state["accelerator_step"])  # where it is in accumulating micro-batches
+
+
+def _write_failure(exc: Exception) -> tuple[int | None, str] | None:
+    """(errno, what happened) when ``exc`` is a failed write (a full disk above all); None for any other error."""
+    said = (str(exc).splitlines() or [type(exc).__name__])[0]
+    if isinstance(exc, OSError):
+        full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+        return exc.errno, "the disk is full" if full else exc.strerror or said
+    if isinstance(exc, SafetensorError) and "I/O error" in said:
+        return (errno.ENOSPC, "the disk is full") if "os error 28" in said else (None, said)
+    # torch's zip writer says only where it stopped ("unexpected pos"), never why: a full disk, nearly always.
+    if isinstance(exc, RuntimeError) and any(mark in said for mark in ("inline_container", "PytorchStreamWriter")):
+        return errno.ENOSPC, f"the disk is full or failing (torch: {said})"
+    return None
+
+
 class Checkpoints:
     """``last/`` (model, optimizer, schedule, RNG and loop state, and the running mean of the weights when
     averaging, for resuming) and ``best/`` (a loadable model).
 
     ``fingerprint`` (data size, batch and accumulation, epochs) is saved with ``last/``: resuming a run with
     other data or other batches would silently train on a different order, so it is refused.
+
+    What resume reads, since a checkpoint may come from a stranger: the weights (and the running mean) as
+    safetensors, the optimizer's state with ``torch.load(weights_only=True)`` (tensors and plain data only), the
+    schedule, RNG and loop state as JSON. A folder holding any ``.pkl`` is refused unread: accelerate unpickles
+    the objects registered with it with ``weights_only=False``, so this loop registers none and writes no pickle.
     """
 
     def __init__(self, accelerator: Accelerator, config: TrainingConfig, tokenizer=None,
-                 fingerprint: dict | None = None) -> None:
+                 fingerprint: dict | None = None, scheduler=None, average: AveragedModel | None = None) -> None:
         self.accelerator, self.enabled, self.tokenizer = accelerator, config.save_checkpoints, tokenizer
         self.last, self.best = Path(config.output_dir) / "last", Path(config.output_dir) / "best"
         self.previous = self.last.with_name("last.previous")  # kept while the new last/ moves into place
         self.fingerprint = fingerprint or {}
+        # Saved as plain data by this class, not registered with accelerate (which pickles them).
+        self.scheduler, self.average = scheduler, average
 
     def resume(self) -> LoopState:
         """The saved state, with model, optimizer, schedule and every RNG restored; a new state if none is saved."""
-        folder = next((f for f in (self.last, self.previous) if (f / STATE_FILE).exists()), None)
+        folder = next((f for f in (self.last, self.previous) if f.is_dir()), None)
         if folder is None:
             self.accelerator.print(f"resume: no checkpoint in {self.last}: training from the beginning")
             return LoopState()
+        if not (folder / STATE_FILE).is_file():
+            raise _damaged(folder, STATE_FILE, "missing")
         try:
             saved = json.loads((folder / STATE_FILE).read_text())
             fingerprint = saved.pop("fingerprint", self.fingerprint)
             state = LoopState(**saved)
-        except (json.JSONDecodeError, TypeError) as exc:
-            raise ValueError(f"resume: {folder / STATE_FILE} is damaged ({exc}); train again with resume=False "
-                             "or another output_dir") from None
+        except (json.JSONDecodeError, UnicodeDecodeError, TypeError, AttributeError) as exc:
+            raise _damaged(folder, STATE_FILE, str(exc)) from None
         pairs = {k: (fingerprint.get(k), self.fingerprint.get(k)) for k in self.fingerprint.keys() | fingerprint.keys()}
         changed = {k: (old, new) for k, (old, new) in sorted(pairs.items()) if old != new}
         if changed:
             listed = ", ".join(f"{k} {_said(old)} then, {_said(new)} now" for k, (old, new) in changed.items())
             raise ValueError(f"resume: {folder} was saved by a run with other settings ({listed}); resume with "
                              "the same data and batches, or train with resume=False")
+        own = self._check_files(folder)
+        # The optimizer's state is tensors and plain data; _check_files has read it so, whatever accelerate's version.
+        safely = {"load_kwargs": {"weights_only": True}} if _LOAD_KWARGS else {}
         try:
-            self.accelerator.load_state(str(folder))
-        except (OSError, RuntimeError, KeyError, ValueError) as exc:
-            raise ValueError(f"resume: the checkpoint in {folder} is incomplete or damaged ({exc}); train again "
-                             "with resume=False or another output_dir") from None
+            self.accelerator.load_state(str(folder), **safely)
+        except Exception as exc:  # whatever a file that does not fit the model or optimizer makes accelerate raise
+            raise _damaged(folder, None, _first_line(exc)) from None
+        for name, restore in ((SCHEDULER_FILE, lambda saved: self.scheduler.load_state_dict(saved)),
+                              (AVERAGE_FILE, lambda path: load_model(self.average, path)),
+                              (_rng_file(self.accelerator.process_index),
+                               lambda saved: _set_rng_state(saved, self.accelerator))):
+            if name in own:
+                try:
+                    restore(own[name])
+                except Exception as exc:  # a JSON file may hold anything
+                    raise _damaged(folder, name, _first_line(exc)) from None
         self.accelerator.print(f"resumed from {folder} at step {state.step}")
         return state
+
+    def _check_files(self, folder: Path) -> dict:
+        """Refuse pickles and missing or truncated files before anything is loaded; this loop's own states, read."""
+        pickles = sorted(path.name for path in folder.glob("*.pkl"))
+        if pickles:
+            raise ValueError(f"resume: {folder} holds {', '.join(pickles)}: pickles resume never loads, since "
+                             "loading one can run any code (checkpoints saved by earlier versions of curiolib hold "
+                             "them, and so may a folder someone hands you); train with resume=False or another "
+                             "output_dir")
+        names = [MODEL_FILE, OPTIMIZER_FILE, _rng_file(self.accelerator.process_index)]
+        names += [SCHEDULER_FILE] * (self.scheduler is not None) + [AVERAGE_FILE] * (self.average is not None)
+        names += [SCALER_FILE] * (self.accelerator.scaler is not None)
+        own = {}
+        for name in names:
+            path = folder / name
+            if not path.is_file():
+                raise _damaged(folder, name, "missing")
+            try:
+                if name.endswith(".safetensors"):
+                    with safe_open(str(path), "pt"):  # reads the header, which must cover the whole file
+                        pass
+                    own[name] = str(path)
+                elif name.endswith(".json"):
+                    own[name] = json.loads(path.read_text())
+                    if name == SCHEDULER_FILE and set(own[name]) != set(self.scheduler.state_dict()):
+                        raise ValueError("it is not this schedule's state")
+                else:
+                    # Unpickled as accelerate will, but never with weights_only=False (which runs a stranger's
+                    # code); mmap: the tensors are not read.
+                    torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+            except Exception as exc:  # torch.load, safetensors and JSON each fail in many ways
+                raise _damaged(folder, name, _first_line(exc)) from None
+        return own
+
+    def _saved_step(self) -> int | None:
+        try:
+            return int(json.loads((self.last / STATE_FILE).read_text())["step"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def _write_error(self, what: str, folder: Path, exc: Exception) -> Exception:
+        """One line for a failed write: where, why, and that resume goes on from the last whole checkpoint."""
+        failure = _write_failure(exc)
+        if failure is None:
+            return exc
+        code, reason = failure
+        step = self._saved_step()
+        then = (f"train(..., resume=True) continues from the checkpoint of step {step} in {self.last}, which is "
+                "kept whole" if step is not None else "train again: no checkpoint was saved before this one")
+        fix = "free some space on that disk" if code in (errno.ENOSPC, errno.EDQUOT) else "fix that"
+        message = f"saving {what} to {folder} failed: {reason}; {fix}, then {then}"
+        return OSError(code, message) if code is not None else OSError(message)
 
     def save_last(self, state: LoopState) -> None:
         """Write to a temporary folder, then swap: an interruption at any point leaves a whole checkpoint."""
         if not self.enabled:
             return
         partial = self.last.with_name(self.last.name + ".partial")
-        self.accelerator.save_state(str(partial))
-        if self.accelerator.is_main_process:
+        main = self.accelerator.is_main_process
+        try:
+            self._write_last(partial, state)
+        except Exception as exc:  # a failed write becomes one line; any other error goes on as it was
+            if main:
+                shutil.rmtree(partial, ignore_errors=True)  # its half-written files would only fill the disk more
+            error = self._write_error("the checkpoint", partial, exc)
+            if error is exc:
+                raise
+            raise error from None
+        self.accelerator.wait_for_everyone()
+
+    def _write_last(self, partial: Path, state: LoopState) -> None:
+        accelerator, main = self.accelerator, self.accelerator.is_main_process
+        if main:
+            shutil.rmtree(partial, ignore_errors=True)  # what an interrupted save left
+        accelerator.wait_for_everyone()
+        process = accelerator.process_index
+        random_states = _rng_state(accelerator)
+        accelerator.save_state(str(partial))
+        # accelerate's RNG pickle goes: resume refuses any pickle, and restores these from JSON instead.
+        (partial / f"random_states_{process}.pkl").unlink(missing_ok=True)
+        (partial / _rng_file(process)).write_text(json.dumps(random_states))
+        if main and self.scheduler is not None:
+            (partial / SCHEDULER_FILE).write_text(json.dumps(self.scheduler.state_dict()))
+        if main and self.average is not None:
+            save_model(self.average, str(partial / AVERAGE_FILE))
+        accelerator.wait_for_everyone()  # every process's files are in before the folder is declared whole
+        if main:
             # The state file last: a folder holding it is complete.
             (partial / STATE_FILE).write_text(json.dumps(asdict(state) | {"fingerprint": self.fingerprint}))
-            if self.last.exists():
-                shutil.rmtree(self.previous, ignore_errors=True)
-                self.last.rename(self.previous)  # until the new one is in place, resume() reads this one
-            partial.rename(self.last)
-            shutil.rmtree(self.previous, ignore_errors=True)
-        self.accelerator.wait_for_everyone()
+            _swap(partial, self.last, self.previous)
 
     def save_best(self, model: torch.nn.Module) -> None:
         """The best model so far, with its tokenizer beside it so the folder loads on its own."""
         if not self.enabled:
             return
         main = self.accelerator.is_main_process
-        self.accelerator.unwrap_model(model).save_pretrained(self.best, is_main_process=main)
-        if self.tokenizer is not None and main:
-            self.tokenizer.save_pretrained(self.best)
+        partial = self.best.with_name(self.best.name + ".partial")
+        try:
+            if main:
+                shutil.rmtree(partial, ignore_errors=True)
+            self.accelerator.wait_for_everyone()
+            # Written aside and swapped in, as last/ is: a failed save keeps the previous best whole.
+            self.accelerator.unwrap_model(model).save_pretrained(partial, is_main_process=main)
+            if self.tokenizer is not None and main:
+                self.tokenizer.save_pretrained(partial)
+            self.accelerator.wait_for_everyone()  # save_pretrained touches the folder on every process
+            if main:
+                _swap(partial, self.best, self.best.with_name("best.previous"))
+        except Exception as exc:
+            if main:
+                shutil.rmtree(partial, ignore_errors=True)
+            error = self._write_error("the best model", partial, exc)
+            if error is exc:
+                raise
+            raise error from None
+        self.accelerator.wait_for_everyone()
 
     def restore_best(self, model: torch.nn.Module) -> None:
         """Load the best weights back into ``model``."""
         model = self.accelerator.unwrap_model(model)
+        previous = self.best.with_name("best.previous")  # only while a new best/ moves into place
+        best = previous if not self.best.is_dir() and previous.is_dir() else self.best
         if hasattr(model, "peft_config"):  # a peft model's folder holds only its adapter and head
             from peft.utils import set_peft_model_state_dict
             from safetensors.torch import load_file
 
-            set_peft_model_state_dict(model, load_file(self.best / "adapter_model.safetensors"))
+            set_peft_model_state_dict(model, load_file(best / "adapter_model.safetensors"))
             return
-        model.load_state_dict(type(model).from_pretrained(self.best).state_dict())
+        model.load_state_dict(type(model).from_pretrained(best).state_dict())
+
+
+def _swap(partial: Path, target: Path, previous: Path) -> None:
+    """Move a whole ``partial`` folder to ``target``; the old one waits as ``previous`` until the new one is in."""
+    if target.exists():
+        shutil.rmtree(previous, ignore_errors=True)
+        target.rename(previous)  # until the new one is in place, a reader takes this one
+    partial.rename(target)
+    shutil.rmtree(previous, ignore_errors=True)
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0]
+
+
+def _damaged(folder: Path, name: str | None, reason: str) -> ValueError:
+    """The one error for a checkpoint file that is missing or cannot be read (``name`` None: which one, unknown)."""
+    if name is None:
+        what = f"the model or optimizer state in {folder} does not load ({reason})"
+    else:
+        what = f"{folder / name} is missing" if reason == "missing" else f"{folder / name} is damaged ({reason})"
+    return ValueError(f"resume: {what}, so the checkpoint in {folder} cannot be resumed; train with resume=False "
+                      f"(or delete {folder}) to start over, or use another output_dir")
 
 
 def check_before_training(model: torch.nn.Module, train_dataset: Dataset, eval_dataset: Dataset, collator,
@@ -383,11 +566,8 @@ def train(model: torch.nn.Module, train_dataset: Dataset, eval_dataset: Dataset,
     total_steps = math.ceil(len(train_loader) / config.grad_accum_steps) * config.epochs
     total_steps = min(total_steps, config.max_steps or total_steps)
     scheduler = get_linear_schedule_with_warmup(optimizer, warmup_steps(config.warmup_ratio, total_steps), total_steps)
-    accelerator.register_for_checkpointing(scheduler)
     # The running mean lives in the checkpoint too, so a resumed run averages the same weights.
     average = AveragedModel(accelerator.unwrap_model(model)) if config.average_checkpoints else None
-    if average is not None:
-        accelerator.register_for_checkpointing(average)
 
     fingerprint = {"training examples": len(train_dataset), "batch_size": config.batch_size,
                    "grad_accum_steps": config.grad_accum_steps, "epochs": config.epochs,
@@ -395,7 +575,7 @@ def train(model: torch.nn.Module, train_dataset: Dataset, eval_dataset: Dataset,
     if config.average_checkpoints:  # only then: checkpoints saved before averaging existed resume as they did
         fingerprint["average_checkpoints"] = True
     checkpoints = Checkpoints(accelerator, config, tokenizer=getattr(collator, "tokenizer", None),
-                              fingerprint=fingerprint)
+                              fingerprint=fingerprint, scheduler=scheduler, average=average)
     state = checkpoints.resume() if resume else LoopState()
     progress = tqdm(total=total_steps, initial=state.step, desc="training",
                     disable=not (config.show_progress and accelerator.is_local_main_process))
