@@ -9,12 +9,12 @@ from pathlib import Path
 from datasets import Dataset, DatasetDict
 
 from .features import SENTIMENT_LABELS, sentiment_features
-from .readers import TEXT_SUFFIXES, ner_dataset, parse_conll, read_text_classification
+from .readers import TEXT_SUFFIXES, _parse_conll, ner_dataset, read_text_classification
 
 EMBEDDED_DIR = Path(__file__).resolve().parent / "embedded"
 DATA_ENV = "CURIOLIB_DATA"
-SPLIT_ALIASES = {"train": "train", "validation": "validation", "valid": "validation", "dev": "validation",
-                 "test": "test"}
+SPLIT_ALIASES = {"train": "train", "validation": "validation", "valid": "validation", "val": "validation",
+                 "dev": "validation", "test": "test"}
 LAYOUTS = {
     "sst2": "sst2/train.tsv and sst2/validation.tsv (tab-separated, header 'sentence<TAB>label')",
     "conll2003": "conll2003/train.txt, validation.txt and test.txt (token POS chunk NER per line)",
@@ -75,10 +75,13 @@ def _check_split_args(seed: int, validation_fraction: float) -> None:
 
 
 def _split_files(directory: Path, suffixes: set[str]) -> dict[str, Path]:
-    found = {}
+    found: dict[str, Path] = {}
     for path in sorted(directory.iterdir()):
         split = SPLIT_ALIASES.get(path.stem.lower())
         if split and path.suffix.lower() in suffixes:
+            if split in found:  # train.csv and train.tsv, dev.tsv and validation.tsv: which one is meant?
+                raise ValueError(f"{directory}: {found[split].name} and {path.name} are both {split} files; keep "
+                                 "one (move or rename the other), so that it is clear which to read")
             found[split] = path
     if "train" not in found:
         raise ValueError(f"{directory}: expected a train file (train{'/'.join(sorted(suffixes))}), and optionally "
@@ -180,7 +183,10 @@ def load_ner(source: str | Path = "embedded", *, data_dir: str | Path | None = N
         root = resolve_data_dir(data_dir)
         if root and (root / "conll2003").is_dir():
             files = _split_files(root / "conll2003", {".txt"})
-            sentences = {split: parse_conll(file) for split, file in files.items()}
+            types: dict = {}
+            sentences = {split: _parse_conll(file, token_column=0, tag_column=-1, delimiter=None, comment_prefix="#",
+                                             fix_iob=False, encoding="utf-8", types=types)
+                         for split, file in files.items()}
             return _say("ner", f"conll2003 from {root / 'conll2003'}", _ner_splits(sentences), verbose)
         hub = _from_hub("conll2003", root)
         names = hub["train"].features["ner_tags"].feature.names
@@ -188,9 +194,10 @@ def load_ner(source: str | Path = "embedded", *, data_dir: str | Path | None = N
                      for split in ("train", "validation", "test")}
         return _say("ner", f"conll2003 from the hub ({HUB_IDS['conll2003']})", _ner_splits(sentences), verbose)
     path = _as_path("source", source, ["embedded", "conll2003"])
-    parse = lambda file: parse_conll(file, token_column=token_column, tag_column=tag_column,  # noqa: E731
-                                     delimiter=delimiter, comment_prefix=comment_prefix, fix_iob=fix_iob,
-                                     encoding=encoding)
+    types: dict = {}  # one spelling of each entity type across the files: "PER" in train, "Per" in dev is an error
+    parse = lambda file: _parse_conll(file, token_column=token_column, tag_column=tag_column,  # noqa: E731
+                                      delimiter=delimiter, comment_prefix=comment_prefix, fix_iob=fix_iob,
+                                      encoding=encoding, types=types)
     files = _split_files(path, {".txt", ".conll", ".iob2", ".tsv"}) if path.is_dir() else {"train": path}
     splits = _ner_splits({split: parse(file) for split, file in files.items()})
     return _say("ner", str(path), _with_validation(splits, seed, validation_fraction, None), verbose)

@@ -58,6 +58,21 @@ def b_to_i_map(tag_names: Sequence[str]) -> list[int]:
 ALIGNMENTS = ("word_ids", "position")
 
 
+def _check_every_word_has_a_sub_token(words: Sequence[str], word_ids: Sequence[int | None], truncated: bool) -> None:
+    # A word of only zero-width or control characters gives no sub-token: its label, an entity's B- tag perhaps,
+    # would vanish from training and from the scores without a word. Truncation drops the last words: not this.
+    present = {w for w in word_ids if w is not None}
+    last = max(present, default=-1) if truncated else len(words) - 1
+    missing = [w for w in range(last + 1) if w not in present]
+    if missing:
+        sentence = " ".join(words)
+        shown = repr(sentence[:80] + ("..." if len(sentence) > 80 else ""))
+        raise ValueError(f"the sentence {shown}: word {missing[0] + 1} {words[missing[0]]!r} gives no sub-token "
+                         "with this tokenizer (it holds only characters the tokenizer drops: zero-width, control, "
+                         "combining marks), so its tag would silently drop out of training and scoring; remove or "
+                         "fix the word (read_conll refuses such tokens)")
+
+
 def tokenize_and_align_labels(batch: dict, tokenizer, *, max_length: int = 128, label_all_tokens: bool = False,
                               tag_names: Sequence[str] | None = None, alignment: str = "word_ids",
                               casing: bool = False) -> dict:
@@ -75,6 +90,8 @@ def tokenize_and_align_labels(batch: dict, tokenizer, *, max_length: int = 128, 
         raise ValueError("label_all_tokens=True needs tag_names (the ClassLabel names) to turn B- into I- tags")
     encoded = tokenizer(batch["tokens"], is_split_into_words=True, truncation=True, max_length=max_length,
                         return_offsets_mapping=casing)
+    for i, words in enumerate(batch["tokens"]):
+        _check_every_word_has_a_sub_token(words, encoded.word_ids(i), len(encoded["input_ids"][i]) >= max_length)
     b_to_i = b_to_i_map(tag_names) if label_all_tokens else None
     if casing:
         from .casing import case_ids_for_words
