@@ -18,7 +18,9 @@ def claim_output_dir(path: str | Path, *, parameter: str = "output_dir") -> Path
         raise ValueError(f"{parameter}={str(path)!r} is a file, not a folder: choose a folder name")
     if folder.is_dir() and not (folder / MARKER).exists() and any(folder.iterdir()):
         raise ValueError(f"{parameter}={str(path)!r} holds files curiolib did not write: choose a new or empty "
-                         "folder (curiolib never deletes or overwrites what it did not create)")
+                         "folder (curiolib never deletes or overwrites what it did not create; a folder written by a "
+                         f"curiolib older than its {MARKER} marker files: move it aside, or, if all in it is "
+                         f"curiolib's, put an empty {MARKER} file in it)")
     folder.mkdir(parents=True, exist_ok=True)
     (folder / MARKER).write_text("made by curiolib, which replaces only its own files here\n")
     return folder

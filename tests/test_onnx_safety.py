@@ -64,17 +64,17 @@ def test_export_refuses_to_replace_a_file_it_did_not_write(classifier, tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["user_model.onnx"]  # no partial file left behind
 
 
-def test_export_replaces_a_file_when_asked_and_its_own_export_on_a_rerun(classifier, exported, tmp_path) -> None:
+def test_export_replaces_a_file_only_when_asked_even_one_it_wrote(classifier, exported, tmp_path) -> None:
     tokenizer, model = classifier
     theirs = tmp_path / "user_model.onnx"
     theirs.write_text("not needed any more")
     export_onnx(model, tokenizer, theirs, overwrite=True)
     assert torch.allclose(_logits(OnnxClassifier(theirs, model.config.id2label), tokenizer),
                           _logits(model, tokenizer), atol=1e-4)
-    # A lesson cell run twice (compare_serving's work dir) replaces the export it made itself.
+    # An export of curiolib's, copied in by a colleague or made earlier of another model, is the user's file now.
     again = _copy(exported, tmp_path / "again.onnx")
-    assert export_onnx(model, tokenizer, again) == again
-    # Another tool's ONNX file is someone else's, even without labels of ours in it.
+    with pytest.raises(FileExistsError, match="again.onnx"):
+        export_onnx(model, tokenizer, again)
     foreign = _without_labels(exported, tmp_path / "foreign.onnx")
     with pytest.raises(FileExistsError, match="foreign.onnx"):
         export_onnx(model, tokenizer, foreign)
@@ -94,7 +94,7 @@ def test_an_export_that_fails_leaves_the_previous_file_whole(classifier, exporte
 
     monkeypatch.setattr(torch.onnx, "export", half_written)
     with pytest.raises(RuntimeError, match="half way"):
-        export_onnx(model, tokenizer, target)
+        export_onnx(model, tokenizer, target, overwrite=True)
     assert target.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"]
 

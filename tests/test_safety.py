@@ -48,6 +48,12 @@ def _notebook(path: Path, *sources: str) -> Path:
     return path
 
 
+def _fake_papermill(monkeypatch: pytest.MonkeyPatch, behaviour) -> None:
+    import papermill
+
+    monkeypatch.setattr(papermill, "execute_notebook", behaviour)
+
+
 # --- Data loss -------------------------------------------------------------------------------------------------
 
 def test_a_folder_of_the_users_own_files_is_refused_and_left_as_it_is(tmp_path: Path) -> None:
@@ -64,11 +70,37 @@ def test_a_folder_of_the_users_own_files_is_refused_and_left_as_it_is(tmp_path: 
     assert _snapshot(users) == before
 
 
-def test_the_committed_lessons_folder_is_never_an_output_folder() -> None:
+def _no_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
+    def execute(*args, **kwargs) -> None:  # a refusal that failed must not run, let alone write, anything
+        raise AssertionError("papermill ran: the run was not refused")
+
+    _fake_papermill(monkeypatch, execute)
+
+
+def test_the_committed_lessons_folder_is_never_an_output_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                capsys: pytest.CaptureFixture) -> None:
+    from curiolib.__main__ import main
+
+    _no_kernel(monkeypatch)
     before = _snapshot(NOTEBOOK_DIR)
-    done = _curiolib("run", "00", "--smoke", "--output-dir", "notebooks", cwd=PROJECT_ROOT)
-    assert done.returncode == 2 and "notebooks" in done.stderr, done.stderr
+    monkeypatch.chdir(PROJECT_ROOT)
+    assert main(["run", "00", "--smoke", "--output-dir", "notebooks", "--no-progress"]) == 2
+    assert "notebooks" in capsys.readouterr().err
     assert _snapshot(NOTEBOOK_DIR) == before  # no smoke copy over the lesson, no summary.md beside it
+    # Even were the lessons' folder marked as curiolib's, it is not an output folder.
+    lessons = tmp_path / "notebooks"
+    lessons.mkdir()
+    shutil.copy(LESSON_00.path, lessons / LESSON_00.filename)
+    (lessons / ".curiolib").write_text("made by curiolib\n")
+    monkeypatch.setattr(catalog, "NOTEBOOK_DIR", lessons)
+    monkeypatch.setattr(harness, "NOTEBOOK_DIR", lessons)
+    mine = _notebook(tmp_path / "mine.ipynb", "x = 1")
+    before = _snapshot(lessons)
+    with pytest.raises(ValueError, match="folder of 00_getting_started.ipynb itself"):
+        harness.run_all(["00"], lessons, smoke=True, progress=False)
+    with pytest.raises(ValueError, match="committed lessons' folder"):
+        harness.run_all([str(mine)], lessons, progress=False)
+    assert _snapshot(lessons) == before
 
 
 def test_a_copy_never_lands_on_its_own_notebook_even_in_curiolibs_folder(tmp_path: Path) -> None:
@@ -94,12 +126,6 @@ def test_inplace_rewrites_only_the_committed_lessons(tmp_path: Path) -> None:
         assert done.returncode == 2 and "rewrites only the committed lessons" in done.stderr, done.stderr
         assert notebook.read_bytes() == before
     assert not (tmp_path / "out").exists()
-
-
-def _fake_papermill(monkeypatch: pytest.MonkeyPatch, behaviour) -> None:
-    import papermill
-
-    monkeypatch.setattr(papermill, "execute_notebook", behaviour)
 
 
 def test_an_inplace_run_leaves_no_empty_scratch_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -137,6 +163,20 @@ def test_a_full_disk_during_a_run_leaves_no_partial_or_truncated_file(tmp_path: 
     assert not run.ok and run.error.startswith(f"no space left on the disk while writing in {out}"), run.error
     assert "left as they were" in run.error
     assert _snapshot(out) == before  # no n.failed.ipynb cut in half, no .partial file
+
+
+def test_a_record_cut_short_does_not_hide_why_the_run_failed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from curiolib.course.notebook import RECORD_ENV
+
+    def record_half_then_full_disk(source: str, output: str, **kwargs) -> None:
+        Path(os.environ[RECORD_ENV]).write_text('{"value": 1')  # what a write cut short leaves
+        _half_then_full_disk(source, output)
+
+    _fake_papermill(monkeypatch, record_half_then_full_disk)
+    run = run_notebook(_notebook(tmp_path / "n.ipynb", "x = 1"), tmp_path / "out", progress=False)
+    assert run.error.startswith("no space left on the disk"), run.error
+    assert "could not be read" in run.error and ".partial.json" in run.error
+    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == [".curiolib"]
 
 
 def test_a_full_disk_while_writing_the_summary_keeps_the_old_one_and_no_partial(
@@ -178,6 +218,42 @@ def test_a_text_that_reads_as_a_number_gets_its_own_folder_and_row() -> None:
     assert run_folder_name({"data_source": "sst2"}) == "data_source=sst2"  # plain texts stay readable
 
 
+def test_values_that_differ_only_in_case_get_folders_apart_where_case_is_ignored() -> None:
+    from curiolib.course.sweep import run_folders
+
+    for grid in ({"data_source": ["sst2", "SST2"]}, {"x": [float("nan"), "NaN"]}):
+        names = run_folders([{name: value} for name, values in grid.items() for value in values])
+        assert len({name.casefold() for name in names}) == 2, names
+        assert check_grid("00", {"seed": [0]}).exists()
+    assert run_folders([{"seed": 0}, {"seed": 1}]) == ["seed=0", "seed=1"]  # readable where nothing clashes
+
+
+def test_a_sweep_reuses_its_own_run_folders_from_an_older_curiolib(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from curiolib.course import sweep as sweeping
+
+    out = tmp_path / "sweep"
+    old_run = out / "seed=0"
+    old_run.mkdir(parents=True)
+    (out / ".curiolib").write_text("made by curiolib\n")
+    (old_run / "summary.md").write_text("a failed run's summary, written before run folders had markers")
+    launched = []
+
+    def execute(self, source, parameters, folder, threads):
+        launched.append((folder / ".curiolib").exists())
+        return sweeping.SweepRun(parameters, folder, ok=True)
+
+    monkeypatch.setattr(sweeping._Launcher, "execute", execute)
+    runs = sweeping.sweep("00", {"seed": [0]}, out, progress=False)
+    assert [run.ok for run in runs] == [True] and launched == [True]
+
+
+def test_a_folder_without_a_marker_says_how_to_reuse_an_older_curiolibs_output(tmp_path: Path) -> None:
+    (tmp_path / "summary.md").write_text("an older curiolib's summary")
+    with pytest.raises(ValueError, match="older than its .curiolib marker"):
+        run_notebook("00", tmp_path, smoke=True)
+
+
 def test_the_sweep_table_shows_a_text_that_reads_as_a_number_in_quotes(tmp_path: Path) -> None:
     from curiolib.course.sweep import SweepRun
 
@@ -203,18 +279,19 @@ def _wait_for(path: Path, process: subprocess.Popen, seconds: float = 240) -> No
 
 
 @pytest.mark.slow
-def test_sigterm_stops_a_run_as_ctrl_c_does(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_sigterm_or_a_closed_terminal_stops_a_run_as_ctrl_c_does(tmp_path: Path, stop: signal.Signals) -> None:
     out, started = tmp_path / "out", tmp_path / "started"
     notebook = _notebook(tmp_path / "n.ipynb", "x = 1",
                          f"import pathlib, time\npathlib.Path({str(started)!r}).touch()\ntime.sleep(120)")
     process = _start([sys.executable, "-m", "curiolib", "run", str(notebook), "--output-dir", str(out),
                       "--no-progress"])
     _wait_for(started, process)
-    process.send_signal(signal.SIGTERM)
+    process.send_signal(stop)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
     assert "| n | INTERRUPTED |" in (out / "summary.md").read_text()
-    assert "interrupted (SIGTERM)" in json.loads((out / "summary.json").read_text())["n"]["error"]
+    assert f"interrupted ({stop.name})" in json.loads((out / "summary.json").read_text())["n"]["error"]
     assert not list(out.glob(".*partial*")) and not list(out.glob("*.failed.ipynb")), list(out.iterdir())
 
 

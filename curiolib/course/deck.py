@@ -150,13 +150,17 @@ def exporter():
                           **asset_urls())
 
 
-_SOURCE = re.compile(r"""<(?:script|link|img|iframe)\b[^>]*?\b(?:src|href)\s*=\s*["']?((?:https?:)?//[^"'\s>]+)""",
-                     re.IGNORECASE)
+_TAG = re.compile(r"<([a-zA-Z][\w-]*)\b([^>]*)>")
+_ATTRIBUTE = re.compile(r"""\b(?:src|href|data|poster|srcset|data-[\w-]*cdn[\w-]*)\s*=\s*["']?\s*"""
+                        r"""((?:https?:)?//[^"'\s>]+)""", re.IGNORECASE)
+_CSS = re.compile(r"""(?:url\(\s*["']?|@import\s+["'])((?:https?:)?//[^"')\s]+)""", re.IGNORECASE)
 
 
 def network_loads(html: str) -> list[str]:
-    """The addresses ``html`` loads a script, style, image or frame from over the network."""
-    return sorted(set(_SOURCE.findall(html)))
+    """The addresses ``html`` would load from the network: any tag's source but a link's target, and CSS imports."""
+    found = {address for tag, attributes in _TAG.findall(html) if tag.lower() != "a"
+             for address in _ATTRIBUTE.findall(attributes)}
+    return sorted(found | set(_CSS.findall(html)))
 
 
 def deck_name(lesson: Lesson) -> str:

@@ -22,6 +22,9 @@ from .catalog import NOTEBOOK_DIR, Lesson, available_lessons, find_lesson
 from .notebook import RECORD_ENV
 
 
+#: Set by `curiolib sweep` for the runs it starts: a sweep launched from a non-interactive shell hands them
+#: SIGINT ignored, and Ctrl-C must still mark them INTERRUPTED.
+RESTORE_SIGINT = "CURIOLIB_RESTORE_SIGINT"
 #: The kernel's own log shows errors only. Its one warning in a run, "Kernel is running over TCP without
 #: encryption", reads to a newcomer as a security problem and is not one here: papermill starts the kernel as
 #: the same user, listening on the loopback interface only, and every message is signed with a key from a
@@ -186,8 +189,11 @@ def run_notebook(notebook: str | Path | Lesson, output_dir: Path, *, parameters:
             with contextlib.suppress(OSError):  # the lesson's scratch folder, ours: gone when it holds nothing
                 work_dir.rmdir()
     try:
-        if partial_record.exists():
-            run.recorded = json.loads(partial_record.read_text())
+        run.recorded = json.loads(partial_record.read_text()) if partial_record.exists() else {}
+    except (OSError, ValueError) as exc:  # kept apart: the run's own error, if it has one, is the one to show
+        problem = f"its numbers in {partial_record.name} could not be read ({type(exc).__name__}: {exc})"
+        run.error = f"{run.error}\n  {problem}" if run.error else problem
+    try:
         if run.ok:
             if inplace:
                 clean_notebook(partial_notebook)
@@ -305,24 +311,32 @@ def _format_value(value: Any) -> str:
     return text if len(text) <= 120 else text[:117] + "..."
 
 
+#: The signals that stop a run as Ctrl-C does: `kill` and job schedulers send SIGTERM, a closed terminal SIGHUP.
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
 @contextlib.contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
-    """Inside the block, SIGTERM (a closed terminal, `kill`, a job scheduler) stops a run as Ctrl-C does.
+    """Inside the block, SIGTERM or SIGHUP stops a run as Ctrl-C does: an INTERRUPTED row, the old results kept.
 
-    Without it SIGTERM ends the process at once: no INTERRUPTED row, a ``.partial.ipynb`` left behind.
+    Without it either signal ends the process at once: no INTERRUPTED row, a ``.partial.ipynb`` left behind.
+    A child started to run a sweep's point gets Ctrl-C's own handler back here, if its parent ignored it.
     """
     def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt("SIGTERM")
+        raise KeyboardInterrupt(signal.Signals(signum).name)
 
     try:
-        previous = signal.signal(signal.SIGTERM, interrupt)
+        previous = {number: signal.signal(number, interrupt) for number in STOP_SIGNALS}
+        if os.environ.get(RESTORE_SIGINT) == "1" and signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+            previous[signal.SIGINT] = signal.signal(signal.SIGINT, signal.default_int_handler)
     except ValueError:  # not the main thread: signals cannot be caught here, leave them as they are
         yield
         return
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def run_all(notebooks: list[str], output_dir: Path, *, parameters: dict[str, Any] | None = None,

@@ -200,8 +200,14 @@ def record(name: str, value: Any) -> None:
     json.dumps(value)  # fail here, in the cell that recorded it, if it cannot be saved
     _recorded[name] = value
     path = os.environ.get(RECORD_ENV)
-    if path:
-        Path(path).write_text(json.dumps(_recorded, indent=2, sort_keys=True) + "\n")
+    if path:  # through a temporary name: a full disk or Ctrl-C mid-write leaves the last whole record
+        target = Path(path)
+        partial = target.with_name(f"{target.name}.{os.getpid()}.writing")
+        try:
+            partial.write_text(json.dumps(_recorded, indent=2, sort_keys=True) + "\n")
+            os.replace(partial, target)
+        finally:
+            partial.unlink(missing_ok=True)
 
 
 def recorded() -> dict[str, Any]:

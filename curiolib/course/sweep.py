@@ -23,9 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._files import claim_output_dir
+from .._files import MARKER, claim_output_dir
 from .._validation import check_int, choice_error
-from .harness import check_parameters, notebook_path, parse_parameter, shown_value, table_cell, write_atomically
+from .harness import (RESTORE_SIGINT, check_parameters, notebook_path, parse_parameter, shown_value, table_cell,
+                      write_atomically)
 
 
 @dataclass
@@ -70,6 +71,23 @@ def run_folder_name(parameters: dict[str, Any]) -> str:
     return safe
 
 
+def run_folders(points: list[dict[str, Any]]) -> list[str]:
+    """Each point's folder name, distinct even where the file system ignores case (macOS, Windows)."""
+    names = [run_folder_name(point) for point in points]
+    folded = [name.casefold() for name in names]
+    for index, point in enumerate(points):
+        if folded.count(folded[index]) > 1:  # "sst2" and "SST2", or nan and "NaN": one folder there
+            digest = hashlib.sha1(json.dumps(point, sort_keys=True).encode()).hexdigest()[:10]
+            names[index] = f"{names[index][:180]}-{digest}"
+    seen: dict[str, dict[str, Any]] = {}
+    for point, name in zip(points, names):  # each run's folder holds its summary: two points must never share one
+        other = seen.setdefault(name.casefold(), point)
+        if other is not point:
+            raise ValueError(f"the grid points {other} and {point} would share the folder {name!r}: give values "
+                             "that differ in more than their type")
+    return names
+
+
 def grid_points(grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
     """Every combination of the swept values, the first parameter varying slowest."""
     names = list(grid)
@@ -86,12 +104,7 @@ def check_grid(notebook: str | Path, grid: dict[str, list[Any]], *, plot: str | 
             raise ValueError(f"parameter {name!r} has no values: give at least one after its name")
         if len({json.dumps(value, sort_keys=True) for value in values}) != len(values):
             raise ValueError(f"parameter {name!r} lists a value twice: {values}")
-    folders: dict[str, dict[str, Any]] = {}
-    for point in grid_points(grid):  # each run's folder holds its summary: two points must never share one
-        other = folders.setdefault(run_folder_name(point), point)
-        if other is not point:
-            raise ValueError(f"the grid points {other} and {point} would share the folder "
-                             f"{run_folder_name(point)!r}: give values that differ in more than their type")
+    run_folders(grid_points(grid))  # refuses two points that would share a folder
     source = notebook_path(notebook)
     check_parameters(source, dict.fromkeys(grid))
     if x is not None and x not in grid:
@@ -143,10 +156,11 @@ class _Launcher:
         with self.lock:
             if self.stopped.is_set():
                 return None
-            # A sweep started from a non-interactive shell hands its children SIGINT ignored: give each run
-            # the default back, so Ctrl-C (or stop() above) marks it INTERRUPTED as `curiolib run` does.
+            # A sweep started from a non-interactive shell hands its children SIGINT ignored: each run takes
+            # Ctrl-C's handler back itself (a preexec_fn is unsafe from this thread), so Ctrl-C, or stop()
+            # above, marks it INTERRUPTED as `curiolib run` does.
             process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                       env=env, preexec_fn=_default_sigint)
+                                       env=env | {RESTORE_SIGINT: "1"})
             self.running.add(process)
         try:
             _, stderr = process.communicate()
@@ -168,10 +182,6 @@ class _Launcher:
         return run
 
 
-def _default_sigint() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 def sweep(notebook: str | Path, grid: dict[str, list[Any]], output_dir: str | Path, *, workers: int = 1,
           plot: str | None = None, x: str | None = None, progress: bool = True) -> list[SweepRun]:
     """Run ``notebook`` at every point of ``grid``, ``workers`` at a time; write the table (and figure)."""
@@ -182,12 +192,16 @@ def sweep(notebook: str | Path, grid: dict[str, list[Any]], output_dir: str | Pa
     threads = max(1, (os.cpu_count() or 1) // workers)
     runs: list[SweepRun | None] = [None] * len(points)
     pending = []
-    for index, parameters in enumerate(points):
-        folder = out / run_folder_name(parameters)
+    for index, (parameters, name) in enumerate(zip(points, run_folders(points))):
+        folder = out / name
         finished = _finished(folder, source.stem, parameters)
         if finished:
             runs[index] = finished
         else:
+            # The sweep's folder is its own, and so is each run's inside it: claimed here, so a run folder an
+            # earlier curiolib left without a marker is reused, not refused by the run it starts.
+            if folder.is_dir() and not (folder / MARKER).exists():
+                (folder / MARKER).write_text("made by curiolib sweep, which replaces only its own files here\n")
             pending.append((index, parameters, folder))
     if progress:
         print(f"sweep {source.stem}: {len(points)} runs, {len(points) - len(pending)} already finished, "

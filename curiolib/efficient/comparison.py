@@ -174,9 +174,9 @@ def compare_serving(model: torch.nn.Module, tokenizer, texts: list[str], labels:
 
     model = model.to("cpu").eval()
     names = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    work_dir = Path(work_dir)
-    onnx_path = export_onnx(model, tokenizer, work_dir / "model.onnx")
-    # The work dir is this comparison's own, as export_onnx's model.onnx beside it: a rerun replaces both.
+    # The work dir is this comparison's own (claimed: another's is refused), so a rerun replaces both files.
+    work_dir = claim_output_dir(work_dir, parameter="work_dir")
+    onnx_path = export_onnx(model, tokenizer, work_dir / "model.onnx", overwrite=True)
     int8_path = quantize_onnx(onnx_path, work_dir / "model.int8.onnx", keep_float=keep_float, overwrite=True)
     threads = torch.get_num_threads()
     versions = {"float32 (PyTorch)": (model, model_size_mb(model)),

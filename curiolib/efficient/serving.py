@@ -14,6 +14,7 @@ import io
 import json
 import os
 import time
+import uuid
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,16 +57,6 @@ def _load_onnx(path: Path, parameter: str = "path"):
 
 def _metadata(model) -> dict[str, str]:
     return {entry.key: entry.value for entry in model.metadata_props}
-
-
-def _written_by_export(path: Path) -> bool:
-    """Whether ``path`` is a file export_onnx wrote (or quantize_onnx made from one): curiolib's own to replace."""
-    if path.is_symlink() or not path.is_file():
-        return False
-    try:
-        return _metadata(_load_onnx(path)).get(EXPORTER_KEY) == EXPORTER
-    except ValueError:
-        return False
 
 
 def _check_new_file(path: Path, parameter: str) -> None:
@@ -129,19 +120,20 @@ def export_onnx(model: torch.nn.Module, tokenizer, path: str | Path, *, opset: i
                 overwrite: bool = False) -> Path:
     """Export a sequence or token classifier to ONNX, batch size and length left free; returns the file's path.
 
-    The file's metadata keeps the model's ``config.id2label``, which `OnnxClassifier` reads and checks. An
-    existing ``path`` is refused unless ``overwrite``, or unless export_onnx wrote it (a rerun replaces its own
-    export). The file is written under a temporary name and moved into place, so an export that fails
-    leaves what was there. A token classifier widened by `curiolib.data.casing.add_casing` exports as it is:
-    its case ids are the ``token_type_ids`` input, which the caller fills (`tokenize_ner_dataset(casing=True)`).
+    The file's metadata keeps the model's ``config.id2label``, which `OnnxClassifier` reads and checks. An existing
+    ``path`` is refused unless ``overwrite``. The file is written under a temporary name and moved into place, so an
+    export that fails leaves what was there. A token classifier widened by `curiolib.data.casing.add_casing` exports
+    as it is: its case ids are the ``token_type_ids`` input, which the caller fills
+    (`tokenize_ner_dataset(casing=True)`).
     """
     import onnx
 
     path = Path(path)
     _check_new_file(path, "path")
-    if (path.exists() or path.is_symlink()) and not overwrite and not _written_by_export(path):
-        raise FileExistsError(f"path={str(path)!r} exists and was not written by export_onnx: pass another path, "
-                              "or overwrite=True to replace it")
+    # A mark inside the file would travel with its copies, so no file is taken for export_onnx's own: an
+    # existing one is replaced only when asked (compare_serving asks, in a work folder it has claimed).
+    if (path.exists() or path.is_symlink()) and not overwrite:
+        raise FileExistsError(f"path={str(path)!r} exists: pass another path, or overwrite=True to replace it")
     labels = _named_labels(model)
     model = copy.deepcopy(model).to("cpu").eval()
     example = tokenizer(["an example sentence", "another"], padding=True, return_tensors="pt")
@@ -155,7 +147,7 @@ def export_onnx(model: torch.nn.Module, tokenizer, path: str | Path, *, opset: i
     axes = ({name: {0: "batch", 1: "length"} for name in names}
             | {"logits": {0: "batch", 1: "length"} if per_token else {0: "batch"}})
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
+    partial = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.partial")
     try:
         with torch.no_grad(), warnings.catch_warnings():
             # The tracer warns about Python branches on shapes inside transformers' attention masking; the exported
@@ -214,7 +206,7 @@ def quantize_onnx(path: str | Path, output: str | Path | None = None, *, per_cha
     # The quantizer's MatMul for a Gemm is named after it: both names, so either onnxruntime's way keeps it float.
     excluded = [name for name in names if any(key in name for key in keep_float)] + head + [f"{name}_MatMul"
                                                                                          for name in head]
-    partial = output.with_name(f".{output.name}.partial")
+    partial = output.with_name(f".{output.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.partial")
     root = logging.getLogger()
     level = root.level
     # onnxruntime logs a suggestion to pre-process (shape inference, graph fusion) on every call; the
