@@ -1,11 +1,14 @@
 """Time every lesson and sample its kernel's memory while a command runs them: the figures in the lesson catalog.
 
     python scripts/measure_lessons.py --out lesson_times.json -- make run
+    python scripts/measure_lessons.py --teacher-notes
 
-runs the command, reads the "[k/N] NAME ..." and "[k/N] NAME ok in S s" lines `curiolib run` prints, and every
+The first runs the command, reads the "[k/N] NAME ..." and "[k/N] NAME ok in S s" lines `curiolib run` prints, and every
 second sums the resident memory of each Jupyter kernel the command started (and of the kernel's own child
 processes). It writes, for each lesson, its seconds and its kernel's peak resident memory, with the date, the
-CPU and the command: what `curiolib.course.catalog.TIMINGS` records. Linux only (it reads /proc).
+CPU and the command, and prints the `TIMINGS` entries to paste into `curiolib/course/catalog.py`. Linux only
+(it reads /proc). The second rewrites the "Time." line of every lesson's "For teachers" cell from the catalog
+(markdown only: no output changes), which tests/test_project.py checks.
 """
 from __future__ import annotations
 
@@ -78,12 +81,38 @@ def cpu_name() -> str:
     return platform.processor() or "unknown CPU"
 
 
+def write_teacher_notes() -> None:
+    """Rewrite each lesson's "- **Time.**" line from the catalog's measured run."""
+    import nbformat
+
+    from curiolib.course.catalog import available_lessons, teacher_time_line
+
+    for lesson in available_lessons():
+        nb = nbformat.read(lesson.path, as_version=nbformat.NO_CONVERT)
+        changed = False
+        for cell in nb.cells:
+            if cell.cell_type == "markdown" and cell.source.startswith("## For teachers"):
+                lines = cell.source.split("\n")
+                new = [teacher_time_line(lesson) if line.startswith("- **Time.**") else line for line in lines]
+                changed |= new != lines
+                cell.source = "\n".join(new)
+        if changed:
+            nbformat.write(nb, lesson.path)
+            print(f"rewrote the Time line of {lesson.filename}")
+
+
 def main() -> int:
     """Run the command, print its output through, and write the per-lesson figures."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, required=True, help="the JSON file to write")
+    parser.add_argument("--out", type=Path, help="the JSON file to write")
+    parser.add_argument("--teacher-notes", action="store_true", help="rewrite the Time lines from the catalog")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="after --: the command that runs the lessons")
     args = parser.parse_args()
+    if args.teacher_notes:
+        write_teacher_notes()
+        return 0
+    if args.out is None:
+        parser.error("--out is needed to measure")
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         parser.error("give the command after --, e.g. -- make run")
@@ -120,6 +149,8 @@ def main() -> int:
     partial.write_text(json.dumps(result, indent=2) + "\n")
     os.replace(partial, args.out)
     print(json.dumps(result, indent=2))
+    for name, entry in result["lessons"].items():
+        print(f'    "{name}": Timing({entry["seconds"]}, {entry["peak_gb"]}, MEASURED),')
     return process.returncode
 
 

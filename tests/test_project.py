@@ -9,12 +9,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
 import pytest
 import yaml
 from packaging.requirements import Requirement
 
-from curiolib.course.catalog import (LESSONS, NOTEBOOK_DIR, PROJECT_ROOT, available_lessons, colab_url, repository_url,
-                                     setup_cell_source)
+from curiolib.course.catalog import (LESSONS, NOTEBOOK_DIR, PROJECT_ROOT, available_lessons, colab_url, find_lesson,
+                                     repository_url, setup_cell_source, teacher_time_line)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -65,8 +66,9 @@ def test_readme_has_one_colab_badge_per_notebook_pointing_at_the_repository() ->
 def test_repository_url_is_written_once_and_notebooks_agree_with_it() -> None:
     url = repository_url()
     owner_repo = url.removeprefix("https://github.com/")
-    # The README's only mentions are the badges, which derive from the URL.
-    assert README.count(owner_repo) == README.count(f"github/{owner_repo}/blob/") == len(available_lessons())
+    # The README's only mentions are the badges, which derive from the URL, and the first screen's clone line.
+    assert README.count(f"git clone {url} ") == 1
+    assert README.count(owner_repo) - 1 == README.count(f"github/{owner_repo}/blob/") == len(available_lessons())
     for path in PROJECT_ROOT.glob("curiolib/**/*.py"):
         assert owner_repo not in path.read_text(), f"{path.name} spells the repository; use catalog.repository_url()"
     for path in COMMITTED:
@@ -196,8 +198,10 @@ def test_every_decimal_number_in_a_lessons_text_is_in_its_outputs_or_code(path: 
     cells = json.loads(path.read_text())["cells"]
     shown = "\n".join(_outputs_text(cell) + "".join(cell["source"]) for cell in cells if cell["cell_type"] == "code")
     allowed = QUOTED_CONSTANTS.get(path.stem, set())
+    # The "Time." line quotes the catalog's measured run, not an output: the test below holds it to the catalog.
+    time_line = teacher_time_line(find_lesson(path.stem))
     quoted = [(index, number) for index, cell in enumerate(cells) if cell["cell_type"] == "markdown"
-              for number in DECIMAL.findall("".join(cell["source"]))]
+              for number in DECIMAL.findall("".join(cell["source"]).replace(time_line, ""))]
     unbacked = [(index, number) for index, number in quoted if number not in shown and number not in allowed]
     assert not unbacked, f"{path.name}: (cell, number) quoted in markdown that no output or code shows: {unbacked}"
 
@@ -276,3 +280,30 @@ def test_make_test_without_npm_skips_the_decks_and_ci_refuses(tmp_path: Path, ci
         assert "npm not found: the static-deck tests will be skipped" in done.stdout
     makefile = (PROJECT_ROOT / "Makefile").read_text()
     assert re.search(r"^test: lint deck-assets$", makefile, re.M), "make test must go through the npm check"
+
+
+@pytest.mark.parametrize("path", COMMITTED, ids=[p.stem for p in COMMITTED])
+def test_the_teachers_time_line_is_the_catalogs_measured_run(path: Path) -> None:
+    # One source for a lesson's time: the catalog. `python scripts/measure_lessons.py --teacher-notes` writes it here.
+    lesson = find_lesson(path.stem)
+    nb = nbformat.read(path, as_version=4)
+    notes = [cell.source for cell in nb.cells if cell.source.startswith("## For teachers")]
+    assert len(notes) == 1
+    times = [line for line in notes[0].splitlines() if line.startswith("- **Time.**")]
+    assert times == [teacher_time_line(lesson)]
+    assert lesson.timing is not None, f"{lesson.stem} has no measured run in catalog.TIMINGS"
+
+
+def test_the_readmes_first_screen_is_for_a_teacher() -> None:
+    # What a teacher reads before scrolling: what it is, the two commands with what they need and take, where
+    # to start; the maintainers' material (suite timing, disk, version tables) lives in CONTRIBUTING.md.
+    front = README[:README.index("## The lessons")]
+    assert len(front.splitlines()) <= 32, len(front.splitlines())
+    for needed in ("make run", "make test", "Python 3.10", "00_getting_started", "Colab", "GPU", "CONTRIBUTING.md"):
+        assert needed in front, needed
+    for maintainers in ("CPU seconds", "pytest", "SCRATCH_GB", "13.8 GB", ".venv-min"):
+        assert maintainers not in front, maintainers
+    # The time it states for `make run`'s lessons is the catalog's measured total, not a number typed twice.
+    total = sum(lesson.timing.seconds for lesson in available_lessons() if lesson.timing)
+    assert f"runs all eight lessons (about {round(total / 60)} min" in front
+    assert len(available_lessons()) == 8

@@ -29,14 +29,25 @@ class Timing:
     def sentence(self, stem: str) -> str:
         """The "Time." note of the lesson's "For teachers" cell, and of `curiolib list`."""
         advice = "run it before class" if self.seconds > 120 else "short enough to run in class"
-        return (f"A full run (`curiolib run {stem[:2]}`) took {self.seconds:.0f} s, its kernel's memory peaking at "
+        return (f"A full run (`curiolib run {stem[:2]}`) took {self.seconds:.0f} s, its memory peaking at "
                 f"{self.peak_gb:.1f} GB ({self.measured}): {advice}.")
 
 
 #: The conditions of the measured runs in `TIMINGS` (scripts/measure_lessons.py took them).
 MEASURED = "2026-12-07, `make run` in a clean clone, a 2-core AMD EPYC CPU, nothing else running"
-#: Each lesson's measured full run, from one run of `python scripts/measure_lessons.py --out t.json -- make run`.
-TIMINGS: dict[str, Timing] = {}
+#: Each lesson's measured full run, from one run of `python scripts/measure_lessons.py --out t.json -- make run`
+#: (1,386 s in all): seconds, and the peak resident memory of its kernel with the kernel's child processes,
+#: sampled every second.
+TIMINGS: dict[str, Timing] = {
+    "00_getting_started": Timing(6.5, 0.48, MEASURED),
+    "01_knowledge_growth": Timing(6.9, 0.73, MEASURED),
+    "02_fine_tuning_math": Timing(9.8, 0.67, MEASURED),
+    "03_bert_sentiment": Timing(251.3, 12.45, MEASURED),
+    "04_bert_ner": Timing(367.3, 3.3, MEASURED),
+    "05_curiosity_loop": Timing(308.2, 1.82, MEASURED),
+    "06_efficient_fine_tuning": Timing(389.3, 2.47, MEASURED),
+    "07_exploration_vs_reflection": Timing(45.1, 1.16, MEASURED),
+}
 
 
 @dataclass(frozen=True)
@@ -104,6 +115,13 @@ LESSONS: tuple[Lesson, ...] = (
            "the growth model meets a real learner: an effort experiment that separates E from R",
            smoke={"pool_size": 300, "seeds": [0, 1], "rounds": 6, "costs": [1, 4]}, nbval="smoke"),
 )
+
+
+def teacher_time_line(lesson: Lesson) -> str:
+    """The "Time." line of the lesson's "For teachers" cell, written from its measured run."""
+    if lesson.timing is None:
+        return "- **Time.** Not measured yet."
+    return f"- **Time.** {lesson.timing.sentence(lesson.stem)}"
 
 
 def run_estimate(lessons: list[Lesson]) -> str | None:
