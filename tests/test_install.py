@@ -162,7 +162,8 @@ def _min_versions_check(tmp_path: Path) -> None:
     module = _load_min_versions_env()
     venv, _ = module.build()
     python = module.venv_python(venv)
-    declared = module.declared_requirements()
+    # A requirement for another Python (tomli, on 3.10 only) is not installed here: its marker says so.
+    declared = [req for req in module.declared_requirements() if req.marker is None or req.marker.evaluate()]
     installed = _installed_versions(python, [req.name for req in declared])
     for requirement in declared:
         got = Version(installed[requirement.name])
@@ -340,4 +341,5 @@ def test_curiolib_imports_and_lists_the_lessons_under_the_oldest_python_it_claim
     listed = subprocess.run([str(venv / "bin" / "curiolib"), "list"], capture_output=True, text=True, cwd=tmp_path,
                             env=_clean_env())
     assert listed.returncode == 0, listed.stderr
-    assert [line.split()[0] for line in listed.stdout.splitlines()] == [lesson.stem for lesson in LESSONS]
+    rows = [line.split()[0] for line in listed.stdout.splitlines() if not line.startswith("(")]
+    assert rows == [lesson.stem for lesson in LESSONS], listed.stdout

@@ -239,7 +239,7 @@ class OnnxClassifier:
     def __init__(self, path: str | Path, id2label: dict[int, str] | None = None, *,
                  threads: int | None = None) -> None:
         import onnxruntime as ort
-        from onnxruntime.capi.onnxruntime_pybind11_state import InvalidArgument, InvalidGraph, InvalidProtobuf
+        from onnxruntime.capi.onnxruntime_pybind11_state import Fail, InvalidArgument, InvalidGraph, InvalidProtobuf
 
         self.path = Path(path)
         _check_model_path(self.path, "path")
@@ -249,7 +249,7 @@ class OnnxClassifier:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         try:
             self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        except (InvalidArgument, InvalidGraph, InvalidProtobuf) as error:
+        except (Fail, InvalidArgument, InvalidGraph, InvalidProtobuf) as error:  # Fail: older onnxruntime, no graph
             # onnxruntime's text repeats the path ("... Load model from <path> failed:<why>"): keep the why.
             reason = str(error).splitlines()[0].rpartition("failed:")[2].strip() or type(error).__name__
             raise ValueError(f"path={str(path)!r} is not an ONNX model onnxruntime can load ({reason}): export the "
