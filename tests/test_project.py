@@ -234,7 +234,8 @@ def test_a_run_with_slow_tests_is_refused_before_any_test_when_the_temporary_fol
         need: str, said: str, tmp_path: Path) -> None:
     # A full run writes gigabytes of checkpoints; without the check a full disk shows minutes in, as a lesson's
     # "No space left on device". test_sweep's slow test would pass here: only the check can stop it.
-    env = {**os.environ, "CURIOLIB_TEST_SCRATCH_GB": need}
+    # A developer's own PYTEST_ADDOPTS="-m 'not slow'" would deselect the slow test whose refusal is checked.
+    env = {**{k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}, "CURIOLIB_TEST_SCRATCH_GB": need}
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--basetemp",
                            str(tmp_path / "scratch"), str(PROJECT_ROOT / "tests" / "test_sweep.py")],
                           capture_output=True, text=True, env=env, cwd=PROJECT_ROOT)
