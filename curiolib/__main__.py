@@ -18,7 +18,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("notebooks", nargs="*", help="stems, numbers (03) or paths; all lessons when none")
     run.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                      help="override a value of the cell tagged 'parameters' (repeatable)")
-    run.add_argument("--smoke", action="store_true", help="use each lesson's small smoke parameters")
+    run.add_argument("--smoke", action="store_true",
+                     help="each lesson's small smoke parameters, for the tests: every cell runs, but the models stay "
+                          "near chance and widgets stay live (reopened without a kernel they show as VBox(...)); "
+                          "prepare a class with a full run")
     run.add_argument("--output-dir", type=Path, default=Path("outputs"),
                      help="where executed copies, recorded numbers and summary.md go (default: outputs)")
     run.add_argument("--inplace", action="store_true",
