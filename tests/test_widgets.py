@@ -1,6 +1,9 @@
 """The type-a-sentence widget answers any input without a traceback; classify validates its input."""
 from __future__ import annotations
 
+from collections.abc import Callable
+from html.parser import HTMLParser
+
 import numpy as np
 import pytest
 
@@ -189,3 +192,112 @@ def test_the_paired_test_looks_only_at_the_examples_where_the_two_disagree() -> 
     assert (close.low, close.high) == pytest.approx((-0.196, 0.196)) and (same.low, same.high) == (0, 0)
     with pytest.raises(ValueError, match="one length"):
         paired_accuracy_test([True], [True, False])
+
+
+# ---- a widget snapshot read where some or all of its styles are gone ------------------------------------------
+
+#: Of the CSS properties a snapshot may use, those JupyterLab's sanitiser keeps (`allowedStyles` of
+#: @jupyterlab/apputils, as bundled in jupyterlab-rise 0.43, which renders untrusted outputs through it):
+#: `display` and the box model survive, `flex-direction`, `flex-wrap`, `gap` and `align-items` do not.
+_SANITISER_KEEPS = {"display", "margin", "margin-top", "margin-right", "margin-bottom", "margin-left", "padding",
+                    "padding-right", "max-width", "width", "border", "white-space", "vertical-align"}
+
+
+class _Lines(HTMLParser):
+    """The text lines of an HTML fragment under the two layout rules a snapshot relies on: a block (a <div>) is a
+    line of its own, except inside a flex row, whose items share one line (apart where they have a margin or the
+    row a gap, run together where not). ``keep`` says which style properties the renderer left in place."""
+
+    _BLOCKS = {"div", "p", "pre", "table", "tr", "li"}
+    _VOID = {"img", "br", "hr", "input", "wbr"}
+
+    def __init__(self, keep: Callable[[str], bool]) -> None:
+        super().__init__()
+        self.keep, self.lines, self.open = keep, [""], []
+
+    def _style(self, attrs: list) -> dict[str, str]:
+        declarations = (part.split(":", 1) for part in (dict(attrs).get("style") or "").split(";") if ":" in part)
+        return {name.strip(): value.strip() for name, value in declarations if self.keep(name.strip())}
+
+    def _break(self) -> None:
+        if self.lines[-1].strip():
+            self.lines.append("")
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag in self._VOID:
+            return
+        style = self._style(attrs)
+        parent = self.open[-1] if self.open else {}
+        item = parent.get("row", False)  # an item of a flex row: beside its siblings
+        inside = item or parent.get("inside", False)  # anywhere in a row: its blocks stack within one line's item
+        block = tag in self._BLOCKS and not inside and not style.get("display", "").startswith("inline")
+        if block:
+            self._break()
+        spaced = item and (parent.get("gap", False) or any(name.startswith(("margin", "padding")) for name in style))
+        row = style.get("display") == "flex" and style.get("flex-direction", "row") == "row"
+        if spaced:  # a margin (or the row's gap) sets the item apart from both neighbours
+            self.lines[-1] += " "
+        self.open.append({"tag": tag, "block": block, "spaced": spaced, "row": row, "gap": "gap" in style,
+                          "inside": inside})
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._VOID or not self.open:
+            return
+        element = self.open.pop()
+        assert element["tag"] == tag, f"<{element['tag']}> closed by </{tag}>"
+        if element["block"]:
+            self._break()
+        elif element["spaced"]:
+            self.lines[-1] += " "
+
+    def handle_data(self, data: str) -> None:
+        self.lines[-1] += data
+
+    def text(self) -> list[str]:
+        return [" ".join(line.split()) for line in self.lines if line.strip()]
+
+
+def _laid_out(html: str, keep: Callable[[str], bool]) -> list[str]:
+    parser = _Lines(keep)
+    parser.feed(html)
+    parser.close()
+    return parser.text()
+
+
+def test_a_snapshot_of_sliders_keeps_one_row_per_line_where_its_styles_are_stripped() -> None:
+    # Lesson 01's explorer: two rows of three sliders over the figure. RISE renders the saved snapshot through
+    # JupyterLab's sanitiser, which kept `display:flex` and dropped `flex-direction:column`: the column became one
+    # row, "α 0.50β 0.50I0 0.00E 1.00R 2.00horizon 100". GitHub drops every style.
+    from curiolib.course.snapshot import render
+
+    states: dict = {}
+    names = [("α", 0.5), ("β", 0.5), ("I0", 0.0), ("E", 1.0), ("R", 2.0)]
+    sliders = [_widget(states, f"s{i}", "FloatSlider", description=name, value=value, readout_format=".2f")
+               for i, (name, value) in enumerate(names)]
+    sliders.append(_widget(states, "h", "IntSlider", description="horizon", value=100))
+    rows = [_widget(states, "r1", "HBox", children=sliders[:3]), _widget(states, "r2", "HBox", children=sliders[3:])]
+    image = _widget(states, "i", "Image", format="png", value="iVBOR")
+    html, _ = render(states, _widget(states, "box", "VBox", children=[*rows, image]))
+    assert "<img" in html
+    two_rows = ["α 0.50 β 0.50 I0 0.00", "E 1.00 R 2.00 horizon 100"]
+    assert _laid_out(html, keep=lambda name: True) == two_rows  # JupyterLab, trusted
+    assert _laid_out(html, keep=_SANITISER_KEEPS.__contains__) == two_rows  # RISE's sanitiser
+    each_alone = ["α 0.50", "β 0.50", "I0 0.00", "E 1.00", "R 2.00", "horizon 100"]
+    assert _laid_out(html, keep=lambda name: False) == each_alone  # every style attribute removed
+
+
+def test_the_layout_model_of_the_snapshot_test_runs_flex_items_together_only_without_a_gap() -> None:
+    flex = "<div style='display:flex'><div>a</div><div>b</div></div><div>c</div>"
+    assert _laid_out(flex, keep=lambda name: True) == ["ab", "c"]
+    assert _laid_out(flex.replace("display:flex", "display:flex;gap:4px"), keep=lambda name: True) == ["a b", "c"]
+    assert _laid_out(flex, keep=lambda name: False) == ["a", "b", "c"]
+    column = "<div style='display:flex;flex-direction:column'><div>a</div><div>b</div></div>"
+    assert _laid_out(column, keep=lambda name: True) == ["a", "b"]
+    assert _laid_out(column, keep=_SANITISER_KEEPS.__contains__) == ["ab"]
+    nested = "<div style='display:flex'><div><div>a</div><div>b</div></div><div style='margin:2px'>c</div></div>"
+    assert _laid_out(nested, keep=lambda name: True) == ["ab c"]  # a row of two items: one line
+
+
+def _widget(states: dict, model_id: str, model: str, **state) -> str:
+    states[model_id] = {"model_name": f"{model}Model", "state": state}
+    return f"IPY_MODEL_{model_id}"

@@ -22,6 +22,7 @@ import tempfile
 from pathlib import Path
 
 from .catalog import PROJECT_ROOT, Lesson, find_lesson
+from .slides import fit_to_slides
 from .snapshot import snapshot_widgets
 
 ASSETS = "slides_assets"
@@ -51,13 +52,55 @@ GENERATOR = "curiolib slides"
 MARKER = ".curiolib"
 DEFAULT_NODE_MODULES = PROJECT_ROOT / "slides" / "node_modules"
 
-# nbconvert's reveal template, with the mermaid import left out and a tag naming who wrote the file.
+#: The decks' own CSS, for a 1280×720 projector (each rule names what it fixes). Its selectors start with
+#: ``.reveal .slides`` so that they outrank the theme, which is loaded after them.
+CSS = """
+/* Headings keep their case: the theme's upper case turns α and β into capital Alpha and Beta (A and B). */
+.reveal .slides h1, .reveal .slides h2, .reveal .slides h3, .reveal .slides h4, .reveal .slides h5,
+.reveal .slides h6 { text-transform: none; }
+/* Code wraps, at spaces where it can, instead of running off the slide's right edge; at this size a line of
+   the lessons' 120 characters at most mostly fits. */
+.reveal .slides div.highlight > pre { box-sizing: border-box; width: 100%; font-size: 18px;
+  white-space: pre-wrap; word-break: normal; overflow-wrap: anywhere; }
+.reveal .slides div.highlight > pre code { white-space: inherit; }
+/* Printed text: the full width, a size at which a printed table's line of about 125 characters fits, and any
+   longer line broken at a space, never inside a word (JupyterLab's break-all made "(tw/o)"). */
+.reveal .slides div.jp-OutputArea-output > pre { box-sizing: border-box; width: 100%; font-size: 16px;
+  white-space: pre-wrap; word-break: normal; overflow-wrap: anywhere; }
+/* A markdown table sizes its columns by their content: the fixed layout squeezed a formula onto three lines. */
+.reveal .slides .jp-RenderedMarkdown table { table-layout: auto; }
+/* A figure fits a slide of its own: a taller one is scaled down, keeping its proportions (slides.FIGURE_MAX_HEIGHT). */
+.reveal .slides .jp-OutputArea-output img { max-height: 640px; width: auto; height: auto; }
+/* What still does not fit, a table wider than the slide or one output taller (slides.DENSE_TAG), is set smaller. */
+.reveal .slides .celltag_curiolib-dense .jp-OutputArea-output table { font-size: 16px; }
+.reveal .slides .celltag_curiolib-dense .jp-OutputArea-output pre,
+.reveal .slides .celltag_curiolib-dense div.highlight > pre { font-size: 14px; }
+/* A slide taller than the slide (an answer opened in class) scrolls within the slide's full height. nbconvert's own
+   scrolling (reveal_scroll) cut every slide taller than 95% of the window to that height, in the window's pixels:
+   on a 1280×720 screen 684 of the slide's 800, drawn 591 pixels high. */
+.reveal .slides > section > section, .reveal .slides > section:not(.stack) { max-height: 100%; overflow-y: auto; }
+/* A table or widget wider than the slide scrolls sideways instead of being cut off. */
+.reveal .slides .jp-OutputArea-output.jp-RenderedHTMLCommon { overflow-x: auto; }
+"""
+
+# nbconvert's reveal template, with the mermaid import left out, a tag naming who wrote the file and the CSS above.
 _TEMPLATE = """{%- extends 'reveal/index.html.j2' -%}
 {%- block html_head -%}
 <meta name="generator" content="curiolib slides">
 {{ super() }}
 {%- endblock html_head -%}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{%- block html_head_css -%}
+<style type="text/css">""" + CSS + """</style>
+{%- endblock html_head_css -%}
+{%- block html_head_js_mathjax -%}
+{{ super() }}
+<script type="text/x-mathjax-config">
+// MathJax broke "I(0) = I_0 >= 0" over three lines in a table cell it measured before the table was laid out;
+// the lessons' formulas fit a slide's width unbroken.
+MathJax.Hub.Config({CommonHTML: {linebreaks: {automatic: false}}});
+</script>
+{%- endblock html_head_js_mathjax -%}
 """
 
 
@@ -140,14 +183,15 @@ def copy_assets(output_dir: Path, node_modules: str | Path | None = None, *, ove
 
 
 def exporter():
-    """nbconvert's SlidesExporter, every URL local, the slides scrolling when a cell is taller than the screen."""
+    """nbconvert's SlidesExporter, every URL local, a slide scrolling (`CSS`) when it is taller than the slide."""
     from jinja2 import DictLoader
     from nbconvert import SlidesExporter
 
+    # No "In [8]:" prompts: on a projector they say nothing and take 110 of the slide's 1280 pixels from the code.
     return SlidesExporter(template_file="curiolib_slides.html.j2",
                           extra_loaders=[DictLoader({"curiolib_slides.html.j2": _TEMPLATE})],
-                          reveal_theme=THEME, reveal_scroll=True, reveal_width=WIDTH, reveal_height=HEIGHT,
-                          **asset_urls())
+                          reveal_theme=THEME, reveal_scroll=False, reveal_width=WIDTH, reveal_height=HEIGHT,
+                          exclude_input_prompt=True, exclude_output_prompt=True, **asset_urls())
 
 
 _TAG = re.compile(r"<([a-zA-Z][\w-]*)\b([^>]*)>")
@@ -186,6 +230,8 @@ def build_deck(notebook: str | Path | Lesson, output_dir: str | Path, *, node_mo
     # A lesson saved from JupyterLab carries its widgets' state, for which nbconvert's template loads the
     # widget manager from a CDN, unpinned: the deck shows each widget's static snapshot instead.
     snapshot_widgets(nb)
+    # A cell taller than the screen is cut into parts on sub-slides of their own (the lesson is not changed).
+    nb = fit_to_slides(nb)
     copy_assets(output_dir, node_modules, overwrite=overwrite)
     body, _ = exporter().from_notebook_node(nb, resources={"metadata": {"name": lesson.title}})
     remote = network_loads(body)

@@ -49,12 +49,17 @@ def render(states: dict, ref: str) -> tuple[str, str]:
     kind, state = _model(states, ref)
     label = html.escape(state.get("description", "") or "")
     if kind in ("VBox", "HBox", "Box", "GridBox"):
+        # Read right with its styles partly or wholly stripped: JupyterLab's sanitiser (RISE shows the snapshot
+        # through it) keeps `display` and margins but drops `flex-direction` and `gap`, and GitHub drops every
+        # style. So a column is plain blocks (no flex, which turned it into one row), and a row's items are set
+        # apart by their own margins (not the row's gap); with no styles at all each item is a line of its own.
         parts = [render(states, child) for child in state.get("children", [])]
-        direction = "row" if kind == "HBox" else "column"
-        body = "".join(f"<div>{part}</div>" for part, _ in parts)
-        gap = " " if kind == "HBox" else "\n"
-        return (f"<div style='display:flex;flex-direction:{direction};gap:6px'>{body}</div>",
-                gap.join(text for _, text in parts if text))
+        if kind == "HBox":
+            body = "".join(f"<div style='margin-right:1.5em'>{part}</div>" for part, _ in parts)
+            return (f"<div style='display:flex;flex-direction:row;flex-wrap:wrap'>{body}</div>",
+                    " ".join(text for _, text in parts if text))
+        body = "".join(f"<div style='margin-bottom:6px'>{part}</div>" for part, _ in parts)
+        return f"<div>{body}</div>", "\n".join(text for _, text in parts if text)
     if kind in ("HTML", "HTMLMath"):  # the widget shows this HTML itself
         value = state.get("value", "")
         return value, html.unescape(_strip_tags(value)).replace("\u2007", " ")
