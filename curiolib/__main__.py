@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         return tag_slides_command(args)
 
     from .course.catalog import run_estimate
-    from .course.harness import parse_parameter, run_all, sigterm_as_interrupt, write_summary
+    from .course.harness import parse_parameter, run_all, stop_signals_as_interrupt, write_summary
 
     parameters = {name: parse_parameter(value) for name, value in args.parameter}
     try:
@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
                 estimate = None
             if estimate:
                 print(f"curiolib run: {estimate}", flush=True)
-        with sigterm_as_interrupt():
+        with stop_signals_as_interrupt():
             runs = run_all(args.notebooks, args.output_dir, parameters=parameters, smoke=args.smoke,
                            inplace=args.inplace, progress=not args.no_progress)
             summary = write_summary(runs, args.output_dir)
@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from .course.harness import parse_parameter, sigterm_as_interrupt
+    from .course.harness import parse_parameter, stop_signals_as_interrupt
     from .course.sweep import SweepInterrupted, sweep
 
     grid: dict = {}
@@ -166,7 +166,7 @@ def _sweep(args: argparse.Namespace) -> int:
             if name in grid:
                 raise ValueError(f"parameter {name!r} is given twice: list all its values after one -p")
             grid[name] = [parse_parameter(value) for value in values]
-        with sigterm_as_interrupt():
+        with stop_signals_as_interrupt():
             runs = sweep(args.notebook, grid, output_dir, workers=args.workers, plot=args.plot, x=args.x)
     except ValueError as exc:
         print(f"curiolib sweep: {exc}", file=sys.stderr)

@@ -13,6 +13,11 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
 
 
+def minutes(seconds: float) -> str:
+    """A duration as a teacher plans with it: "about 6 min", or "under a minute"."""
+    return "under a minute" if seconds < 60 else f"about {round(seconds / 60)} min"
+
+
 @dataclass(frozen=True)
 class Timing:
     """One measured full run of a lesson at its default parameters: how long, and the kernel's peak memory."""
@@ -24,7 +29,7 @@ class Timing:
 
     def minutes(self) -> str:
         """The time as a teacher plans with it: "about 6 min", or "under a minute"."""
-        return "under a minute" if self.seconds < 60 else f"about {round(self.seconds / 60)} min"
+        return minutes(self.seconds)
 
     def sentence(self, stem: str) -> str:
         """The "Time." note of the lesson's "For teachers" cell, and of `curiolib list`."""
@@ -129,8 +134,8 @@ def run_estimate(lessons: list[Lesson]) -> str | None:
     timings = [lesson.timing for lesson in lessons]
     if not timings or any(timing is None for timing in timings):
         return None
-    total = Timing(sum(timing.seconds for timing in timings), 0.0, MEASURED)
-    return f"{len(lessons)} lesson(s) took {total.minutes()} in a measured run ({MEASURED})"
+    total = sum(timing.seconds for timing in timings)
+    return f"{len(lessons)} lesson(s) took {minutes(total)} in a measured run ({MEASURED})"
 
 
 def available_lessons() -> list[Lesson]:

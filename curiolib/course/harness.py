@@ -316,7 +316,7 @@ STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if 
 
 
 @contextlib.contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
+def stop_signals_as_interrupt() -> Iterator[None]:
     """Inside the block, SIGTERM or SIGHUP stops a run as Ctrl-C does: an INTERRUPTED row, the old results kept.
 
     Without it either signal ends the process at once: no INTERRUPTED row, a ``.partial.ipynb`` left behind.

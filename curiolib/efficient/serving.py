@@ -27,7 +27,6 @@ ONNX_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 # Keys of the ONNX file's metadata_props: the label of each logit, as the model's config names them (an ONNX
 # graph has no config), and a mark that export_onnx wrote the file, so that a rerun may replace it.
 LABELS_KEY = "id2label"
-EXPORTER_KEY, EXPORTER = "exported_by", "curiolib.efficient.export_onnx"
 
 
 def _check_model_path(path: Path, parameter: str) -> None:
@@ -158,7 +157,7 @@ def export_onnx(model: torch.nn.Module, tokenizer, path: str | Path, *, opset: i
             torch.onnx.export(model, tuple(example[name] for name in names), str(partial), input_names=names,
                               output_names=["logits"], dynamic_axes=axes, opset_version=opset, dynamo=False)
         exported = onnx.load(str(partial))
-        metadata = {EXPORTER_KEY: EXPORTER} | ({LABELS_KEY: json.dumps(labels)} if labels is not None else {})
+        metadata = {LABELS_KEY: json.dumps(labels)} if labels is not None else {}
         onnx.helper.set_model_props(exported, _metadata(exported) | metadata)
         onnx.save(exported, str(partial))
         os.replace(partial, path)  # a reader never finds half a model under the final name
@@ -217,7 +216,7 @@ def quantize_onnx(path: str | Path, output: str | Path | None = None, *, per_cha
                          reduce_range=reduce_range, weight_type=QuantType.QInt8, nodes_to_exclude=excluded)
         # The labels (and export_onnx's mark) go with the weights; onnxruntime keeps them today, and is not
         # obliged to.
-        carried = {key: value for key, value in _metadata(source).items() if key in (LABELS_KEY, EXPORTER_KEY)}
+        carried = {key: value for key, value in _metadata(source).items() if key == LABELS_KEY}
         quantized = onnx.load(str(partial), load_external_data=False)
         if any(_metadata(quantized).get(key) != value for key, value in carried.items()):
             onnx.helper.set_model_props(quantized, _metadata(quantized) | carried)
