@@ -19,6 +19,9 @@ from dataclasses import MISSING, asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from curiolib._files import MARKER, claim_output_dir, remove_own, write_text_atomically
+from curiolib.course.notebook import jsonable
+
 if TYPE_CHECKING:  # for the hints only: the benchmarks import torch and datasets once their data is found
     import torch
     from datasets import Dataset, DatasetDict
@@ -29,7 +32,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS = REPO_ROOT / "benchmarks" / "results"
 DATA_ENV = "CURIOLIB_DATA"
 EXIT_SETUP = 2  # no data, a work dir that is not ours, settings that changed under --resume: nothing measured
-MARKER = ".curiolib-benchmark"  # written in a work dir the benchmark made, so it only ever clears its own
+#: What marked a work dir the benchmark made before it claimed them as curiolib does (`MARKER`): a folder with
+#: it is still the benchmark's own, and its text names which benchmark's.
+LEGACY_MARKER = ".curiolib-benchmark"
 STAGES_FILE = "stages.json"
 # Settings that do not change a number: a resumed run may move its output or data, or drop --resume.
 NOT_MEASURED = ("data_dir", "output", "work_dir", "resume")
@@ -184,51 +189,55 @@ def require_data(settings: BenchmarkSettings, folder: str, files: str) -> Path:
     return root
 
 
-def prepare_work_dir(settings: BenchmarkSettings, own: list[str]) -> None:
-    """Make --work-dir ours; without --resume clear only ``own`` (what this benchmark writes there).
+def _owner(work_dir: Path) -> str | None:
+    """The benchmark whose work dir this is, as its stages file or its older marker says; None if neither does."""
+    try:
+        owner = json.loads((work_dir / STAGES_FILE).read_text()).get("benchmark")
+    except (OSError, ValueError, AttributeError):  # none, or unreadable: --resume says so, a fresh run clears it
+        owner = None
+    legacy = work_dir / LEGACY_MARKER
+    return owner or (legacy.read_text().strip() if legacy.is_file() else None)
 
-    A folder that holds something and lacks this benchmark's marker was not made by it: it is refused
-    rather than cleared. With --resume a folder without a marker (a run from before markers) is taken as is.
+
+def prepare_work_dir(settings: BenchmarkSettings, own: list[str]) -> None:
+    """Claim --work-dir as curiolib claims a folder; without --resume clear only ``own`` (what this benchmark writes).
+
+    A folder that holds something and lacks curiolib's marker was not made by it: it is refused rather than
+    cleared, --resume or not (adopting it would let a later run clear it). One an earlier version of this
+    benchmark marked (`LEGACY_MARKER`) is its own. One whose stages another benchmark wrote is refused: a
+    fresh run would clear them.
     """
-    work_dir, marker = settings.work_dir, settings.work_dir / MARKER
-    if marker.exists() and marker.read_text().strip() != settings.NAME:
-        raise SetupError(f"{work_dir} is the work dir of benchmarks.{marker.read_text().strip()}: "
-                         "pass another --work-dir")
-    # A folder without the marker is not ours, --resume or not: adopting it would let a later run clear it.
-    if not marker.exists() and work_dir.is_dir() and any(work_dir.iterdir()):
-        raise SetupError(f"{work_dir} holds files that benchmarks.{settings.NAME} did not write: pass another "
-                         "--work-dir (it is never cleared)")
-    work_dir.mkdir(parents=True, exist_ok=True)
-    marker.write_text(settings.NAME + "\n")
+    work_dir = settings.work_dir
+    owner = _owner(work_dir)
+    if owner is not None and owner != settings.NAME:
+        raise SetupError(f"{work_dir} is the work dir of benchmarks.{owner}: pass another --work-dir")
+    legacy = work_dir / LEGACY_MARKER
+    if legacy.is_file() and legacy.read_text().strip() == settings.NAME and not (work_dir / MARKER).exists():
+        (work_dir / MARKER).touch()  # this benchmark's folder from before the shared marker: claimed below
+    try:
+        claim_output_dir(work_dir, parameter="--work-dir")
+    except ValueError as error:
+        raise SetupError(f"{error}. Nothing was measured.") from None
     if not settings.resume:
-        for name in own + [STAGES_FILE]:
-            path = work_dir / name
-            if path.is_dir():
-                shutil.rmtree(path)
-            elif path.exists():
-                path.unlink()
+        remove_own(work_dir, own + [STAGES_FILE])
+
+
+def _json_text(value: Any, **options: Any) -> str:
+    # curiolib's conversion (numpy numbers and arrays, paths); anything else as its text, as the results always had.
+    return json.dumps(jsonable(value), default=str, **options)
 
 
 def write_json(path: Path, value: Any) -> None:
     """Write JSON atomically: a temporary file beside it, then a rename, so no reader sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(json.dumps(value, indent=2, default=_jsonable) + "\n")
-    os.replace(partial, path)
-
-
-def _jsonable(value: Any) -> Any:
-    # numpy scalars and arrays, and paths, which json does not know.
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    return str(value)
+    write_text_atomically(path, _json_text(value, indent=2) + "\n")
 
 
 class Stages:
     """A benchmark's finished stages, kept in ``<work_dir>/stages.json`` so that --resume skips them."""
 
     def __init__(self, settings: BenchmarkSettings, all_settings: dict) -> None:
-        self.path = settings.work_dir / STAGES_FILE
+        self.path, self.benchmark = settings.work_dir / STAGES_FILE, settings.NAME
         self.settings = {k: v for k, v in all_settings.items() if k not in NOT_MEASURED}
         self.done: dict[str, Any] = {}
         if settings.resume and self.path.exists():
@@ -248,12 +257,13 @@ class Stages:
             print(f"{name}: reused from {self.path} (--resume)", flush=True)
             return self.done[name]
         # Through JSON either way, so a resumed run's results are the same values as a fresh run's.
-        self.done[name] = json.loads(json.dumps(measure(), default=_jsonable))
+        self.done[name] = json.loads(_json_text(measure()))
         self._save()
         return self.done[name]
 
     def _save(self) -> None:
-        write_json(self.path, {"settings": self.settings, "stages": self.done})
+        # Whose stages these are: prepare_work_dir refuses to let another benchmark clear them.
+        write_json(self.path, {"benchmark": self.benchmark, "settings": self.settings, "stages": self.done})
 
 
 def results_header(settings: BenchmarkSettings, all_settings: dict) -> dict:

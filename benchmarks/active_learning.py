@@ -17,7 +17,6 @@ run from the last round saved in --work-dir, and skips the runs that finished.
 from __future__ import annotations
 
 import copy
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,15 +139,15 @@ def save_learning_curves(runs: dict[str, list[ActiveLearningRun]], targets: list
     import matplotlib
 
     matplotlib.use("Agg")
+    from curiolib._files import writing_atomically
     from curiolib.active import plot_learning_curves
 
     ax = plot_learning_curves(runs)
     for target in targets:
         ax.axhline(target, color="gray", ls=":", lw=1)
     ax.set_title("SST-2 validation accuracy against labels (band: min–max over seeds; dotted: targets)", fontsize=10)
-    partial = path.with_name(f".{path.name}.partial")
-    ax.figure.savefig(partial, format="png", dpi=110, bbox_inches="tight")
-    os.replace(partial, path)
+    with writing_atomically(path) as partial:
+        ax.figure.savefig(partial, format="png", dpi=110, bbox_inches="tight")
     print(f"wrote {path}")
 
 

@@ -71,25 +71,29 @@ def child(settings_file: str, method: str, rank: int) -> int:
     from transformers import HfArgumentParser
 
     from curiolib.course.notebook import quiet
-    from curiolib.efficient import fine_tune_with
+    from curiolib.efficient import FineTuneSettings, fine_tune_distilled, fine_tune_full, fine_tune_head, fine_tune_lora
 
     reset_peak_memory()
     quiet()
     (settings,) = HfArgumentParser(EfficientSettings).parse_json_file(settings_file)
     use_threads(settings)
     data = load_sst2(settings)
-    teacher = None
-    if method == "distilled":  # the teacher is the full fine-tuning run's model, trained before this one
+    training = FineTuneSettings(model_name=settings.model, epochs=1, batch_size=settings.train_batch_size,
+                                max_length=settings.max_length, seed=settings.seed, max_steps=settings.steps,
+                                output_dir=settings.work_dir, show_progress=False, resume=settings.resume,
+                                checkpoint_every=settings.checkpoint_every)
+    if method == "lora":
+        training.learning_rate = settings.lora_learning_rate
+        result = fine_tune_lora(data, training, rank=rank, targets=tuple(settings.lora_targets),
+                                scale=settings.lora_alpha_ratio * rank)
+    elif method == "distilled":  # the teacher is the full fine-tuning run's model, trained before this one
         from curiolib.finetune.models import load_model_for_task
 
         teacher = load_model_for_task(str(settings.work_dir / "full" / "model"), "sequence",
                                       data["train"].features["label"].names)[1]
-    lora = ({"lora_targets": tuple(settings.lora_targets), "lora_alpha": settings.lora_alpha_ratio * rank,
-             "learning_rate": settings.lora_learning_rate} if method == "lora" else {})
-    result = fine_tune_with(method, data, model_name=settings.model, rank=rank, epochs=1, teacher=teacher, **lora,
-                            batch_size=settings.train_batch_size, max_length=settings.max_length, seed=settings.seed,
-                            max_steps=settings.steps, output_dir=settings.work_dir, show_progress=False,
-                            resume=settings.resume, checkpoint_every=settings.checkpoint_every)
+        result = fine_tune_distilled(data, teacher, training)
+    else:
+        result = {"full": fine_tune_full, "frozen encoder": fine_tune_head}[method](data, training)
     write_json(figures_file(settings, method, rank),
                result.row() | {"method_key": method, "rank": result.rank, "steps": settings.steps,
                                "peak memory MB": peak_memory_mb()})
@@ -164,7 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     use_threads(settings)
     data = load_sst2(settings)
     methods = [("full", 0), ("distilled", 0)] + [("lora", rank) for rank in settings.ranks]
-    # fine_tune_with names its folders full/, distilled/ and lora_r<rank>/; the figures files are this module's.
+    # the fine-tuners name their folders full/, frozen_encoder/, distilled/ and lora_r<rank>/; the figures files
+    # are this module's.
     own = [SETTINGS_FILE, "serving", "full", "distilled"] + [f"lora_r{rank}" for rank in settings.ranks]
     prepare_work_dir(settings, own=own + [figures_file(settings, *m).name for m in methods])
     everything = settings_dict(settings)

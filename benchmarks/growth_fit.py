@@ -47,8 +47,7 @@ class GrowthFitSettings(BenchmarkSettings):
 
 def sentence_features(settings: GrowthFitSettings):
     """The pool's and validation split's frozen vectors, saved in --work-dir so --resume skips the encoder."""
-    import os
-
+    from curiolib._files import writing_atomically
     from curiolib.growth import EffortData, effort_data
 
     path = settings.work_dir / FEATURES
@@ -58,16 +57,16 @@ def sentence_features(settings: GrowthFitSettings):
         return EffortData(saved["pool_x"], saved["pool_y"], saved["eval_x"], saved["eval_y"], "validation")
     data = load_sst2(settings)
     features = effort_data(data, model_name=settings.model, max_length=settings.max_length, seed=settings.seed)
-    partial = path.with_name(f".{path.stem}.partial.npz")
-    np.savez(partial, pool_x=features.pool_features, pool_y=features.pool_labels, eval_x=features.eval_features,
-             eval_y=features.eval_labels)
-    os.replace(partial, path)
+    with writing_atomically(path, keep_suffix=True) as partial:  # ends in .npz, or numpy would add it
+        np.savez(partial, pool_x=features.pool_features, pool_y=features.pool_labels,
+                 eval_x=features.eval_features, eval_y=features.eval_labels)
     return features
 
 
 def one_cost(features, settings: GrowthFitSettings, cost: float) -> dict:
     """Every β × seed at one cost; both models' held-out RMSE per seed, β*, and the all-seed growth fit."""
-    from curiolib.growth import beta_star, fit_growth, heldout_comparison, run_effort_experiment, seed_interval
+    from curiolib.growth import (experiment_optimal_beta, fit_effort_experiment, heldout_comparison,
+                                 run_effort_experiment, seed_interval)
 
     curves = run_effort_experiment(features.pool_features, features.pool_labels, features.eval_features,
                                    features.eval_labels, betas=settings.betas, seeds=settings.seeds,
@@ -82,8 +81,8 @@ def one_cost(features, settings: GrowthFitSettings, cost: float) -> dict:
             "heldout_rmse": {"growth": table["growth heldout_rmse"].tolist(),
                              "power_law": table["power law heldout_rmse"].tolist()},
             "difference_mean": mean, "difference_95": [low, high]}
-    fitted = fit_growth(curves[curves["beta"].isin(settings.fit_betas)])
-    star = beta_star(curves, fitted, budget=settings.budget, cost=cost, rounds=settings.rounds)
+    fitted = fit_effort_experiment(curves[curves["beta"].isin(settings.fit_betas)])
+    star = experiment_optimal_beta(curves, fitted, budget=settings.budget, cost=cost, rounds=settings.rounds)
     result |= {"parameters": fitted.params, "standard_errors": fitted.standard_errors,
                "beta_star_measured": star.measured, "beta_star_measured_interior": star.measured_interior,
                "beta_star_model": star.model, "beta_star_model_interior": star.model_interior,

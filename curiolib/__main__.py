@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .course.catalog import LESSONS, MEASURED, available_lessons
+from .classroom.catalog import LESSONS, MEASURED, available_lessons
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,14 +53,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _lessons(names: list[str]):
-    from .course.catalog import find_lesson
+    from .classroom.catalog import find_lesson
 
     return [find_lesson(name) for name in names] if names else available_lessons()
 
 
 def slides_command(args: argparse.Namespace) -> int:
     """`curiolib slides`: build the decks, one line per deck."""
-    from .course.deck import build_deck
+    from .classroom.deck import build_deck
 
     try:
         lessons = _lessons(args.notebooks)
@@ -80,7 +80,7 @@ def tag_slides_command(args: argparse.Namespace) -> int:
     """`curiolib tag-slides`: apply the slide rule to the lessons, or with --check only report."""
     import nbformat
 
-    from .course.slides import add_slide_metadata, apply_slide_metadata
+    from .classroom.slides import add_slide_metadata, apply_slide_metadata
 
     try:
         lessons = _lessons(args.notebooks)
@@ -120,8 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "tag-slides":
         return tag_slides_command(args)
 
-    from .course.catalog import run_estimate
-    from .course.harness import parse_parameter, run_all, stop_signals_as_interrupt, write_summary
+    from .classroom.catalog import run_estimate
+    from .classroom.harness import parse_parameter, run_all, stop_signals_as_interrupt, write_summary
 
     parameters = {name: parse_parameter(value) for name, value in args.parameter}
     try:
@@ -156,8 +156,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from .course.harness import parse_parameter, stop_signals_as_interrupt
-    from .course.sweep import SweepInterrupted, sweep
+    from .classroom.harness import parse_parameter, stop_signals_as_interrupt
+    from .classroom.sweep import SweepInterrupted, sweep
 
     grid: dict = {}
     output_dir = args.output_dir or Path("sweeps") / Path(args.notebook).name.removesuffix(".ipynb")

@@ -117,8 +117,8 @@ def projector(chromedriver: str = "/usr/bin/chromedriver"):
 
 def build_decks(lessons: list[str], output_dir: Path) -> list[Path]:
     """The decks of ``lessons`` (all when empty), built into ``output_dir``."""
-    from curiolib.course.catalog import available_lessons, find_lesson
-    from curiolib.course.deck import build_deck
+    from curiolib.classroom.catalog import available_lessons, find_lesson
+    from curiolib.classroom.deck import build_deck
 
     chosen = [find_lesson(name) for name in lessons] if lessons else available_lessons()
     return [build_deck(lesson, output_dir, overwrite=True) for lesson in chosen]

@@ -6,7 +6,7 @@
 The first runs the command, reads the "[k/N] NAME ..." and "[k/N] NAME ok in S s" lines `curiolib run` prints, and every
 second sums the resident memory of each Jupyter kernel the command started (and of the kernel's own child
 processes). It writes, for each lesson, its seconds and its kernel's peak resident memory, with the date, the
-CPU and the command, and prints the `TIMINGS` entries to paste into `curiolib/course/catalog.py`. Linux only
+CPU and the command, and prints the `TIMINGS` entries to paste into `curiolib/classroom/catalog.py`. Linux only
 (it reads /proc). The second rewrites the "Time." line of every lesson's "For teachers" cell from the catalog
 (markdown only: no output changes), which tests/test_project.py checks.
 """
@@ -85,7 +85,7 @@ def write_teacher_notes() -> None:
     """Rewrite each lesson's "- **Time.**" line from the catalog's measured run."""
     import nbformat
 
-    from curiolib.course.catalog import available_lessons, teacher_time_line
+    from curiolib.classroom.catalog import available_lessons, teacher_time_line
 
     for lesson in available_lessons():
         nb = nbformat.read(lesson.path, as_version=nbformat.NO_CONVERT)
@@ -103,6 +103,8 @@ def write_teacher_notes() -> None:
 
 def main() -> int:
     """Run the command, print its output through, and write the per-lesson figures."""
+    from curiolib._files import write_text_atomically
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, help="the JSON file to write")
     parser.add_argument("--teacher-notes", action="store_true", help="rewrite the Time lines from the catalog")
@@ -145,9 +147,7 @@ def main() -> int:
               "wall_seconds": round(time.perf_counter() - start, 1),
               "lessons": {name: {"seconds": entry.get("seconds"), "status": entry.get("status"),
                                  "peak_gb": round(entry["peak_bytes"] / 1e9, 2)} for name, entry in lessons.items()}}
-    partial = args.out.with_name(f".{args.out.name}.partial")
-    partial.write_text(json.dumps(result, indent=2) + "\n")
-    os.replace(partial, args.out)
+    write_text_atomically(args.out, json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
     for name, entry in result["lessons"].items():
         print(f'    "{name}": Timing({entry["seconds"]}, {entry["peak_gb"]}, MEASURED),')

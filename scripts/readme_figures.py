@@ -11,6 +11,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 from curiolib import growth  # noqa: E402  (after choosing the non-interactive backend)
+from curiolib._files import writing_atomically  # noqa: E402
 
 IMAGES = Path(__file__).resolve().parents[1] / "images"
 
@@ -21,9 +22,8 @@ def main() -> None:
     runs = {f"β = {b:.2f}": growth.simulate(0.0, 0.5, b, 1.0, 2.0, 100) for b in shares}
     ax = growth.plot_trajectories(runs, title="Linear model, E = 1, R = 2: reflection pays more")
     path = IMAGES / "knowledge_growth.png"
-    partial = path.with_name(".knowledge_growth.partial.png")
-    ax.figure.savefig(partial, dpi=110, bbox_inches="tight", format="png")
-    partial.replace(path)
+    with writing_atomically(path, keep_suffix=True) as partial:
+        ax.figure.savefig(partial, dpi=110, bbox_inches="tight", format="png")
     print(f"wrote {path}")
 
 

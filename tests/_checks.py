@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from curiolib.course.deck import DEFAULT_NODE_MODULES, PACKAGES
+from curiolib.classroom.deck import DEFAULT_NODE_MODULES, PACKAGES
 
 if TYPE_CHECKING:
     import torch

@@ -12,7 +12,7 @@ from curiolib.active import (ActiveLearningConfig, ActiveLearningRun, entropy, f
                              least_confidence, run_active_learning, select, summarise_against_random)
 from curiolib.data import load_sentiment
 from curiolib.finetune.models import load_model_for_task
-from curiolib.growth import check_rounds_for_growth_fit, fit_growth_to_run
+from curiolib.growth import check_rounds_for_growth_fit, fit_active_learning_run
 
 # Six pool examples: two right at the decision boundary (indices 2 and 4), the rest confident.
 PROBABILITIES = np.array([[0.99, 0.01], [0.05, 0.95], [0.52, 0.48], [0.9, 0.1], [0.45, 0.55], [0.2, 0.8]])
@@ -30,6 +30,15 @@ def test_uncertainty_scores_by_hand() -> None:
     assert np.isclose(entropy(np.array([[1.0, 0.0]]))[0], 0.0)
 
 
+def test_entropy_is_minus_sum_p_log_p_in_nats_row_by_row() -> None:
+    rows = np.array([[0.5, 0.25, 0.25], [0.7, 0.3, 0.0], [1 / 3, 1 / 3, 1 / 3], [0.0, 0.0, 1.0]])
+    by_hand = [1.5 * np.log(2), -(0.7 * np.log(0.7) + 0.3 * np.log(0.3)), np.log(3), 0.0]
+    result = entropy(rows)
+    assert result.shape == (4,) and result.dtype == np.float64
+    assert np.allclose(result, by_hand, rtol=1e-12, atol=1e-9)
+    assert np.allclose(entropy(rows.astype(np.float32)), by_hand, rtol=1e-6, atol=1e-6)
+
+
 def test_random_picks_distinct_examples_and_repeats_with_its_seed() -> None:
     first = select("random", 4, PROBABILITIES, rng=np.random.default_rng(3))
     again = select("random", 4, PROBABILITIES, rng=np.random.default_rng(3))
@@ -42,6 +51,24 @@ def test_farthest_first_explores_the_empty_region() -> None:
     picks = farthest_first(candidates, labelled, 2)
     assert list(picks) == [4, 3]  # the far cluster first, then the other far point, not its twin at [5, 5]
     assert list(farthest_first(candidates, np.empty((0, 2)), 1)) == [0]  # nothing labelled: start anywhere
+
+
+def _farthest_first_by_hand(candidates: np.ndarray, labelled: np.ndarray, k: int) -> list[int]:
+    """Each step: the unpicked candidate whose nearest labelled-or-picked point is farthest (first on a tie)."""
+    picks: list[int] = []
+    for _ in range(k):
+        chosen = [*labelled, *candidates[picks]]
+        gaps = [-np.inf if i in picks else min((np.sqrt(sum((c - p) ** 2)) for p in chosen), default=np.inf)
+                for i, c in enumerate(candidates)]
+        picks.append(int(np.argmax(gaps)))
+    return picks
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_farthest_first_matches_a_brute_force_on_a_small_pool(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    candidates, labelled = rng.normal(size=(12, 3)), rng.normal(size=(seed, 3))
+    assert list(farthest_first(candidates, labelled, 6)) == _farthest_first_by_hand(candidates, labelled, 6)
 
 
 def test_explore_exploit_mixes_by_beta() -> None:
@@ -215,7 +242,7 @@ def test_growth_fit_recovers_alpha_and_beta_from_a_synthetic_curve() -> None:
     increments = alpha * (beta * E + (1 - beta) * R) / 100 + noise
     history = pd.DataFrame({"round": np.arange(rounds + 1), "labels": np.r_[0, labels], "E": np.r_[0, E],
                             "R": np.r_[0, R], "accuracy": 0.5 + np.r_[0, np.cumsum(increments)]})
-    fitted = fit_growth_to_run(history)
+    fitted = fit_active_learning_run(history)
     assert fitted.identifiable
     assert abs(fitted.alpha - alpha) < 3 * fitted.alpha_se + 1e-4
     assert abs(fitted.beta - beta) < 3 * fitted.beta_se + 0.02
@@ -230,18 +257,18 @@ def test_the_saturating_fit_recovers_a_curve_that_flattens() -> None:
         accuracy.append(accuracy[-1] + alpha * (beta * e + (1 - beta) * r) / 100 * (1 - accuracy[-1]))
     history = pd.DataFrame({"round": np.arange(rounds + 1), "E": np.r_[0, E], "R": np.r_[0, R],
                             "accuracy": accuracy})
-    saturating = fit_growth_to_run(history, capacity=1.0)
+    saturating = fit_active_learning_run(history, capacity=1.0)
     assert np.isclose(saturating.alpha, alpha, rtol=1e-6) and np.isclose(saturating.beta, beta, rtol=1e-6)
-    linear = fit_growth_to_run(history)
+    linear = fit_active_learning_run(history)
     assert linear.r_squared < 0.99 < saturating.r_squared
     with pytest.raises(ValueError, match="capacity must be > "):
-        fit_growth_to_run(history, capacity=0.5)  # below the accuracy already reached
+        fit_active_learning_run(history, capacity=0.5)  # below the accuracy already reached
 
 
 def test_a_run_too_short_for_the_growth_fit_is_refused_with_the_rounds_it_needs() -> None:
     history = pd.DataFrame({"round": [0, 1, 2], "E": [0, 32, 32], "R": [0, 32, 96], "accuracy": [0.5, 0.6, 0.8]})
     with pytest.raises(ValueError, match="rounds must be an integer >= 3 to fit the growth model.*got 2"):
-        fit_growth_to_run(history)
+        fit_active_learning_run(history)
     with pytest.raises(ValueError, match="rounds must be an integer >= 3"):
         check_rounds_for_growth_fit(2)
     assert check_rounds_for_growth_fit(3) == 3

@@ -22,7 +22,7 @@ import pytest
 from _background import data_folder, process_env, started, submit
 
 from curiolib import load_model_for_task
-from curiolib.course.catalog import available_lessons
+from curiolib.classroom.catalog import available_lessons
 from curiolib.finetune.models import MODELS
 
 COLAB = [lesson for lesson in available_lessons() if lesson.colab]

@@ -210,13 +210,16 @@ def test_an_interrupted_lora_run_resumes_from_its_checkpoint_to_the_same_weights
                                                                                 small_model):
     from datasets import DatasetDict
 
-    from curiolib.efficient import fine_tune_with
+    from curiolib.efficient import FineTuneSettings, fine_tune_lora
     from curiolib.finetune import loop
 
     data = DatasetDict(train=sentiment["train"].select(range(24)), validation=sentiment["validation"].select(range(8)))
-    settings = dict(model_name=small_model, rank=4, epochs=1, batch_size=8, max_length=32, checkpoint_every=1,
-                    show_progress=False)
-    whole = fine_tune_with("lora", data, output_dir=tmp_path / "whole", **settings)
+
+    def settings(folder: str, **more) -> FineTuneSettings:
+        return FineTuneSettings(model_name=small_model, epochs=1, batch_size=8, max_length=32, checkpoint_every=1,
+                                show_progress=False, output_dir=tmp_path / folder, **more)
+
+    whole = fine_tune_lora(data, settings("whole"), rank=4)
     real, calls = loop.training_step, []
 
     def interrupted_at_the_third_step(*args, **kwargs):
@@ -227,22 +230,32 @@ def test_an_interrupted_lora_run_resumes_from_its_checkpoint_to_the_same_weights
 
     monkeypatch.setattr(loop, "training_step", interrupted_at_the_third_step)
     with pytest.raises(KeyboardInterrupt):
-        fine_tune_with("lora", data, output_dir=tmp_path / "cut", **settings)
+        fine_tune_lora(data, settings("cut"), rank=4)
     monkeypatch.setattr(loop, "training_step", real)
-    resumed = fine_tune_with("lora", data, output_dir=tmp_path / "cut", resume=True, **settings)
+    resumed = fine_tune_lora(data, settings("cut", resume=True), rank=4)
     assert len(calls) == 3
     assert_same_weights(resumed.model, whole.model)
     assert resumed.validation_accuracy == whole.validation_accuracy
 
 
-def test_fine_tune_with_refuses_a_folder_it_did_not_make(sentiment, tmp_path) -> None:
-    from curiolib.efficient import fine_tune_with
+@pytest.mark.parametrize("method", ["full", "lora", "frozen encoder"])
+def test_each_fine_tuner_refuses_a_folder_it_did_not_make_before_any_work(sentiment, tmp_path, method) -> None:
+    from curiolib.efficient import FINE_TUNERS, FineTuneSettings
 
-    (tmp_path / "full").mkdir()
-    (tmp_path / "full" / "thesis.tex").write_text("a user's file")
+    folder = tmp_path / {"full": "full", "lora": "lora_r8", "frozen encoder": "frozen_encoder"}[method]
+    folder.mkdir()
+    (folder / "thesis.tex").write_text("a user's file")
     with pytest.raises(ValueError, match="did not write"):
-        fine_tune_with("full", sentiment, output_dir=tmp_path)
-    assert (tmp_path / "full" / "thesis.tex").read_text() == "a user's file"
+        FINE_TUNERS[method](sentiment, FineTuneSettings(output_dir=tmp_path))
+    assert (folder / "thesis.tex").read_text() == "a user's file"
+
+
+def test_lora_refuses_a_rank_below_one_before_any_work(sentiment, tmp_path) -> None:
+    from curiolib.efficient import FineTuneSettings, fine_tune_lora
+
+    with pytest.raises(ValueError, match="rank"):
+        fine_tune_lora(sentiment, FineTuneSettings(output_dir=tmp_path), rank=0)
+    assert not any(tmp_path.iterdir())
 
 
 def test_add_lora_leaves_the_model_it_was_given_alone_and_refuses_lora_twice_or_int8_of_lora() -> None:

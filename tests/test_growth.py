@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from curiolib.growth import closed_form, closed_form_optimal_beta, fit, material_limited_final, optimal_beta, simulate
+from curiolib.growth import (closed_form, closed_form_optimal_beta, fit_series, material_limited_final, optimal_beta,
+                             simulate)
 
 
 def _noisy_run(alpha: float, beta: float, steps: int, noise: float, seed: int):
@@ -50,7 +51,7 @@ def test_inputs_may_be_scalars_arrays_or_callables() -> None:
 @pytest.mark.parametrize("true_alpha, true_beta, seed", [(0.5, 0.3, 0), (1.5, 0.8, 1), (0.2, 0.05, 2)])
 def test_fit_recovers_alpha_and_beta_from_noisy_data(true_alpha, true_beta, seed) -> None:
     noisy, E, R = _noisy_run(true_alpha, true_beta, steps=300, noise=0.05, seed=seed)
-    result = fit(noisy, E, R)
+    result = fit_series(noisy, E, R)
     assert result.identifiable and result.message == "ok"
     # Stated tolerance: within 4 standard errors, and the errors are small (< 0.03) at 300 steps.
     assert abs(result.alpha - true_alpha) < 4 * result.alpha_se and result.alpha_se < 0.03
@@ -60,7 +61,7 @@ def test_fit_recovers_alpha_and_beta_from_noisy_data(true_alpha, true_beta, seed
 
 
 def test_fit_standard_errors_match_the_spread_over_repeated_experiments() -> None:
-    fits = [fit(*_noisy_run(0.5, 0.3, steps=100, noise=0.1, seed=seed)) for seed in range(200)]
+    fits = [fit_series(*_noisy_run(0.5, 0.3, steps=100, noise=0.1, seed=seed)) for seed in range(200)]
     betas = np.array([f.beta for f in fits])
     mean_se = np.mean([f.beta_se for f in fits])
     assert abs(betas.mean() - 0.3) < 3 * betas.std() / np.sqrt(len(betas))  # unbiased
@@ -70,14 +71,14 @@ def test_fit_standard_errors_match_the_spread_over_repeated_experiments() -> Non
 def test_fit_is_exact_on_noise_free_data() -> None:
     rng = np.random.default_rng(3)
     E, R = rng.uniform(0, 1, 20), rng.uniform(0, 1, 20)
-    result = fit(simulate(2.0, 0.8, 0.35, E, R, steps=20).I, E, R)
+    result = fit_series(simulate(2.0, 0.8, 0.35, E, R, steps=20).I, E, R)
     assert result.alpha == pytest.approx(0.8, rel=1e-10) and result.beta == pytest.approx(0.35, rel=1e-10)
     assert result.residual_std < 1e-10
 
 
 def test_fit_says_beta_is_not_identifiable_when_inputs_are_constant() -> None:
     trajectory = simulate(0, 0.5, 0.3, 1.0, 2.0, steps=50)
-    result = fit(trajectory.I, 1.0, 2.0)
+    result = fit_series(trajectory.I, 1.0, 2.0)
     assert not result.identifiable and np.isnan(result.beta) and np.isnan(result.alpha)
     assert "cannot be identified" in result.message
     # What the data do hold: α(β + (1−β)·k) with R = 2E, here 0.5·(0.3 + 0.7·2) = 0.85.
@@ -86,27 +87,27 @@ def test_fit_says_beta_is_not_identifiable_when_inputs_are_constant() -> None:
 
 def test_fit_reports_proportional_inputs_even_when_they_vary() -> None:
     E = np.linspace(0.5, 2, 60)
-    result = fit(simulate(0, 0.9, 0.6, E, 3 * E, steps=60).I, E, 3 * E)
+    result = fit_series(simulate(0, 0.9, 0.6, E, 3 * E, steps=60).I, E, 3 * E)
     assert not result.identifiable and np.isnan(result.beta)
     assert f"= {0.9 * (0.6 + 0.4 * 3):.4g} " in result.message
 
 
 def test_fit_still_gives_alpha_when_E_equals_R() -> None:
     E = np.linspace(1, 3, 40)
-    result = fit(simulate(0, 0.7, 0.2, E, E, steps=40).I, E, E)
+    result = fit_series(simulate(0, 0.7, 0.2, E, E, steps=40).I, E, E)
     assert not result.identifiable and np.isnan(result.beta)
     assert result.alpha == pytest.approx(0.7)
 
 
 def test_fit_with_reflection_never_used_identifies_only_alpha_beta() -> None:
     E = np.linspace(1, 3, 40)
-    result = fit(simulate(0, 0.7, 0.2, E, 0.0, steps=40).I, E, 0.0)
+    result = fit_series(simulate(0, 0.7, 0.2, E, 0.0, steps=40).I, E, 0.0)
     assert not result.identifiable and np.isnan(result.alpha)
     assert f"αβ = {0.7 * 0.2:.4g}" in result.message
 
 
 def test_fit_with_no_input_at_all_identifies_nothing() -> None:
-    result = fit(np.zeros(10), 0.0, 0.0)
+    result = fit_series(np.zeros(10), 0.0, 0.0)
     assert not result.identifiable and np.isnan(result.alpha) and np.isnan(result.beta)
     assert "say nothing" in result.message
 
@@ -115,7 +116,7 @@ def test_fit_reports_a_beta_outside_the_unit_interval_without_clipping() -> None
     rng = np.random.default_rng(1)
     E, R = rng.uniform(0, 2, 100), rng.uniform(0, 2, 100)
     increments = 0.5 * E - 0.2 * R  # reflection that hurts: no α ≥ 0, β in [0, 1] produce this
-    result = fit(np.concatenate([[0], np.cumsum(increments)]), E, R)
+    result = fit_series(np.concatenate([[0], np.cumsum(increments)]), E, R)
     assert result.identifiable
     assert result.beta == pytest.approx(0.5 / 0.3) and "outside [0, 1]" in result.message
 
@@ -208,13 +209,13 @@ def test_simulate_validation_names_the_parameter_and_its_range(kwargs, match) ->
 
 def test_fit_validates_its_inputs() -> None:
     with pytest.raises(ValueError, match="I must be a 1-D trajectory of at least 4 values"):
-        fit(np.array([1.0, 2.0, 3.0]), 1.0, 1.0)
+        fit_series(np.array([1.0, 2.0, 3.0]), 1.0, 1.0)
     with pytest.raises(ValueError, match="I must be finite numbers"):
-        fit(np.array([1.0, np.nan, 3.0, 4.0]), 1.0, 1.0)
+        fit_series(np.array([1.0, np.nan, 3.0, 4.0]), 1.0, 1.0)
     with pytest.raises(ValueError, match="E must be a scalar, a callable of t or an array of length steps=4"):
-        fit(np.arange(5.0), np.ones(3), np.ones(4))
+        fit_series(np.arange(5.0), np.ones(3), np.ones(4))
     with pytest.raises(ValueError, match="R must be >= 0"):
-        fit(np.arange(5.0), np.ones(4), -np.ones(4))
+        fit_series(np.arange(5.0), np.ones(4), -np.ones(4))
 
 
 @pytest.mark.parametrize("call, match", [

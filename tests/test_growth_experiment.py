@@ -4,9 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.optimize import curve_fit, least_squares
 
-from curiolib.growth.effort_fit import (beta_star, fit_growth, fit_power_law, growth_gain, heldout_comparison,
-                                        power_law_gain)
+from curiolib.growth.effort_fit import (_standard_errors, experiment_optimal_beta, fit_effort_experiment,
+                                        fit_power_law, growth_gain, heldout_comparison, power_law_gain)
 from curiolib.growth.experiment import effort_schedule, run_effort_experiment, run_effort_split
 
 BETAS = (0.1, 0.25, 0.5, 0.75, 1.0)
@@ -79,20 +80,61 @@ def test_reflection_teaches_a_real_learner_something_on_separable_data() -> None
 def test_the_growth_fit_recovers_its_parameters_and_predicts_held_out_betas_better_than_a_power_law() -> None:
     truth = [0.004, 0.001, 0.4, 2.0]  # e, r, K, ρ
     curves = _curves(lambda new, reread, labelled: growth_gain(truth, new, reread))
-    fitted = fit_growth(curves)
+    fitted = fit_effort_experiment(curves)
     assert np.allclose(list(fitted.params.values()), truth, rtol=0.1)
     assert all(se > 0 for se in fitted.standard_errors.values())
     table = heldout_comparison(curves, [0.1, 0.5, 1.0], [0.25, 0.75])
     assert (table["growth heldout_rmse"] < table["power law heldout_rmse"]).all()
-    best = beta_star(curves, fitted, budget=40, cost=2, rounds=20)
+    best = experiment_optimal_beta(curves, fitted, budget=40, cost=2, rounds=20)
     assert best.model == pytest.approx(1.0) and best.measured == pytest.approx(1.0)  # new labels pay here
 
 
 def test_a_parameter_the_curves_cannot_pin_down_has_no_standard_error_rather_than_zero() -> None:
     truth = [0.004, 0.001, 0.4, 500.0]  # ρ so large that the reflection limit never binds
-    fitted = fit_growth(_curves(lambda new, reread, labelled: growth_gain(truth, new, reread)))
+    fitted = fit_effort_experiment(_curves(lambda new, reread, labelled: growth_gain(truth, new, reread)))
     assert np.isnan(fitted.standard_errors["reflection_limit"])
     assert all(np.isfinite(fitted.standard_errors[name]) for name in ("per_new_example", "per_reread", "capacity"))
+
+
+def test_standard_errors_are_the_least_squares_covariance_and_nan_for_a_parameter_without_effect() -> None:
+    # A straight line y = a + b·x: the covariance of least squares is s²·(XᵀX)⁻¹, s² = Σresidual² / (n − 2).
+    x = np.linspace(0, 1, 30)
+    y = 1.0 + 2.0 * x + np.random.default_rng(0).normal(0, 0.1, 30)
+    design = np.column_stack([np.ones_like(x), x])
+    line = least_squares(lambda p: design @ p - y, [0.0, 0.0], jac=lambda p: design)
+    s2 = np.sum(line.fun ** 2) / (30 - 2)
+    analytic = np.sqrt(np.diag(s2 * np.linalg.inv(design.T @ design)))
+    errors = _standard_errors(line, ("a", "b"), 30)
+    assert [errors["a"], errors["b"]] == pytest.approx(analytic, rel=1e-9)
+    _, pcov = curve_fit(lambda x, a, b: a + b * x, x, y)  # scipy's own covariance of the same fit
+    assert [errors["a"], errors["b"]] == pytest.approx(np.sqrt(np.diag(pcov)), rel=1e-6)
+    # A third parameter the residuals ignore: its Jacobian column is 0 and any value fits as well. curve_fit
+    # reports 0 for it (its pseudo-inverse drops that direction); the fit says NaN, and counts it in the degrees
+    # of freedom.
+    padded = least_squares(lambda p: design @ p[:2] - y, [0.0, 0.0, 5.0],
+                           jac=lambda p: np.column_stack([design, np.zeros_like(x)]))
+    errors = _standard_errors(padded, ("a", "b", "unused"), 30)
+    assert np.isnan(errors["unused"])
+    assert [errors["a"], errors["b"]] == pytest.approx(analytic * np.sqrt(28 / 27), rel=1e-9)
+    # A line through two points fits exactly, which says nothing about the noise: no standard errors, not 0.
+    through_two = least_squares(lambda p: design[[0, -1]] @ p - y[[0, -1]], [0.0, 0.0], jac=lambda p: design[[0, -1]])
+    assert all(np.isnan(list(_standard_errors(through_two, ("a", "b"), 2).values())))
+
+
+def test_a_direction_the_data_barely_pin_down_gets_its_large_standard_error_not_a_truncated_small_one() -> None:
+    # Two nearly equal columns (1e-9 apart): only their sum is well measured. Inverting JᵀJ squares the condition
+    # number (1e18, past float precision) and loses that direction, reporting both as precise; curve_fit's SVD of J
+    # keeps it. The covariance s²·(XᵀX)⁻¹ = s²·R⁻¹R⁻ᵀ from X = QR is accurate to about 1e-7 here.
+    rng = np.random.default_rng(1)
+    x = np.linspace(0, 1, 40)
+    design = np.column_stack([np.ones_like(x), x, x + 1e-9 * rng.normal(size=40)])
+    y = design @ [1.0, 1.0, 1.0] + rng.normal(0, 0.1, 40)
+    fit = least_squares(lambda p: design @ p - y, [0.0, 0.0, 0.0], jac=lambda p: design)
+    r_inverse = np.linalg.inv(np.linalg.qr(design, mode="r"))
+    analytic = np.sqrt(np.diag(r_inverse @ r_inverse.T) * np.sum(fit.fun ** 2) / (40 - 3))
+    errors = _standard_errors(fit, ("a", "b", "c"), 40)
+    assert [errors["a"], errors["b"], errors["c"]] == pytest.approx(analytic, rel=1e-3)
+    assert errors["b"] > 1e6  # the data cannot tell b from c (inverting JᵀJ says 0.02)
 
 
 def test_on_curves_that_follow_a_power_law_in_labels_the_power_law_wins() -> None:
@@ -106,10 +148,10 @@ def test_on_curves_that_follow_a_power_law_in_labels_the_power_law_wins() -> Non
 def test_an_interior_beta_star_is_found_when_rereading_is_cheap_and_limited_by_material() -> None:
     truth = [0.004, 0.002, 0.6, 0.5]  # a label costs 8 re-reads, and re-reads need material
     curves = _curves(lambda new, reread, labelled: growth_gain(truth, new, reread), cost=8, noise=0.0005)
-    best = beta_star(curves, fit_growth(curves), budget=40, cost=8, rounds=20)
+    best = experiment_optimal_beta(curves, fit_effort_experiment(curves), budget=40, cost=8, rounds=20)
     assert best.model_interior and 0 < best.model < 1
     with pytest.raises(ValueError, match="growth-model fit"):
-        beta_star(curves, fit_power_law(curves), budget=40, cost=8, rounds=20)
+        experiment_optimal_beta(curves, fit_power_law(curves), budget=40, cost=8, rounds=20)
 
 
 def test_held_out_betas_must_be_disjoint_from_the_fitted_ones_and_present() -> None:
@@ -119,4 +161,4 @@ def test_held_out_betas_must_be_disjoint_from_the_fitted_ones_and_present() -> N
     with pytest.raises(ValueError, match="no runs with beta"):
         heldout_comparison(curves, [0.1, 0.5], [0.3])
     with pytest.raises(ValueError, match="scale"):
-        fit_growth(curves, scale="logit")
+        fit_effort_experiment(curves, scale="logit")

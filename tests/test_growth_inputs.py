@@ -7,7 +7,8 @@ import warnings
 import numpy as np
 import pytest
 
-from curiolib.growth import closed_form, closed_form_optimal_beta, fit, material_limited_final, optimal_beta, simulate
+from curiolib.growth import (closed_form, closed_form_optimal_beta, fit_series, material_limited_final, optimal_beta,
+                             simulate)
 
 HUGE = 1e300  # finite, but α·E at this size is beyond float64's 1.8e308
 
@@ -63,12 +64,12 @@ def test_the_other_model_functions_refuse_an_overflow_naming_their_parameters(ca
 ])
 def test_fit_refuses_data_beyond_float64_instead_of_returning_nan(I, E, R) -> None:  # noqa: E741
     with pytest.raises(ValueError, match="overflow") as error:
-        fit(I, E, R)
+        fit_series(I, E, R)
     assert all(f"{name}=" in str(error.value) for name in ("I", "E", "R"))
 
 
 def test_a_prediction_that_overflows_is_refused() -> None:
-    result = fit(np.array([0, 1, 2.5, 3, 4.6, 5]), np.array([1, 2, 1, 3.0, 1]), np.array([2, 1, 1, 1.0, 2]))
+    result = fit_series(np.array([0, 1, 2.5, 3, 4.6, 5]), np.array([1, 2, 1, 3.0, 1]), np.array([2, 1, 1, 1.0, 2]))
     with pytest.raises(ValueError, match="overflow"):
         result.predict(0.0, np.full(10, 1e308), np.full(10, 1e308))
 
@@ -109,7 +110,7 @@ def test_closed_form_checks_its_parameters_as_simulate_does(kwargs, match) -> No
 
 
 def test_a_prediction_from_inputs_of_different_lengths_names_both() -> None:
-    result = fit(np.array([0, 1, 2.5, 3, 4.6, 5]), np.array([1, 2, 1, 3.0, 1]), np.array([2, 1, 1, 1.0, 2]))
+    result = fit_series(np.array([0, 1, 2.5, 3, 4.6, 5]), np.array([1, 2, 1, 3.0, 1]), np.array([2, 1, 1, 1.0, 2]))
     with pytest.raises(ValueError, match=r"E \(length 3\) and R \(length 4\)"):
         result.predict(0.0, np.ones(3), np.ones(4))
     np.testing.assert_allclose(result.predict(0.0, np.ones(3), 1.0), result.predict(0.0, np.ones(3), np.ones(3)))

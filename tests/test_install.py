@@ -23,8 +23,8 @@ from packaging.requirements import Requirement
 from packaging.version import Version
 
 from curiolib.course import notebook
-from curiolib.course.catalog import LESSONS, PROJECT_ROOT, find_lesson, repository_url, setup_cell_source
-from curiolib.course.harness import MissingExtraError, require_papermill
+from curiolib.classroom.catalog import LESSONS, PROJECT_ROOT, find_lesson, repository_url, setup_cell_source
+from curiolib.classroom.harness import MissingExtraError, require_papermill
 
 if sys.version_info >= (3, 11):
     import tomllib

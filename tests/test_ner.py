@@ -194,3 +194,62 @@ def test_paired_f1_bootstrap_gives_the_f1_difference_and_an_interval_around_it()
     assert 0 < paired_f1_bootstrap(gold, mixed, PREDICTED * 30)["difference"] < better["difference"]
     with pytest.raises(ValueError, match="samples"):
         paired_f1_bootstrap(gold, gold, gold, samples=5)
+
+
+# Two sentence kinds and, for each, a right and a wrong prediction with their (right, predicted, gold) entity counts.
+SENTENCES = [(GOLD[0], PREDICTED[0], (1, 2, 2)), (GOLD[1], PREDICTED[1], (1, 2, 1))]
+RIGHT_COUNTS = [(2, 2, 2), (1, 1, 1)]
+
+
+def _two_systems(sentences: int, seed: int) -> tuple[list, list, list, np.ndarray]:
+    """Random sentences, system a right on 80 % of them and b on 60 %, and the (a, b) counts written out by hand."""
+    rng = np.random.default_rng(seed)
+    gold, a, b, counts = [], [], [], []
+    for kind, a_right, b_right in zip(rng.integers(0, 2, sentences), rng.random(sentences) < 0.8,
+                                      rng.random(sentences) < 0.6):
+        truth, wrong, wrong_counts = SENTENCES[kind]
+        gold.append(truth)
+        a.append(truth if a_right else wrong)
+        b.append(truth if b_right else wrong)
+        counts.append((RIGHT_COUNTS[kind] if a_right else wrong_counts) + (RIGHT_COUNTS[kind] if b_right else
+                                                                             wrong_counts))
+    return gold, a, b, np.array(counts, dtype=float)
+
+
+def test_paired_f1_bootstrap_recomputes_f1_from_summed_counts_not_a_mean_of_sentence_f1s() -> None:
+    gold = [["B-PER"], ["B-LOC", "O", "B-ORG", "O", "B-PER"]]
+    a = [["B-PER"], ["O"] * 5]  # right on the one-entity sentence, silent on the three-entity one
+    b = [["O"], gold[1]]  # the reverse
+    # Pooled: a = 2·1 / (1 + 4) = 0.4, b = 2·3 / (3 + 4) = 6/7; a mean of per-sentence F1s says 0.5 for both.
+    result = paired_f1_bootstrap(gold, a, b, samples=100)
+    assert result["difference"] == pytest.approx(0.4 - 6 / 7)
+    assert result["difference"] == pytest.approx(entity_scores(gold, a)["f1"] - entity_scores(gold, b)["f1"])
+    assert result["low"] <= result["difference"] <= result["high"]
+    with pytest.raises(ValueError, match="at least 2 sentences"):
+        paired_f1_bootstrap(gold[:1], a[:1], b[:1])
+
+
+def test_paired_f1_bootstrap_agrees_with_a_percentile_bootstrap_written_out_with_other_draws() -> None:
+    gold, a, b, counts = _two_systems(100, seed=0)
+    result = paired_f1_bootstrap(gold, a, b, samples=10_000, seed=1)
+
+    def f1(summed: np.ndarray) -> np.ndarray:
+        return 2 * summed[..., 0] / (summed[..., 1] + summed[..., 2])
+
+    draws = np.random.default_rng(123).integers(0, len(gold), size=(10_000, len(gold)))
+    differences = f1(counts[draws, :3].sum(1)) - f1(counts[draws, 3:].sum(1))
+    assert result["difference"] == pytest.approx(f1(counts[:, :3].sum(0)) - f1(counts[:, 3:].sum(0)))
+    # Each 2.5 % quantile of 10,000 resamples is within about 0.002 of the true one: 0.01 is 5 standard errors.
+    assert result["low"] == pytest.approx(np.percentile(differences, 2.5), abs=0.01)
+    assert result["high"] == pytest.approx(np.percentile(differences, 97.5), abs=0.01)
+
+
+def test_paired_f1_bootstrap_interval_is_centred_shrinks_with_more_sentences_and_repeats_with_its_seed() -> None:
+    small, large = (paired_f1_bootstrap(*_two_systems(n, seed=2)[:3]) for n in (100, 400))
+    for result in (small, large):
+        below, above = result["difference"] - result["low"], result["high"] - result["difference"]
+        assert below > 0 and above > 0 and abs(above - below) < 0.25 * (above + below)
+    assert large["high"] - large["low"] < 0.7 * (small["high"] - small["low"])  # about half: 1/√4
+    gold, a, b, _ = _two_systems(100, seed=2)
+    assert paired_f1_bootstrap(gold, a, b, seed=5) == paired_f1_bootstrap(gold, a, b, seed=5)
+    assert paired_f1_bootstrap(gold, a, b, seed=5) != paired_f1_bootstrap(gold, a, b, seed=6)

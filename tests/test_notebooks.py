@@ -13,10 +13,11 @@ import sys
 from concurrent.futures import Future
 from pathlib import Path
 
+import nbformat
 import pytest
 from _background import after, process_env, started, submit
 
-from curiolib.course.catalog import PROJECT_ROOT, Lesson, available_lessons
+from curiolib.classroom.catalog import PROJECT_ROOT, Lesson, available_lessons
 
 pytestmark = pytest.mark.slow  # every test here executes lessons
 LESSONS = available_lessons()
@@ -161,3 +162,14 @@ def test_the_other_cpu_settings_really_change_the_kernels_a_lesson_runs_on() -> 
     if default.splitlines()[0].startswith("DEFAULT"):
         pytest.skip(f"this CPU runs torch's portable kernels already; nothing to switch: {default}")
     assert other.splitlines()[1] != default.splitlines()[1], (default, other)
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=[lesson.stem for lesson in LESSONS])
+def test_a_smoke_copy_shows_its_widgets_as_snapshots_not_as_a_repr(lesson: Lesson, background: dict) -> None:
+    # Reopened without a kernel, a live widget output is only `VBox(children=…)`: smoke copies are snapshotted too.
+    run, _ = background[f"smoke {lesson.stem}"].result()
+    assert run["ok"], run["error"]
+    copy = nbformat.read(run["output_path"], as_version=4)
+    live = [index for index, cell in enumerate(copy.cells) for output in cell.get("outputs", [])
+            if "application/vnd.jupyter.widget-view+json" in output.get("data", {})]
+    assert not live and "widgets" not in copy.metadata, f"cells {live} keep live widgets"

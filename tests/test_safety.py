@@ -20,11 +20,11 @@ import nbformat
 import pytest
 from _checks import needs_deck_assets
 
-import curiolib.course.catalog as catalog
-import curiolib.course.harness as harness
-from curiolib.course.catalog import NOTEBOOK_DIR, PROJECT_ROOT, find_lesson
-from curiolib.course.harness import run_notebook, table_cell, write_atomically, write_summary
-from curiolib.course.sweep import check_grid, run_folder_name, write_table
+import curiolib.classroom.catalog as catalog
+import curiolib.classroom.harness as harness
+from curiolib.classroom.catalog import NOTEBOOK_DIR, PROJECT_ROOT, find_lesson
+from curiolib.classroom.harness import run_notebook, table_cell, write_atomically, write_summary
+from curiolib.classroom.sweep import check_grid, run_folder_name, write_table
 
 LESSON_00 = find_lesson("00")
 
@@ -219,7 +219,7 @@ def test_a_text_that_reads_as_a_number_gets_its_own_folder_and_row() -> None:
 
 
 def test_values_that_differ_only_in_case_get_folders_apart_where_case_is_ignored() -> None:
-    from curiolib.course.sweep import run_folders
+    from curiolib.classroom.sweep import run_folders
 
     for grid in ({"data_source": ["sst2", "SST2"]}, {"x": [float("nan"), "NaN"]}):
         names = run_folders([{name: value} for name, values in grid.items() for value in values])
@@ -254,7 +254,7 @@ def test_a_folder_without_a_marker_says_how_to_reuse_an_older_curiolibs_output(t
 
 
 def test_the_sweep_table_shows_a_text_that_reads_as_a_number_in_quotes(tmp_path: Path) -> None:
-    from curiolib.course.sweep import SweepRun
+    from curiolib.classroom.sweep import SweepRun
 
     runs = [SweepRun({"n_points": 30}, tmp_path / "a", ok=True), SweepRun({"n_points": "30"}, tmp_path / "b")]
     csv_path, md_path = write_table(runs, ["n_points"], tmp_path)
@@ -319,8 +319,8 @@ def test_ctrl_c_stops_a_sweep_launching_and_writes_the_table_of_what_ended(tmp_p
 @needs_deck_assets
 def test_a_lesson_saved_with_widget_state_makes_a_deck_that_loads_nothing_from_a_cdn(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from curiolib.course.deck import build_deck, network_loads
-    from curiolib.course.snapshot import NOTE, WIDGET_STATE, WIDGET_VIEW
+    from curiolib.classroom.deck import build_deck, network_loads
+    from curiolib.classroom.snapshot import NOTE, WIDGET_STATE, WIDGET_VIEW
 
     # What JupyterLab saves after the explorer ran: the widget's view in the output, its state in the metadata.
     nb = nbformat.read(LESSON_00.path, as_version=4)

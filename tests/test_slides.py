@@ -16,11 +16,11 @@ from _checks import needs_deck_assets
 
 from curiolib.__main__ import main
 from curiolib.course import slides as rule
-from curiolib.course.catalog import NOTEBOOK_DIR, PROJECT_ROOT, find_lesson
-from curiolib.course.deck import ASSETS, build_deck, deck_name
-from curiolib.course.slides import (LONG_CELL_LINES, RISE_SETTINGS, TEACHERS_HEADING, is_plumbing, is_setup_cell,
+from curiolib.classroom.catalog import NOTEBOOK_DIR, PROJECT_ROOT, find_lesson
+from curiolib.classroom.deck import ASSETS, build_deck, deck_name
+from curiolib.classroom.slides import (LONG_CELL_LINES, RISE_SETTINGS, TEACHERS_HEADING, is_plumbing, is_setup_cell,
                                     slide_types)
-from curiolib.course.snapshot import NOTE
+from curiolib.classroom.snapshot import NOTE
 
 COMMITTED = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 CHROMEDRIVER = "/usr/bin/chromedriver"

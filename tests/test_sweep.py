@@ -10,8 +10,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from curiolib.course.catalog import find_lesson
-from curiolib.course.sweep import check_grid, grid_points, run_folder_name, sweep
+from curiolib.classroom.catalog import find_lesson
+from curiolib.classroom.sweep import check_grid, grid_points, run_folder_name, sweep
 
 
 def test_grid_points_cover_every_combination_first_parameter_slowest() -> None:

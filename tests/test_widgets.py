@@ -268,7 +268,7 @@ def test_a_snapshot_of_sliders_keeps_one_row_per_line_where_its_styles_are_strip
     # Lesson 01's explorer: two rows of three sliders over the figure. RISE renders the saved snapshot through
     # JupyterLab's sanitiser, which kept `display:flex` and dropped `flex-direction:column`: the column became one
     # row, "α 0.50β 0.50I0 0.00E 1.00R 2.00horizon 100". GitHub drops every style.
-    from curiolib.course.snapshot import render
+    from curiolib.classroom.snapshot import render
 
     states: dict = {}
     names = [("α", 0.5), ("β", 0.5), ("I0", 0.0), ("E", 1.0), ("R", 2.0)]

@@ -34,7 +34,7 @@ from datasets import DatasetDict
 from torch.utils.data import DataLoader
 from transformers import DataCollatorWithPadding
 
-from .._files import claim_output_dir, remove_own
+from .._files import claim_output_dir, remove_own, replace_folder, write_text_atomically
 from .._validation import check_choice, check_int, check_number
 from ..data.tokenize import tokenize_sentences
 from ..finetune.loop import TrainingConfig, TrainResult, evaluate, train
@@ -144,9 +144,8 @@ def _save_round(output_dir: Path, model: torch.nn.Module, state: dict) -> None:
     staging = output_dir / "model.tmp"
     shutil.rmtree(staging, ignore_errors=True)
     model.save_pretrained(staging)
-    shutil.rmtree(output_dir / "model", ignore_errors=True)
-    staging.rename(output_dir / "model")
-    (output_dir / STATE_FILE).write_text(json.dumps(state))
+    replace_folder(staging, output_dir / "model")  # the old model is deleted only once the new one is in place
+    write_text_atomically(output_dir / STATE_FILE, json.dumps(state))
 
 
 def round_training_set(earlier: list[int], new: list[int], replay: int | None,

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from .._validation import check_number
-from ..growth.learning_curves import fit_growth_to_run
+from ..growth.learning_curves import fit_active_learning_run
 from .loop import ActiveLearningRun
 
 
@@ -44,7 +44,7 @@ def growth_fit_table(runs: dict[str, list[ActiveLearningRun]], score: str = "acc
     """The growth model fitted to each strategy's mean curve: α, β with standard errors, R², and the verdict."""
     rows = []
     for strategy, strategy_runs in runs.items():
-        fitted = fit_growth_to_run(mean_curve(strategy_runs), score, capacity)
+        fitted = fit_active_learning_run(mean_curve(strategy_runs), score, capacity)
         rows.append({"strategy": strategy, "α": fitted.alpha, "α SE": fitted.alpha_se, "β": fitted.beta,
                      "β SE": fitted.beta_se, "R²": fitted.r_squared, "verdict": fitted.message})
     return pd.DataFrame(rows).set_index("strategy")

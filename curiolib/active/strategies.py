@@ -9,6 +9,8 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy.spatial.distance import cdist
+from scipy.stats import entropy as _entropy
 
 from .._validation import check_choice, check_int, check_number
 
@@ -23,16 +25,11 @@ def least_confidence(probabilities: np.ndarray) -> np.ndarray:
 
 
 def entropy(probabilities: np.ndarray) -> np.ndarray:
-    """Predictive entropy −Σ p log p (nats): largest where the model spreads its belief most evenly."""
-    p = np.clip(np.asarray(probabilities, dtype=float), 1e-12, 1.0)
-    return -(p * np.log(p)).sum(axis=1)
+    """Predictive entropy −Σ p log p (nats): largest where the model spreads its belief most evenly.
 
-
-
-def _distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Euclidean distances between the rows of a and of b, without an (n, m, d) intermediate."""
-    squared = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2 * a @ b.T
-    return np.sqrt(np.clip(squared, 0, None))
+    `scipy.stats.entropy` row by row, natural log, 0·log 0 taken as 0; it rescales a row that does not sum to 1.
+    """
+    return _entropy(np.asarray(probabilities, dtype=float), axis=1)
 
 
 
@@ -42,12 +39,12 @@ def farthest_first(candidates: np.ndarray, labelled: np.ndarray, k: int) -> np.n
     labelled = np.asarray(labelled, dtype=float).reshape(-1, candidates.shape[1])
     check_int("k", k, low=0, high=len(candidates))
     # With nothing labelled yet every distance is infinite, and argmax starts from the first candidate.
-    distance = _distances(candidates, labelled).min(axis=1) if len(labelled) else np.full(len(candidates), np.inf)
+    distance = cdist(candidates, labelled).min(axis=1) if len(labelled) else np.full(len(candidates), np.inf)
     picks: list[int] = []
     for _ in range(k):
         best = int(np.argmax(distance))
         picks.append(best)
-        distance = np.minimum(distance, _distances(candidates, candidates[best:best + 1])[:, 0])
+        distance = np.minimum(distance, cdist(candidates, candidates[best:best + 1])[:, 0])
         distance[picks] = -np.inf
     return np.array(picks, dtype=int)
 

@@ -9,7 +9,7 @@ import random
 import sys
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import PurePath
 from typing import Any
 
 #: The harness sets this to the JSON file that sits next to the executed notebook copy.
@@ -158,7 +158,7 @@ def version_warning() -> str | None:
 
 
 def setup_notebook(seed: int = 0, *, verbose: bool = True) -> NotebookEnv:
-    """The first cell of every notebook: quiet logs, seed everything, pick the device, say what was found.
+    """The first cell of every notebook: quiet logs, figures for a projector, a seed, the device, what was found.
 
     On Colab the cell installs curiolib before importing it (see `catalog.setup_cell_source`) and this
     call turns on Colab's widget manager.
@@ -167,47 +167,69 @@ def setup_notebook(seed: int = 0, *, verbose: bool = True) -> NotebookEnv:
     if colab:
         _enable_colab_widgets()
     quiet()
+    if importlib.util.find_spec("matplotlib") is not None:
+        from .._figures import projector_style, show_alt_text
+
+        projector_style()
+        show_alt_text()
     seed_everything(seed)
     device = pick_device()
     env = NotebookEnv(device=device, seed=int(seed), on_colab=colab)
     if verbose:
-        print(f"curiolib ready: {env}")
-        print("versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()))
+        say(f"curiolib ready: {env}")
+        say("versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()))
         warning = version_warning()
         if warning:
-            print(warning)
+            say(warning)
     return env
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """``value`` as JSON takes it: numpy and torch numbers and arrays as Python ones, paths as text, keys as text.
+
+    Dicts, lists and tuples are converted all the way down; anything else is returned as it is, for
+    `json.dumps` to refuse (`record`) or to write as its text (the benchmarks' results).
+    """
     if hasattr(value, "item") and callable(value.item) and getattr(value, "ndim", 0) == 0:
         return value.item()
     if hasattr(value, "tolist"):
         return value.tolist()
+    if isinstance(value, PurePath):
+        return str(value)
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     return value
+
+
+#: The most characters a printed line of a lesson holds: JupyterLab's output area, 813 px in a 1280-px window
+#: with the file browser open, fits about 104 of its monospace characters, and breaks a longer line mid-word.
+TEXT_WIDTH = 100
+
+
+def say(*parts: Any, sep: str = " ") -> None:
+    """`print`, with each line wrapped at spaces to `TEXT_WIDTH` characters (a continuation indented by two)."""
+    import textwrap
+
+    for line in sep.join(str(part) for part in parts).split("\n"):
+        indent = line[:len(line) - len(line.lstrip(" "))]
+        print(textwrap.fill(line, TEXT_WIDTH, subsequent_indent=indent + "  ", break_long_words=False,
+                            break_on_hyphens=False) if len(line) > TEXT_WIDTH else line)
 
 
 def record(name: str, value: Any) -> None:
     """Keep one of the notebook's key numbers; under the harness it goes to JSON next to the executed copy."""
+    from .._files import write_text_atomically
     from .._validation import check_text
 
     check_text("name", name)
-    value = _jsonable(value)
+    value = jsonable(value)
     json.dumps(value)  # fail here, in the cell that recorded it, if it cannot be saved
     _recorded[name] = value
     path = os.environ.get(RECORD_ENV)
     if path:  # through a temporary name: a full disk or Ctrl-C mid-write leaves the last whole record
-        target = Path(path)
-        partial = target.with_name(f"{target.name}.{os.getpid()}.writing")
-        try:
-            partial.write_text(json.dumps(_recorded, indent=2, sort_keys=True) + "\n")
-            os.replace(partial, target)
-        finally:
-            partial.unlink(missing_ok=True)
+        write_text_atomically(path, json.dumps(_recorded, indent=2, sort_keys=True) + "\n")
 
 
 def recorded() -> dict[str, Any]:

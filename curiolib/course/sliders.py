@@ -14,6 +14,8 @@ def slider_plot(draw: Callable[..., object], sliders: dict, *, figsize: tuple[fl
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
 
+    from .._figures import FIGURE_DPI, description
+
     # At its own size: stretched to the cell's width, a 540-px figure turned soft and fell below the sliders.
     image = widgets.Image(format="png", layout=widgets.Layout(align_self="flex-start", max_width="100%"))
 
@@ -22,8 +24,10 @@ def slider_plot(draw: Callable[..., object], sliders: dict, *, figsize: tuple[fl
         try:
             draw(ax, **{name: slider.value for name, slider in sliders.items()})
             buffer = io.BytesIO()
-            fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+            fig.savefig(buffer, format="png", dpi=FIGURE_DPI, bbox_inches="tight")
             image.value = buffer.getvalue()
+            # a widget image has no alt attribute: its tooltip (the title) is what a screen reader reads
+            image.tooltip = description(fig)
         finally:
             plt.close(fig)
 

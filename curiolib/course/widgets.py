@@ -101,7 +101,8 @@ def highlight_entities_html(text: str, entities: list[Entity], types: list[str] 
         parts.append(f"<mark style='background:{colour};padding:0 2px;border-radius:3px' "
                      f"title='{html.escape(entity.type)} {entity.score:.0%}'>"
                      f"{html.escape(text[entity.start:entity.end])}"
-                     f"<sub style='font-size:0.7em'> {html.escape(entity.type)}</sub></mark>")
+                     # the type on the line at 0.9em, not a 0.7em subscript: readable from a projector's back row
+                     f" <b style='font-size:0.9em'>{html.escape(entity.type)}</b></mark>")
         position = entity.end
     parts.append(html.escape(text[position:]))
     legend = " ".join(f"<mark style='background:{entity_colour(kind, types)};padding:0 4px'>{html.escape(kind)}</mark>"

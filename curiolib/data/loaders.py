@@ -9,7 +9,8 @@ from pathlib import Path
 from datasets import Dataset, DatasetDict
 
 from .features import SENTIMENT_LABELS, sentiment_features
-from .readers import TEXT_SUFFIXES, _parse_conll, ner_dataset, read_text_classification
+from .hub import hub_reachable
+from .readers import TEXT_SUFFIXES, parse_conll_file, ner_dataset, read_text_classification
 
 EMBEDDED_DIR = Path(__file__).resolve().parent / "embedded"
 DATA_ENV = "CURIOLIB_DATA"
@@ -106,9 +107,6 @@ def _standard_set_missing(name: str, data_dir: Path | None) -> FileNotFoundError
 
 
 def _from_hub(name: str, data_dir: Path | None):
-    # Imported here: curiolib.finetune brings torch and accelerate, which reading a data folder never needs.
-    from ..finetune.models import hub_reachable
-
     if not hub_reachable():
         raise _standard_set_missing(name, data_dir)
     from datasets import load_dataset
@@ -184,8 +182,8 @@ def load_ner(source: str | Path = "embedded", *, data_dir: str | Path | None = N
         if root and (root / "conll2003").is_dir():
             files = _split_files(root / "conll2003", {".txt"})
             types: dict = {}
-            sentences = {split: _parse_conll(file, token_column=0, tag_column=-1, delimiter=None, comment_prefix="#",
-                                             fix_iob=False, encoding="utf-8", types=types)
+            sentences = {split: parse_conll_file(file, token_column=0, tag_column=-1, delimiter=None,
+                                                 comment_prefix="#", fix_iob=False, encoding="utf-8", types=types)
                          for split, file in files.items()}
             return _say("ner", f"conll2003 from {root / 'conll2003'}", _ner_splits(sentences), verbose)
         hub = _from_hub("conll2003", root)
@@ -195,7 +193,7 @@ def load_ner(source: str | Path = "embedded", *, data_dir: str | Path | None = N
         return _say("ner", f"conll2003 from the hub ({HUB_IDS['conll2003']})", _ner_splits(sentences), verbose)
     path = _as_path("source", source, ["embedded", "conll2003"])
     types: dict = {}  # one spelling of each entity type across the files: "PER" in train, "Per" in dev is an error
-    parse = lambda file: _parse_conll(file, token_column=token_column, tag_column=tag_column,  # noqa: E731
+    parse = lambda file: parse_conll_file(file, token_column=token_column, tag_column=tag_column,  # noqa: E731
                                       delimiter=delimiter, comment_prefix=comment_prefix, fix_iob=fix_iob,
                                       encoding=encoding, types=types)
     files = _split_files(path, {".txt", ".conll", ".iob2", ".tsv"}) if path.is_dir() else {"train": path}

@@ -343,9 +343,10 @@ def _check_token(token: str, tag: str, path: Path, number: int, types: dict[str,
                          "case: they would be two entity types; write one spelling throughout")
 
 
-def _parse_conll(path: str | Path, *, token_column: int, tag_column: int, delimiter: str | None,
+def parse_conll_file(path: str | Path, *, token_column: int, tag_column: int, delimiter: str | None,
                  comment_prefix: str | None, fix_iob: bool, encoding: str,
                  types: dict[str, tuple[str, Path, int]]) -> list[tuple[list[str], list[str]]]:
+    """One CoNLL file's sentences as (tokens, tags) pairs, every surprise an error naming the file and line."""
     # ``types`` maps each entity type, case-folded, to its first spelling and line: shared across a folder's files.
     path = _check_file(Path(path), encoding)
     lines = [line.rstrip("\r\n") for line in _split_lines(_read_text(path, encoding))]
@@ -413,7 +414,7 @@ def parse_conll(path: str | Path, *, token_column: int = 0, tag_column: int = -1
     visible character (zero-width, control, combining marks alone), and an entity type with an invisible
     character or written in two cases ("PER", "per"), are errors naming the file and line.
     """
-    return _parse_conll(path, token_column=token_column, tag_column=tag_column, delimiter=delimiter,
+    return parse_conll_file(path, token_column=token_column, tag_column=tag_column, delimiter=delimiter,
                         comment_prefix=comment_prefix, fix_iob=fix_iob, encoding=encoding, types={})
 
 

@@ -14,7 +14,7 @@ from datasets import DatasetDict
 from transformers import DataCollatorWithPadding
 
 from .._files import claim_output_dir, remove_own
-from .._validation import check_choice, check_int
+from .._validation import check_int
 from ..data.tokenize import tokenize_sentences
 from ..finetune.inference import classify
 from ..finetune.loop import TrainingConfig, train
@@ -23,7 +23,6 @@ from ..tasks.sentiment import classification_metrics
 from .lora import DEFAULT_TARGETS, add_lora, count_parameters, freeze_encoder, save_adapter
 from .serving import OnnxClassifier, agreement, export_onnx, measure_latency, model_size_mb, quantize_int8
 
-METHODS = ("full", "lora", "frozen encoder", "distilled")
 BYTES_PER_FLOAT = 4
 
 
@@ -93,71 +92,116 @@ def measure_training_memory(model: torch.nn.Module, tokenizer, texts: list[str],
             "activations": sum(saved.values()) / 1e6}
 
 
-def fine_tune_with(method: str, data: DatasetDict, *, model_name: str = "minilm", rank: int = 8,
-                   epochs: int = 2, batch_size: int = 32, learning_rate: float | None = None,
-                   max_length: int = 64, seed: int = 0, time_budget_s: float | None = None,
-                   max_steps: int | None = None, output_dir: str | Path = "checkpoints/efficient",
-                   show_progress: bool = True, resume: bool = False, checkpoint_every: int | None = None,
-                   mixed_precision: str = "no", teacher: torch.nn.Module | None = None,
-                   student_layers: list[int] | None = None, temperature: float = 2.0,
-                   alpha: float = 0.5, lora_targets: tuple[str, ...] = DEFAULT_TARGETS,
-                   lora_alpha: float | None = None) -> MethodResult:
-    """Train one method on ``data`` (train, validation) with the shared loop and report what it cost.
+@dataclass
+class FineTuneSettings:
+    """What every method of lesson 06 trains with: the model, the budget, the loop's knobs and where it writes.
 
-    Learning rates default to what suits each method: LoRA and a lone head learn from a small, fresh set of
-    weights and want a larger step (1e-3) than full fine-tuning and distillation (1e-4). With ``resume=True``
+    ``learning_rate`` None takes each method's usual rate: LoRA and a lone head learn from a small, fresh set
+    of weights and want a larger step (1e-3) than full fine-tuning and distillation (1e-4). With ``resume``
     training goes on from the method's last checkpoint in ``output_dir`` (saved every ``checkpoint_every``
-    steps); ``mixed_precision`` ("fp16", "bf16") goes to the loop, for a GPU. ``"distilled"`` needs the
-    fine-tuned ``teacher``: the student keeps its ``student_layers`` (default every other one) and learns from
-    its soft targets (`curiolib.efficient.distill`, ``temperature`` and ``alpha``). LoRA adapts the Linear
-    layers named in ``lora_targets`` (`ALL_LINEAR` for every one) with scale ``lora_alpha`` (default 2·rank).
+    steps); ``mixed_precision`` ("fp16", "bf16") goes to the loop, for a GPU.
     """
-    check_choice("method", method, METHODS)
-    if method == "lora":
-        check_int("rank", rank, low=1)
-    if (method == "distilled") != (teacher is not None):
-        raise ValueError("method='distilled' needs teacher=<the fine-tuned model>, and only it takes a teacher")
-    name = method.replace(" ", "_") + (f"_r{rank}" if method == "lora" else "")
-    folder = Path(output_dir) / name
-    learning_rate = learning_rate or (1e-4 if method in ("full", "distilled") else 1e-3)
-    config = TrainingConfig(output_dir=str(folder / "run"), epochs=epochs, batch_size=batch_size,
-                            learning_rate=learning_rate, warmup_ratio=0.06, seed=seed, time_budget_s=time_budget_s,
-                            max_steps=max_steps, show_progress=show_progress, checkpoint_every=checkpoint_every,
-                            mixed_precision=mixed_precision)
+
+    model_name: str = "minilm"
+    epochs: int = 2
+    batch_size: int = 32
+    learning_rate: float | None = None
+    max_length: int = 64
+    seed: int = 0
+    time_budget_s: float | None = None
+    max_steps: int | None = None
+    output_dir: str | Path = "checkpoints/efficient"
+    show_progress: bool = True
+    resume: bool = False
+    checkpoint_every: int | None = None
+    mixed_precision: str = "no"
+
+
+def fine_tune_full(data: DatasetDict, settings: FineTuneSettings | None = None) -> MethodResult:
+    """Full fine-tuning: every weight of the pretrained model and its new head trained."""
+    settings = settings or FineTuneSettings()
+    tokenizer, model = _pretrained(data, settings)
+    return _train_and_measure("full", "full", model, tokenizer, data, settings)
+
+
+def fine_tune_lora(data: DatasetDict, settings: FineTuneSettings | None = None, *, rank: int = 8,
+                   targets: tuple[str, ...] = DEFAULT_TARGETS, scale: float | None = None) -> MethodResult:
+    """LoRA: the pretrained weights frozen, rank-``rank`` adapters on the ``targets`` layers (scale α = 2·rank)."""
+    check_int("rank", rank, low=1)
+    settings = settings or FineTuneSettings()
+    tokenizer, model = _pretrained(data, settings, name=f"lora_r{rank}")
+    model = add_lora(model, "sequence", r=rank, alpha=scale or 2 * rank, target_modules=tuple(targets))
+    return _train_and_measure("lora", f"lora_r{rank}", model, tokenizer, data, settings, rank=rank)
+
+
+def fine_tune_head(data: DatasetDict, settings: FineTuneSettings | None = None) -> MethodResult:
+    """The head alone (a linear probe): the encoder frozen, only the new classification head trained."""
+    settings = settings or FineTuneSettings()
+    tokenizer, model = _pretrained(data, settings, name="frozen_encoder")
+    return _train_and_measure("frozen encoder", "frozen_encoder", freeze_encoder(model), tokenizer, data, settings)
+
+
+def fine_tune_distilled(data: DatasetDict, teacher: torch.nn.Module, settings: FineTuneSettings | None = None, *,
+                        layers: list[int] | None = None, temperature: float = 2.0,
+                        alpha: float = 0.5) -> MethodResult:
+    """Distillation: a student cut from the fine-tuned ``teacher`` (its ``layers``, default every other one)
+    learns from the teacher's soft targets at ``temperature`` and the labels, weighted ``alpha`` (`distill`)."""
+    from ..finetune.models import load_tokenizer
+    from .distill import distillation_objective, student_from_teacher
+
+    settings = settings or FineTuneSettings()
+    _claim(settings, "distilled")
+    student = student_from_teacher(teacher, layers)
+    loss = distillation_objective(teacher, temperature=temperature, alpha=alpha)
+    return _train_and_measure("distilled", "distilled", student, load_tokenizer(settings.model_name), data, settings,
+                              compute_loss=loss)
+
+
+#: Each method of `METHODS` and the function that trains it (`benchmarks/efficient.py` runs them by name).
+FINE_TUNERS = {"full": fine_tune_full, "lora": fine_tune_lora, "frozen encoder": fine_tune_head,
+               "distilled": fine_tune_distilled}
+METHODS = tuple(FINE_TUNERS)
+
+
+
+def _claim(settings: FineTuneSettings, name: str) -> Path:
+    folder = Path(settings.output_dir) / name
     claim_output_dir(folder)  # before any work: a folder of someone else's is refused, not cleared
-    if not resume:
+    if not settings.resume:
         remove_own(folder, ["run", "model", "adapter"])
-    label_names = data["train"].features["label"].names
-    if method == "distilled":  # the student is cut from the teacher: only the tokenizer is needed here
-        from ..finetune.models import load_tokenizer
+    return folder
 
-        tokenizer, model = load_tokenizer(model_name), None
-    else:
-        tokenizer, model = load_model_for_task(model_name, "sequence", label_names, seed=seed)
-    compute_loss = None
-    if method == "lora":
-        model = add_lora(model, "sequence", r=rank, alpha=lora_alpha or 2 * rank,
-                         target_modules=tuple(lora_targets))
-    elif method == "frozen encoder":
-        model = freeze_encoder(model)
-    elif method == "distilled":
-        from .distill import distillation_objective, student_from_teacher
 
-        model = student_from_teacher(teacher, student_layers)
-        compute_loss = distillation_objective(teacher, temperature=temperature, alpha=alpha)
+def _pretrained(data: DatasetDict, settings: FineTuneSettings, name: str = "full"):
+    _claim(settings, name)
+    return load_model_for_task(settings.model_name, "sequence", data["train"].features["label"].names,
+                               seed=settings.seed)
+
+
+def _train_and_measure(method: str, name: str, model: torch.nn.Module, tokenizer, data: DatasetDict,
+                       settings: FineTuneSettings, *, rank: int | None = None, compute_loss=None) -> MethodResult:
+    """The shared part: tokenize, train with the loop, save (an adapter for LoRA), and report what it cost."""
+    folder = Path(settings.output_dir) / name
+    learning_rate = settings.learning_rate or (1e-4 if method in ("full", "distilled") else 1e-3)
+    config = TrainingConfig(output_dir=str(folder / "run"), epochs=settings.epochs, batch_size=settings.batch_size,
+                            learning_rate=learning_rate, warmup_ratio=0.06, seed=settings.seed,
+                            time_budget_s=settings.time_budget_s, max_steps=settings.max_steps,
+                            show_progress=settings.show_progress, checkpoint_every=settings.checkpoint_every,
+                            mixed_precision=settings.mixed_precision)
     trainable, total = count_parameters(model)
-    train_set = tokenize_sentences(data["train"], tokenizer, max_length=max_length)
-    validation_set = tokenize_sentences(data["validation"], tokenizer, max_length=max_length)
+    train_set = tokenize_sentences(data["train"], tokenizer, max_length=settings.max_length)
+    validation_set = tokenize_sentences(data["validation"], tokenizer, max_length=settings.max_length)
     result = train(model, train_set, validation_set, collator=DataCollatorWithPadding(tokenizer),
-                   compute_metrics=classification_metrics, config=config, resume=resume, compute_loss=compute_loss)
+                   compute_metrics=classification_metrics, config=config, resume=settings.resume,
+                   compute_loss=compute_loss)
     if method == "lora":
         saved = model_size_mb(save_adapter(model, folder / "adapter"))
     else:
         model.save_pretrained(folder / "model")
         tokenizer.save_pretrained(folder / "model")  # a saved model must load on its own
         saved = model_size_mb(folder / "model")
-    return MethodResult(method, rank if method == "lora" else None, result.final_metrics["accuracy"], trainable,
-                        total, result.train_seconds, result.train_examples_per_s, saved, model)
+    return MethodResult(method, rank, result.final_metrics["accuracy"], trainable, total, result.train_seconds,
+                        result.train_examples_per_s, saved, model)
 
 
 def compare_serving(model: torch.nn.Module, tokenizer, texts: list[str], labels: list[int], *,

@@ -12,9 +12,7 @@ from __future__ import annotations
 import copy
 import io
 import json
-import os
 import time
-import uuid
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +20,8 @@ from types import SimpleNamespace
 
 import numpy as np
 import torch
+
+from .._files import writing_atomically
 
 ONNX_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 # Keys of the ONNX file's metadata_props: the label of each logit, as the model's config names them (an ONNX
@@ -146,8 +146,8 @@ def export_onnx(model: torch.nn.Module, tokenizer, path: str | Path, *, opset: i
     axes = ({name: {0: "batch", 1: "length"} for name in names}
             | {"logits": {0: "batch", 1: "length"} if per_token else {0: "batch"}})
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.partial")
-    try:
+    # Written under a temporary name: a reader never finds half a model under the final name.
+    with writing_atomically(path) as partial:
         with torch.no_grad(), warnings.catch_warnings():
             # The tracer warns about Python branches on shapes inside transformers' attention masking; the exported
             # graph is checked against the float model on varied lengths in the tests, so they are noise here.
@@ -160,9 +160,6 @@ def export_onnx(model: torch.nn.Module, tokenizer, path: str | Path, *, opset: i
         metadata = {LABELS_KEY: json.dumps(labels)} if labels is not None else {}
         onnx.helper.set_model_props(exported, _metadata(exported) | metadata)
         onnx.save(exported, str(partial))
-        os.replace(partial, path)  # a reader never finds half a model under the final name
-    finally:
-        partial.unlink(missing_ok=True)
     return path
 
 
@@ -205,26 +202,24 @@ def quantize_onnx(path: str | Path, output: str | Path | None = None, *, per_cha
     # The quantizer's MatMul for a Gemm is named after it: both names, so either onnxruntime's way keeps it float.
     excluded = [name for name in names if any(key in name for key in keep_float)] + head + [f"{name}_MatMul"
                                                                                          for name in head]
-    partial = output.with_name(f".{output.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.partial")
     root = logging.getLogger()
     level = root.level
     # onnxruntime logs a suggestion to pre-process (shape inference, graph fusion) on every call; the
     # measured model is quantised without it, and the lesson's output should not say otherwise.
     root.setLevel(logging.ERROR)
-    try:
-        quantize_dynamic(path, partial, op_types_to_quantize=["MatMul"], per_channel=per_channel,
-                         reduce_range=reduce_range, weight_type=QuantType.QInt8, nodes_to_exclude=excluded)
-        # The labels (and export_onnx's mark) go with the weights; onnxruntime keeps them today, and is not
-        # obliged to.
-        carried = {key: value for key, value in _metadata(source).items() if key == LABELS_KEY}
-        quantized = onnx.load(str(partial), load_external_data=False)
-        if any(_metadata(quantized).get(key) != value for key, value in carried.items()):
-            onnx.helper.set_model_props(quantized, _metadata(quantized) | carried)
-            onnx.save(quantized, str(partial))
-        os.replace(partial, output)  # a reader never finds half a model under the final name
+    try:  # under a temporary name: a reader never finds half a model under the final name
+        with writing_atomically(output) as partial:
+            quantize_dynamic(path, partial, op_types_to_quantize=["MatMul"], per_channel=per_channel,
+                             reduce_range=reduce_range, weight_type=QuantType.QInt8, nodes_to_exclude=excluded)
+            # The labels (and export_onnx's mark) go with the weights; onnxruntime keeps them today, and is not
+            # obliged to.
+            carried = {key: value for key, value in _metadata(source).items() if key == LABELS_KEY}
+            quantized = onnx.load(str(partial), load_external_data=False)
+            if any(_metadata(quantized).get(key) != value for key, value in carried.items()):
+                onnx.helper.set_model_props(quantized, _metadata(quantized) | carried)
+                onnx.save(quantized, str(partial))
     finally:
         root.setLevel(level)
-        partial.unlink(missing_ok=True)
     return output
 
 

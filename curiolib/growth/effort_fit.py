@@ -22,7 +22,7 @@ import pandas as pd
 from scipy.optimize import least_squares
 
 from .._validation import check_choice
-from .experiment import SCALES, effort_schedule
+from .experiment import EXPERIMENT_SCALES, effort_schedule
 
 GROWTH_PARAMETERS = ("per_new_example", "per_reread", "capacity", "reflection_limit")
 POWER_LAW_PARAMETERS = ("ceiling", "exponent")
@@ -47,8 +47,12 @@ def power_law_gain(params: np.ndarray | list[float], labelled: np.ndarray) -> np
 
 
 @dataclass(frozen=True)
-class CurveFit:
-    """A fitted learning-curve model: its parameters, their standard errors and the fit's RMSE."""
+class EffortFit:
+    """A learning-curve model fitted to lesson 07's effort experiment: its parameters, their errors, its RMSE.
+
+    What `fit_effort_experiment` (the growth model in effort units) and `fit_power_law` (its peer) return; a fit
+    to one I, E, R series is a `SeriesFit`.
+    """
 
     model: str  # "growth" or "power law"
     params: dict[str, float]
@@ -67,7 +71,7 @@ class CurveFit:
 
 def with_gain(curves: pd.DataFrame, scale: str = "log_likelihood") -> pd.DataFrame:
     """``curves`` with a ``gain`` column: knowledge on ``scale`` minus the run's own round-0 value."""
-    check_choice("scale", scale, SCALES)
+    check_choice("scale", scale, EXPERIMENT_SCALES)
     missing = {"beta", "seed", "round", "new", "reread", "labelled", scale} - set(curves.columns)
     if missing:
         raise ValueError(f"curves lack the columns {sorted(missing)} (use run_effort_experiment's table)")
@@ -81,25 +85,33 @@ def _runs(curves: pd.DataFrame):
 
 
 def _standard_errors(result, names: tuple[str, ...], points: int) -> dict[str, float]:
-    """cov = s²·(JᵀJ)⁻¹ at the optimum; NaN for a parameter the fit cannot pin down.
+    """Standard errors from scipy's covariance of a least-squares fit (curve_fit's); NaN where it is undefined.
 
-    A parameter whose column of the Jacobian is zero (e.g. a limit that never binds) has no effect on the
-    fit near the estimate: any value nearby fits as well, so its standard error is undefined, not zero.
+    curve_fit's covariance is s²·(JᵀJ)⁺ at the optimum, s² = Σresidual² / (points − parameters), the pseudo-inverse
+    taken from the SVD of J without the singular values below eps·max(J.shape)·s₀ (inverting JᵀJ instead squares
+    J's condition number and can drop a direction the data barely pin down, reporting it as precise). scipy
+    computes it only inside curve_fit, which would replace the several starts of bounded `least_squares` here and
+    raises on a start that does not converge, so it is computed the same way from the best start's result
+    (tests/test_growth_experiment.py holds it to curve_fit's). NaN where curve_fit says 0: a parameter whose column
+    of the Jacobian is zero (e.g. a limit that never binds) has no effect on the fit near the estimate, so any value
+    nearby fits as well, and its standard error is undefined, not zero. NaN for all where curve_fit says inf: no
+    points beyond the parameters to estimate the noise from.
     """
-    dof = max(points - len(names), 1)
-    s2 = 2 * result.cost / dof
+    errors = dict.fromkeys(names, float("nan"))
+    dof = points - len(names)
     columns = np.linalg.norm(result.jac, axis=0)
     free = columns > 1e-8 * max(float(columns.max()), 1e-300)
-    errors = dict.fromkeys(names, float("nan"))
-    if free.any():
-        jac = result.jac[:, free]
-        cov = np.linalg.pinv(jac.T @ jac) * s2
-        for i, name in enumerate(n for n, keep in zip(names, free) if keep):
-            errors[name] = float(np.sqrt(max(cov[i, i], 0.0)))
+    if dof <= 0 or not free.any():
+        return errors
+    _, singular, vt = np.linalg.svd(result.jac[:, free], full_matrices=False)
+    keep = singular > np.finfo(float).eps * max(result.jac.shape) * singular[0]
+    cov = (vt[keep].T / singular[keep] ** 2) @ vt[keep] * (2 * result.cost / dof)
+    for name, variance in zip([name for name, pinned in zip(names, free) if pinned], np.diag(cov)):
+        errors[name] = float(np.sqrt(max(variance, 0.0)))
     return errors
 
 
-def fit_growth(curves: pd.DataFrame, scale: str = "log_likelihood") -> CurveFit:
+def fit_effort_experiment(curves: pd.DataFrame, scale: str = "log_likelihood") -> EffortFit:
     """Fit e, r, K, ρ by bounded least squares to every round of every run in ``curves``."""
     curves = with_gain(curves, scale)
     runs = _runs(curves)
@@ -123,11 +135,11 @@ def fit_growth(curves: pd.DataFrame, scale: str = "log_likelihood") -> CurveFit:
             if best is None or result.cost < best.cost:
                 best = result
     rmse = float(np.sqrt(2 * best.cost / len(observed)))
-    return CurveFit("growth", dict(zip(GROWTH_PARAMETERS, map(float, best.x))),
-                    _standard_errors(best, GROWTH_PARAMETERS, len(observed)), rmse, len(observed))
+    return EffortFit("growth", dict(zip(GROWTH_PARAMETERS, map(float, best.x))),
+                     _standard_errors(best, GROWTH_PARAMETERS, len(observed)), rmse, len(observed))
 
 
-def fit_power_law(curves: pd.DataFrame, scale: str = "log_likelihood") -> CurveFit:
+def fit_power_law(curves: pd.DataFrame, scale: str = "log_likelihood") -> EffortFit:
     """Fit A and γ of the power law in labels seen to every round of every run in ``curves``."""
     curves = with_gain(curves, scale)
     rows = curves[curves["round"] > 0]
@@ -140,8 +152,8 @@ def fit_power_law(curves: pd.DataFrame, scale: str = "log_likelihood") -> CurveF
         if best is None or result.cost < best.cost:
             best = result
     rmse = float(np.sqrt(2 * best.cost / len(observed)))
-    return CurveFit("power law", dict(zip(POWER_LAW_PARAMETERS, map(float, best.x))),
-                    _standard_errors(best, POWER_LAW_PARAMETERS, len(observed)), rmse, len(observed))
+    return EffortFit("power law", dict(zip(POWER_LAW_PARAMETERS, map(float, best.x))),
+                     _standard_errors(best, POWER_LAW_PARAMETERS, len(observed)), rmse, len(observed))
 
 
 def heldout_comparison(curves: pd.DataFrame, fit_betas: list[float], heldout_betas: list[float], *,
@@ -160,7 +172,7 @@ def heldout_comparison(curves: pd.DataFrame, fit_betas: list[float], heldout_bet
         raise ValueError(f"no runs with beta in {sorted(absent)}; the curves hold {sorted(set(curves['beta']))}")
     rows = []
     for seed, runs in curves.groupby("seed"):
-        fitted = {fit.model: fit for fit in (fit_growth(runs[runs["beta"].isin(fit_betas)], scale),
+        fitted = {fit.model: fit for fit in (fit_effort_experiment(runs[runs["beta"].isin(fit_betas)], scale),
                                              fit_power_law(runs[runs["beta"].isin(fit_betas)], scale))}
         held = _runs(runs[runs["beta"].isin(heldout_betas)])
         row = {"seed": seed}
@@ -188,8 +200,12 @@ def seed_interval(values, confidence: float = 0.95) -> tuple[float, float, float
 
 
 @dataclass(frozen=True)
-class BetaStar:
-    """The share of exploration that maximises the final knowledge, measured and as the fitted model predicts."""
+class ExperimentOptimalBeta:
+    """The share of exploration that maximises the final knowledge in lesson 07's effort experiment.
+
+    Measured on the runs, and as their fit (`fit_effort_experiment`) predicts; the plain model's own optimum,
+    under material-limited reflection, is `OptimalBeta` (`optimal_beta`).
+    """
 
     measured: float
     measured_interior: bool  # the best measured β beats both ends of the range tried
@@ -205,11 +221,11 @@ class BetaStar:
         return bool(self.lead[1] > 0)
 
 
-def beta_star(curves: pd.DataFrame, fitted: CurveFit, *, budget: float, cost: float, rounds: int,
-              scale: str = "log_likelihood", resolution: int = 201) -> BetaStar:
+def experiment_optimal_beta(curves: pd.DataFrame, fitted: EffortFit, *, budget: float, cost: float, rounds: int,
+                            scale: str = "log_likelihood", resolution: int = 201) -> ExperimentOptimalBeta:
     """β* from the runs (mean final gain over seeds, parabolic interpolation at the best β) and from the model."""
     if fitted.model != "growth":
-        raise ValueError("beta_star needs a growth-model fit (a power law in labels has no β)")
+        raise ValueError("experiment_optimal_beta needs a growth-model fit (a power law in labels has no β)")
     curves = with_gain(curves, scale)
     finals = curves[curves["round"] == rounds].pivot_table(index="seed", columns="beta", values="gain")
     if finals.empty:
@@ -231,6 +247,7 @@ def beta_star(curves: pd.DataFrame, fitted: CurveFit, *, budget: float, cost: fl
     runner_up = ranked[-2] if len(ranked) > 1 else ranked[-1]
     # The same seed's runs share their labels' order, so best and runner-up are compared seed by seed.
     lead = seed_interval((finals[ranked[-1]] - finals[runner_up]).dropna().to_numpy())
-    return BetaStar(measured=measured, measured_interior=bool(0 < best < len(betas) - 1),
-                    model=float(grid[top]), model_interior=bool(predicted[top] > max(predicted[0], predicted[-1])),
-                    best_tried=float(ranked[-1]), next_tried=float(runner_up), lead=lead)
+    return ExperimentOptimalBeta(measured=measured, measured_interior=bool(0 < best < len(betas) - 1),
+                                 model=float(grid[top]),
+                                 model_interior=bool(predicted[top] > max(predicted[0], predicted[-1])),
+                                 best_tried=float(ranked[-1]), next_tried=float(runner_up), lead=lead)

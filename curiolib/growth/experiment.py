@@ -8,7 +8,7 @@ Runs differ in β and seed, so E and R are set by the design rather than moving 
 The learner is a logistic-regression head on the embedded encoder's frozen mean-pooled sentence vectors,
 trained by SGD one example-pass at a time: one unit of effort is one gradient step on one example. It is
 cheap enough to run every β on several seeds in a lesson. Knowledge I(t) is measured on the validation
-split after every round (`SCALES`).
+split after every round (`EXPERIMENT_SCALES`).
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ import pandas as pd
 from .._validation import check_int, check_number
 
 #: How knowledge is measured after each round; "log_likelihood" is the default (see `knowledge`).
-SCALES = ("log_likelihood", "accuracy")
+EXPERIMENT_SCALES = ("log_likelihood", "accuracy")
 
 
 def effort_schedule(beta: float, budget: float, cost: float, rounds: int) -> tuple[np.ndarray, np.ndarray]:
@@ -69,7 +69,7 @@ class ProbeLearner:
 
 
 def knowledge(learner: ProbeLearner, features: np.ndarray, labels: np.ndarray) -> dict[str, float]:
-    """The learner's knowledge on held-out data, on each of `SCALES`.
+    """The learner's knowledge on held-out data, on each of `EXPERIMENT_SCALES`.
 
     The mean log-likelihood of the true labels is the default scale because its per-round changes add up
     (it is a sum over examples of log-probabilities) and it moves with every step, where accuracy moves in

@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 
 from .._validation import check_choice, check_int, check_number
-from .model import GrowthFit, fit
+from .model import SeriesFit, fit_series
 
-SCORES = ("accuracy", "log_error")
+RUN_SCORES = ("accuracy", "log_error")
 #: E and R are fitted in hundreds of examples, so α reads as knowledge per hundred examples.
 EFFORT_UNIT = 100
 
@@ -20,7 +20,7 @@ def effort(history: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 
 def growth_score(accuracy: np.ndarray, score: str = "accuracy") -> np.ndarray:
     """Knowledge I from accuracy: the accuracy itself, or −log(1 − accuracy), which does not saturate at 1."""
-    check_choice("score", score, SCORES)
+    check_choice("score", score, RUN_SCORES)
     accuracy = np.asarray(accuracy, dtype=float)
     return accuracy if score == "accuracy" else -np.log(np.clip(1.0 - accuracy, 1e-6, None))
 
@@ -34,7 +34,8 @@ def check_rounds_for_growth_fit(rounds: int) -> int:
     return rounds
 
 
-def fit_growth_to_run(history: pd.DataFrame, score: str = "accuracy", capacity: float | None = None) -> GrowthFit:
+def fit_active_learning_run(history: pd.DataFrame, score: str = "accuracy",
+                            capacity: float | None = None) -> SeriesFit:
     """Fit I(t+1) = I(t) + α(βE + (1−β)R) to a run: I from accuracy, E new examples, R extra passes per round.
 
     With ``capacity=K`` the fitted model is the growth lesson's saturating one, ΔI = α(βE + (1−β)R)·(1 − I/K):
@@ -49,10 +50,10 @@ def fit_growth_to_run(history: pd.DataFrame, score: str = "accuracy", capacity: 
         check_number("capacity", capacity, low=float(I.max()), low_inclusive=False)
         increments = np.diff(I) / (1 - I[:-1] / capacity)
         I = np.concatenate([[I[0]], I[0] + np.cumsum(increments)])  # noqa: E741
-    return fit(I, E, R)
+    return fit_series(I, E, R)
 
 
-def predicted_curve(fitted: GrowthFit, I0: float, E: np.ndarray, R: np.ndarray,
+def predicted_curve(fitted: SeriesFit, I0: float, E: np.ndarray, R: np.ndarray,
                     capacity: float | None = None) -> np.ndarray:
     """The trajectory a fit draws from I0: linear, or slowed by (1 − I/K) when it was fitted with a capacity K."""
     if capacity is None:

@@ -186,8 +186,12 @@ def closed_form(I0: float, alpha: float, beta: float, E: float, R: float, t: np.
 # --------------------------------------------------------------------------- fitting
 
 @dataclass(frozen=True)
-class GrowthFit:
-    """α and β recovered from a trajectory, their standard errors, and whether the data can tell β at all."""
+class SeriesFit:
+    """α and β recovered from one I, E, R series, their standard errors, and whether the data can tell β at all.
+
+    What `fit_series` (a simulated or measured trajectory, lesson 01) and `fit_active_learning_run` (lesson 05)
+    return; lesson 07's effort experiment is fitted by `fit_effort_experiment` instead (an `EffortFit`).
+    """
 
     alpha: float
     beta: float
@@ -216,7 +220,7 @@ class GrowthFit:
         return predicted
 
 
-def fit(I: np.ndarray, E: Input, R: Input, *, max_condition: float = 1e6) -> GrowthFit:  # noqa: E741
+def fit_series(I: np.ndarray, E: Input, R: Input, *, max_condition: float = 1e6) -> SeriesFit:  # noqa: E741
     """Least squares on ΔI(t) = a·E(t) + b·R(t), then α = a + b and β = a/(a + b) (delta-method errors).
 
     The errors assume independent noise on each increment ΔI. A fitted b < 0 (or a < 0) gives β outside
@@ -238,19 +242,20 @@ def fit(I: np.ndarray, E: Input, R: Input, *, max_condition: float = 1e6) -> Gro
     lost = [name for name, values, square in zip(("ΔI", "E", "R"), (increments, exploration, reflection), squares)
             if not np.isfinite(square) or (square == 0 and values.any())]
     if lost:
-        raise _overflow_error(f"fit overflowed squaring {' and '.join(lost)}", I=I, E=exploration, R=reflection)
+        raise _overflow_error(f"fit_series overflowed squaring {' and '.join(lost)}", I=I, E=exploration,
+                              R=reflection)
     with np.errstate(all="ignore"):
         result = _least_squares(increments, exploration, reflection, max_condition)
     # NaN is the honest answer where E and R are zero throughout (nothing to estimate); elsewhere it is an overflow.
     estimates = ([result.a, result.b, result.alpha, result.alpha_se, result.beta, result.beta_se, result.residual_std]
                  if result.identifiable else [result.residual_std])
     if (exploration.any() or reflection.any()) and not np.isfinite(estimates).all():
-        raise _overflow_error("fit overflowed", I=I, E=exploration, R=reflection)
+        raise _overflow_error("fit_series overflowed", I=I, E=exploration, R=reflection)
     return result
 
 
 def _least_squares(increments: np.ndarray, exploration: np.ndarray, reflection: np.ndarray,
-                   max_condition: float) -> GrowthFit:
+                   max_condition: float) -> SeriesFit:
     steps = len(increments)
     design = np.column_stack([exploration, reflection])
     scale = np.linalg.norm(design, axis=0)
@@ -266,7 +271,7 @@ def _least_squares(increments: np.ndarray, exploration: np.ndarray, reflection: 
     common = dict(a=float(a), b=float(b), residual_std=float(np.sqrt(sigma2)),
                   r_squared=_r_squared(increments, residuals))
     if alpha == 0:
-        return GrowthFit(alpha=0.0, beta=np.nan, alpha_se=alpha_se, beta_se=np.nan, identifiable=False,
+        return SeriesFit(alpha=0.0, beta=np.nan, alpha_se=alpha_se, beta_se=np.nan, identifiable=False,
                          message="α = 0: no growth, so there is no share β to identify", **common)
     gradient = np.array([b, -a]) / alpha**2  # ∂β/∂a, ∂β/∂b
     beta = a / alpha
@@ -274,7 +279,7 @@ def _least_squares(increments: np.ndarray, exploration: np.ndarray, reflection: 
     if not 0 <= beta <= 1 or alpha < 0:
         message = (f"the best fit has a = αβ = {a:.3g}, b = α(1−β) = {b:.3g}: β = {beta:.3g} lies outside "
                    "[0, 1] (or α < 0), so the linear model does not describe these data well")
-    return GrowthFit(alpha=float(alpha), beta=float(beta), alpha_se=alpha_se,
+    return SeriesFit(alpha=float(alpha), beta=float(beta), alpha_se=alpha_se,
                      beta_se=float(np.sqrt(gradient @ covariance @ gradient)), identifiable=True,
                      message=message, **common)
 
@@ -284,11 +289,11 @@ def _r_squared(increments: np.ndarray, residuals: np.ndarray) -> float:
     return float(1 - (residuals @ residuals) / total) if total > 0 else float("nan")
 
 
-def _not_identifiable(increments: np.ndarray, E: np.ndarray, R: np.ndarray) -> GrowthFit:
+def _not_identifiable(increments: np.ndarray, E: np.ndarray, R: np.ndarray) -> SeriesFit:
     """The fit when E and R carry one direction only: estimate the one combination the data hold."""
     nothing = dict(a=np.nan, b=np.nan, r_squared=np.nan, identifiable=False, beta=np.nan, beta_se=np.nan)
     if not E.any() and not R.any():
-        return GrowthFit(alpha=np.nan, alpha_se=np.nan, residual_std=np.nan, **nothing,
+        return SeriesFit(alpha=np.nan, alpha_se=np.nan, residual_std=np.nan, **nothing,
                          message="E and R are zero throughout: the data say nothing about α or β")
     # ΔI = c·x along the one input direction x; c is what the data identify.
     if not R.any():
@@ -308,14 +313,17 @@ def _not_identifiable(increments: np.ndarray, E: np.ndarray, R: np.ndarray) -> G
         alpha, alpha_se = c, c_se
     message = (f"β cannot be identified: {why}, so the data only show {combination} = {c:.4g} ± {c_se:.2g}. "
                "Vary E and R independently to identify β.")
-    return GrowthFit(alpha=alpha, alpha_se=alpha_se, residual_std=residual_std, message=message, **nothing)
+    return SeriesFit(alpha=alpha, alpha_se=alpha_se, residual_std=residual_std, message=message, **nothing)
 
 
 # --------------------------------------------------------------------------- the optimal share β*
 
 @dataclass(frozen=True)
 class OptimalBeta:
-    """The share of exploration that maximises I(T) under material-limited reflection."""
+    """The model's share of exploration that maximises I(T) under material-limited reflection (`optimal_beta`).
+
+    The share measured in lesson 07's effort experiment is `ExperimentOptimalBeta`.
+    """
 
     numeric: float  # argmax of I(T) over a fine β grid, by simulation
     closed_form: float | None  # exact β* of the discrete model (constant inputs only)

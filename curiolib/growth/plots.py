@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .model import GrowthFit, OptimalBeta, Trajectory, simulate
+from .._figures import describe
+from .model import SeriesFit, OptimalBeta, Trajectory, simulate
 
 #: The loop's four stages, each with what it means in the growth model.
 GROWTH_STAGES = (("acquire", "explore: new material\n(E)"), ("practise", "use what was\nacquired"),
@@ -24,7 +25,7 @@ def plot_curiosity_loop(stages: tuple[tuple[str, str], ...] = GROWTH_STAGES, cen
                 bbox={"boxstyle": "round,pad=0.5", "fc": "#e8f0fe", "ec": "#4a6fa5"})
         above = y > 0.5  # the top stage's note goes above its box, the others' below: away from the arrows
         ax.text(x, y + (0.16 if above else -0.16), meaning, ha="center", va="bottom" if above else "top",
-                fontsize=8.5, color="#333")
+                fontsize=10, color="#333")
     for start, end in zip(points, np.roll(points, -1, axis=0)):
         ax.annotate("", xy=start + 0.66 * (end - start), xytext=start + 0.34 * (end - start),
                     arrowprops={"arrowstyle": "-|>", "lw": 1.8, "color": "#4a6fa5",
@@ -32,6 +33,8 @@ def plot_curiosity_loop(stages: tuple[tuple[str, str], ...] = GROWTH_STAGES, cen
     ax.text(0, 0, centre, ha="center", va="center", fontsize=10, style="italic")
     ax.set(xlim=(-1.6, 1.6), ylim=(-1.5, 1.5), aspect="equal")
     ax.axis("off")
+    describe(ax, "The curiosity loop: four stages in a cycle, " + ", then ".join(
+        f"{stage} ({' '.join(meaning.split())})" for stage, meaning in stages) + f", around {centre}.")
     return ax
 
 
@@ -44,7 +47,7 @@ def plot_trajectories(trajectories: dict[str, Trajectory], ax=None, title: str =
     for label, trajectory in trajectories.items():
         ax.plot(trajectory.t, trajectory.I, label=label)
     ax.set(xlabel="t", ylabel="knowledge I(t)", title=title)
-    ax.legend(fontsize=8)
+    ax.legend()
     return ax
 
 
@@ -65,16 +68,19 @@ def plot_final_heatmap(alphas: np.ndarray, betas: np.ndarray, final: np.ndarray,
         set_labels([f"{values[i]:.2f}" for i in where], rotation=0)
     ax.invert_yaxis()
     ax.set(xlabel="β (share of exploration)", ylabel="α (innovation coefficient)", title=title)
+    best = np.unravel_index(np.argmax(final), np.shape(final))
+    describe(ax, f"{title}: a heatmap of I(T) over α (up the side, {alphas[0]:g} to {alphas[-1]:g}) and β (along the "
+             f"bottom, {betas[0]:g} to {betas[-1]:g}), highest at α = {alphas[best[0]]:.2f}, β = {betas[best[1]]:.2f}.")
     return ax
 
 
-def plot_fit(observed: np.ndarray, result: GrowthFit, E: np.ndarray, R: np.ndarray,
+def plot_fit(observed: np.ndarray, result: SeriesFit, E: np.ndarray, R: np.ndarray,
              truth: np.ndarray | None = None, axes=None):
     """Two panels: observed I(t) against the fitted (and true) trajectory; observed ΔI against a·E + b·R."""
     import matplotlib.pyplot as plt
 
     if axes is None:
-        _, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+        _, axes = plt.subplots(1, 2, figsize=(8, 3.4))
     left, right = axes
     t = np.arange(len(observed))
     left.plot(t, observed, ".", color="0.6", markersize=4, label="observed (noisy)")
@@ -83,14 +89,14 @@ def plot_fit(observed: np.ndarray, result: GrowthFit, E: np.ndarray, R: np.ndarr
     left.plot(t, result.predict(observed[0], E, R), color="C3", linestyle="--",
               label=f"fit: α = {result.alpha:.3f}, β = {result.beta:.3f}")
     left.set(xlabel="t", ylabel="knowledge I(t)", title="The trajectory")
-    left.legend(fontsize=8)
+    left.legend()
     # The regression itself: each step's increment against what the fitted weights predict for it.
     predicted = result.a * np.asarray(E) + result.b * np.asarray(R)
     right.plot(predicted, np.diff(observed), ".", color="C0", markersize=5)
     line = [predicted.min(), predicted.max()]
     right.plot(line, line, color="C3", linestyle="--", label="ΔI = a·E + b·R")
     right.set(xlabel="fitted a·E(t) + b·R(t)", ylabel="observed ΔI(t)", title="The regression, step by step")
-    right.legend(fontsize=8)
+    right.legend()
     left.figure.tight_layout()
     return axes
 
@@ -107,7 +113,7 @@ def plot_optimal_beta(betas: np.ndarray, finals: np.ndarray, best: OptimalBeta, 
         ax.plot([best.closed_form], [np.interp(best.closed_form, betas, finals)], "o", color="C1",
                 label=f"β* closed form = {best.closed_form:.3f}")
     ax.set(xlabel="β (share of exploration)", ylabel="I(T)", title="Reflection needs material: an interior optimum")
-    ax.legend(fontsize=8)
+    ax.legend()
     return ax
 
 
@@ -149,7 +155,7 @@ def plot_effort_curves(curves, scale: str = "log_likelihood", x: str = "round", 
         ax.fill_between(by_point.mean().index, by_point.min(), by_point.max(), color=f"C{i}", alpha=0.15)
     ax.set(xlabel={"round": "round (equal effort each)", "labelled": "labels bought"}.get(x, x),
            ylabel=scale.replace("_", " "), title=title or f"{scale.replace('_', ' ')} by {x}")
-    ax.legend(fontsize=8)
+    ax.legend()
     return ax
 
 
@@ -165,7 +171,7 @@ def plot_heldout_predictions(curves, fits: dict, heldout_betas: list[float], ax=
         for fit, style in zip(fits.values(), ("-", ":")):
             ax.plot(run["round"], fit.predict(run), style, color=f"C{i}", label=f"β = {beta:g}, {fit.model}")
     ax.set(xlabel="round", ylabel="knowledge gained", title="held-out β: predicted from the other β's fit")
-    ax.legend(fontsize=7)
+    ax.legend()
     return ax
 
 
@@ -187,5 +193,5 @@ def plot_final_by_beta(curves, fitted, *, budget: float, cost: float, rounds: in
             color="C3", label="fitted growth model")
     ax.set(xlabel="β (share of the budget spent on new labels)", ylabel=f"knowledge gained by round {rounds}",
            title=f"a new label costs {cost:g} re-reads")
-    ax.legend(fontsize=8)
+    ax.legend()
     return ax

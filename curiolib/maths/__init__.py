@@ -1,4 +1,4 @@
-"""Lesson 02: the mathematics of fine-tuning, every formula checkable (`from curiolib import maths`).
+"""Lesson 02: the mathematics of fine-tuning, every formula checkable.
 
 `calculus`: losses and gradients in numpy, checked by central differences; `optimisers`: the training loop's
 pieces on toy problems (AdamW, warm-up, accumulation, clipping, early stopping); `plots`: their figures.

@@ -8,6 +8,8 @@ import torch
 from torch import nn
 
 from .._validation import check_int, check_number
+# The training loop's own helper, shown here beside the schedule it sets up (lesson 02 imports it from maths).
+from ..finetune.loop import warmup_steps
 
 
 #: The ill-conditioned bowl of `optimizer_paths`: its curvatures along the two axes, and its minimum.
@@ -50,11 +52,6 @@ def optimizer_paths(steps: int = 100, sgd_lr: float = 0.035, adamw_lr: float = 0
             path.append(params.detach().clone().numpy())
         paths[name] = np.array(path)
     return paths
-
-
-def warmup_steps(warmup_ratio: float, total_steps: int) -> int:
-    """Optimizer steps spent warming up: the share ``warmup_ratio`` of ``total_steps``, rounded (as `train` does)."""
-    return round(warmup_ratio * total_steps)
 
 
 def linear_warmup_schedule(total_steps: int, warmup_ratio: float, learning_rate: float = 5e-5) -> np.ndarray:

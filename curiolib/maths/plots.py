@@ -11,7 +11,7 @@ def plot_descent(x: np.ndarray, y: np.ndarray, path: DescentPath, axes=None, tit
     import matplotlib.pyplot as plt
 
     if axes is None:
-        _, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+        _, axes = plt.subplots(1, 2, figsize=(8, 3.4))
     curve, surface = axes
     curve.semilogy(path.losses)
     curve.set(xlabel="step", ylabel="MSE (log scale)", title=title or "loss")
@@ -48,4 +48,4 @@ def descent_explorer(x: np.ndarray, y: np.ndarray, learning_rate: float = 0.1, s
                                                 description="lr"),
         "steps": widgets.IntSlider(value=steps, min=1, max=300, description="steps"),
     }
-    return slider_plot(draw, sliders, figsize=(10, 3.6))
+    return slider_plot(draw, sliders, figsize=(8, 3.4))

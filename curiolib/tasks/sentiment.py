@@ -10,6 +10,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 from sklearn.pipeline import Pipeline, make_pipeline
 
+from .._figures import describe
+
 
 def classification_metrics(logits: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     """Accuracy, and precision, recall and F1 (binary for two classes, macro-averaged for more)."""
@@ -82,6 +84,8 @@ def plot_confusion_matrix(labels: np.ndarray, predictions: np.ndarray, label_nam
     sns.heatmap(matrix, annot=True, fmt="d", cmap="Blues", cbar=False, xticklabels=label_names,
                 yticklabels=label_names, ax=ax)
     ax.set(xlabel="predicted", ylabel="true", title=title)
+    describe(ax, f"{title}: a heatmap of counts, true label down the side and predicted label along the bottom; "
+             f"{int(np.trace(matrix))} of {int(matrix.sum())} on the diagonal, where prediction and truth agree.")
     return ax
 
 

@@ -23,10 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._files import MARKER, claim_output_dir
+from .._files import MARKER, claim_output_dir, write_text_atomically, writing_atomically
 from .._validation import check_int, choice_error
-from .harness import (RESTORE_SIGINT, check_parameters, notebook_path, parse_parameter, shown_value, table_cell,
-                      write_atomically)
+from .harness import RESTORE_SIGINT, check_parameters, notebook_path, parse_parameter, shown_value, table_cell
 
 
 @dataclass
@@ -267,11 +266,11 @@ def write_table(runs: list[SweepRun], names: list[str], out: Path) -> tuple[Path
     writer.writerow(header)
     writer.writerows([[json.dumps(v) if isinstance(v, (list, dict)) else v for v in row] for row in rows])
     csv_path, md_path = out / "sweep.csv", out / "sweep.md"
-    write_atomically(csv_path, buffer.getvalue())
+    write_text_atomically(csv_path, buffer.getvalue())
 
     lines = ["| " + " | ".join(table_cell(name) for name in header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(table_cell(value) for value in row) + " |" for row in rows]
-    write_atomically(md_path, "\n".join(lines) + "\n")
+    write_text_atomically(md_path, "\n".join(lines) + "\n")
     return csv_path, md_path
 
 
@@ -304,8 +303,7 @@ def plot_sweep(runs: list[SweepRun], key: str, x: str, path: Path, *, title: str
     if any(lines):
         ax.legend(fontsize="small")
     fig.tight_layout()
-    partial = path.with_name(f".{path.stem}.{os.getpid()}.partial.png")
-    fig.savefig(partial, dpi=120)
+    with writing_atomically(path, keep_suffix=True) as partial:  # matplotlib takes the format from the name's end
+        fig.savefig(partial, dpi=120)
     plt.close(fig)
-    os.replace(partial, path)
     return path

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._files import claim_output_dir
+from .._files import claim_output_dir, move_into_place, write_text_atomically
 from .catalog import NOTEBOOK_DIR, Lesson, available_lessons, find_lesson
-from .notebook import RECORD_ENV
+from ..course.notebook import RECORD_ENV
 
 
 #: Set by `curiolib sweep` for the runs it starts: a sweep launched from a non-interactive shell hands them
@@ -197,11 +197,11 @@ def run_notebook(notebook: str | Path | Lesson, output_dir: Path, *, parameters:
         if run.ok:
             if inplace:
                 clean_notebook(partial_notebook)
-            elif not smoke:  # a smoke copy is checked by nbval against a re-run of itself: keep its widgets live
+            else:  # smoke copies too: reopened, a live widget is only `VBox(…)` (nbval ignores widget cells' outputs)
                 _snapshot(partial_notebook)
-            os.replace(partial_notebook, output_path)
+            move_into_place(partial_notebook, output_path)
             if partial_record.exists():
-                os.replace(partial_record, record_path)
+                move_into_place(partial_record, record_path)
             else:  # recorded nothing this time: an old file must not pass for this run's numbers
                 record_path.unlink(missing_ok=True)
             return run
@@ -209,7 +209,7 @@ def run_notebook(notebook: str | Path | Lesson, output_dir: Path, *, parameters:
         run.error = _describe_failure(exc, output_dir)
     kept = output_path.exists()
     if partial_notebook.exists() and not run.interrupted and _readable(partial_notebook):
-        os.replace(partial_notebook, output_dir / f"{source.stem}.failed.ipynb")
+        move_into_place(partial_notebook, output_dir / f"{source.stem}.failed.ipynb")
     elif partial_notebook.exists() and not run.interrupted:
         run.error += "\n  the executed copy was cut short (not a whole notebook) and was removed"
     partial_notebook.unlink(missing_ok=True)
@@ -274,23 +274,16 @@ def write_summary(runs: list[NotebookRun], output_dir: Path) -> Path:
         elif run.ok:
             lines.append("(no numbers recorded)")
     summary = output_dir / "summary.md"
-    write_atomically(summary, "\n".join(lines) + "\n")
-    write_atomically(output_dir / "summary.json", json.dumps(
+    write_text_atomically(summary, "\n".join(lines) + "\n")
+    write_text_atomically(output_dir / "summary.json", json.dumps(
         {run.name: {"ok": run.ok, "interrupted": run.interrupted, "seconds": round(run.seconds, 2),
                     "parameters": run.parameters, "recorded": run.recorded, "error": run.error}
          for run in runs}, indent=2) + "\n")
     return summary
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary name: a reader never sees half a file, a failure none."""
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    try:
-        partial.write_text(text)
-        os.replace(partial, path)
-    except BaseException:  # a full disk (or Ctrl-C) mid-write: the old file stays, no partial is left
-        partial.unlink(missing_ok=True)
-        raise
+#: The shared helper under the name the harness gave it (tests/test_safety.py imports it from here).
+write_atomically = write_text_atomically
 
 
 def table_cell(value: Any) -> str:

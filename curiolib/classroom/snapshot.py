@@ -81,8 +81,9 @@ def render(states: dict, ref: str) -> tuple[str, str]:
         return f"<button disabled>{label}</button>", f"[{state.get('description', '')}]"
     if kind == "Image":
         image_format = html.escape(state.get("format", "png"))
-        return (f"<img src='data:image/{image_format};base64,{state.get('value', '')}' style='max-width:100%'/>",
-                "[figure]")
+        alt = html.escape(state.get("tooltip") or "a figure", quote=True)
+        return (f"<img src='data:image/{image_format};base64,{state.get('value', '')}' alt='{alt}' "
+                "style='max-width:100%'/>", f"[figure: {state['tooltip']}]" if state.get("tooltip") else "[figure]")
     if kind == "Output":
         parts = [_output_html(output) for output in state.get("outputs", [])]
         return "".join(part for part, _ in parts), "\n".join(text for _, text in parts if text)
@@ -111,6 +112,16 @@ def _strip_tags(value: str) -> str:
     return re.sub(r"<[^>]+>", "", value)
 
 
+def _is_progress_bar(states: dict, ref: str) -> bool:
+    kind, state = _model(states, ref)
+    return kind == "HBox" and any(_model(states, child)[0].endswith("Progress") for child in state.get("children", []))
+
+
+def _tqdm_line(states: dict, ref: str) -> str:
+    """A tqdm bar's last state in tqdm's own format: ``desc: 100%|██████████| 8/8 [00:01<00:00]``."""
+    return "".join(render(states, child)[1] for child in _model(states, ref)[1].get("children", []))
+
+
 def snapshot_widgets(nb: Any) -> int:
     """Replace every widget output of ``nb`` (an nbformat notebook) by its last state's HTML; how many."""
     states = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
@@ -121,6 +132,12 @@ def snapshot_widgets(nb: Any) -> int:
             if view is None:
                 continue
             body, text = render(states, view["model_id"]) if states else ("", "")
+            if _is_progress_bar(states, view["model_id"]):
+                # As tqdm prints it in a terminal, text only: the same line a re-run's output carries (nbval
+                # compares the two), and nothing for a slide to wait on
+                output["data"] = {"text/plain": _tqdm_line(states, view["model_id"])}
+                replaced += 1
+                continue
             if not body:  # no state saved (a run without widget state): say so rather than show a repr
                 body, text = "<i>widget: run the cell to see it</i>", "(widget: run the cell to see it)"
             output["data"] = {"text/html": f"<div title='{NOTE}'>{body}</div>", "text/plain": text}

@@ -22,7 +22,9 @@ The rule, cell by cell:
   running height (`estimate_height`: lines of text and code, figures by their pixel size, table rows, as the
   static deck draws them) would pass `SLIDE_BUDGET`, so no slide needs scrolling on a 1280×720 projector;
 - the ``## For teachers`` cell sits right after the title cell (`curiolib tag-slides` moves it there): a notes
-  cell belongs to the slide it is in, so its notes are the first slide's, where the teacher presses S.
+  cell belongs to the slide it is in, so its notes are the first slide's, where the teacher presses S;
+- a markdown cell that opens with ``**For teachers:**`` is speaker notes too, for the slide it sits on: a
+  section's notes go right after its heading, where the teacher needs them.
 
 A single cell taller than a slide cannot be split by metadata; the static deck cuts it (`fit_to_slides`), and
 RISE scrolls it. scripts/check_slide_heights.py measures every deck's slides in Chromium.
@@ -32,18 +34,21 @@ from __future__ import annotations
 import ast
 import base64
 import math
-import os
 import re
 import struct
 from copy import deepcopy
 from pathlib import Path
 from typing import Any
 
+from .._files import writing_atomically
+
 SLIDE, SUBSLIDE, FRAGMENT, CONTINUE, SKIP, NOTES = "slide", "subslide", "fragment", "-", "skip", "notes"
 #: A code cell longer than this does not fit under its explanation on a slide at reveal's font size.
 LONG_CELL_LINES = 20
 #: The heading of each lesson's notes for the teacher: speaker notes, not a slide the class sees.
 TEACHERS_HEADING = "## For teachers"
+#: How a section's own speaker notes open: the cell is notes for the slide it sits on.
+SECTION_NOTES = "**For teachers:**"
 #: Notebook-level settings RISE reads: lessons have tall figures and tables, so a slide scrolls, not clips; the
 #: "white" theme's fonts ship with RISE, where its default "simple" fetches them from Google Fonts (offline: no).
 #: RISE inserts "overlay" into the slideshow page as it is: CSS that travels inside the notebook (a rise.css beside
@@ -138,7 +143,7 @@ def _shows_a_figure(cell: Any) -> bool:
 
 def _markdown_type(source: str, previous: Any | None) -> str:
     text = source.lstrip()
-    if text.startswith(TEACHERS_HEADING):
+    if text.startswith((TEACHERS_HEADING, SECTION_NOTES)):
         return NOTES
     if text.startswith(("# ", "## ")):
         return SLIDE
@@ -582,7 +587,6 @@ def add_slide_metadata(path: str | Path) -> bool:
     nb = nbformat.read(path, as_version=nbformat.NO_CONVERT)
     if not apply_slide_metadata(nb):
         return False
-    partial = path.with_name(f".{path.stem}.{os.getpid()}.partial.ipynb")
-    nbformat.write(nb, partial)
-    os.replace(partial, path)
+    with writing_atomically(path, keep_suffix=True) as partial:  # .NN.<tag>.partial.ipynb, ignored by git
+        nbformat.write(nb, partial)
     return True

@@ -21,6 +21,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from .._files import MARKER, replace_folder, write_text_atomically
 from .catalog import PROJECT_ROOT, Lesson, find_lesson
 from .slides import fit_to_slides
 from .snapshot import snapshot_widgets
@@ -49,7 +50,6 @@ THEME = "white"
 #: written up to 120 characters a line, after about 70; 1280×800 (16:10) shows about 100 at the same font.
 WIDTH, HEIGHT = "1280", "800"
 GENERATOR = "curiolib slides"
-MARKER = ".curiolib"
 DEFAULT_NODE_MODULES = PROJECT_ROOT / "slides" / "node_modules"
 
 #: The decks' own CSS, for a 1280×720 projector (each rule names what it fixes). Its selectors start with
@@ -130,6 +130,7 @@ def asset_urls(prefix: str = ASSETS) -> dict[str, str]:
 
 
 def _marker_text() -> str:
+    # The shared marker file, with the packages' versions as its text: assets copied for others are rebuilt.
     versions = ", ".join(f"{name} {version}" for name, version in PACKAGES.items())
     return f"made by {GENERATOR} ({versions}); it replaces this folder as a whole\n"
 
@@ -169,13 +170,7 @@ def copy_assets(output_dir: Path, node_modules: str | Path | None = None, *, ove
                     shutil.copy2(origin, copy)
         (staging / MARKER).write_text(_marker_text())
         staging.chmod(0o755)  # mkdtemp makes it private; a deck served to others must be readable
-        old = None
-        if target.exists() or target.is_symlink():  # ours, or overwrite asked for: swap, then drop the old one
-            old = target.with_name(f"{staging.name}.old")
-            os.replace(target, old)
-        os.replace(staging, target)
-        if old is not None:
-            shutil.rmtree(old) if old.is_dir() and not old.is_symlink() else old.unlink()
+        replace_folder(staging, target)  # ours, or overwrite asked for: swapped in, then the old one dropped
     finally:
         if staging.exists():
             shutil.rmtree(staging)
@@ -238,7 +233,5 @@ def build_deck(notebook: str | Path | Lesson, output_dir: str | Path, *, node_mo
     if remote:  # an offline deck that needs the network fails in class, where nobody can fix it
         raise ValueError(f"the deck of {lesson.filename} would load {', '.join(remote)} from the network; "
                          "the offline deck loads only files in " + ASSETS)
-    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
-    partial.write_text(body, encoding="utf-8")
-    os.replace(partial, target)
+    write_text_atomically(target, body, encoding="utf-8")
     return target
