@@ -26,11 +26,16 @@ setup: $(VENV)/.installed
 run: setup
 	$(OFFLINE) $(VENV)/bin/curiolib run --output-dir $(OUTPUT)
 
+# Two pytest-xdist workers, one per core. loadgroup: the tests that check one execution of a lesson, benchmark or
+# environment share an xdist_group and run in one worker, which makes the execution once. --no-loadscope-reorder:
+# the work goes out in the order tests/conftest.py gives it (the longest first), not xdist's (the largest group first).
+XDIST := -n 2 --dist loadgroup --no-loadscope-reorder
+
 # Lint, then every test: lessons executed and checked by nbval, benchmarks on tiny settings, the static decks
 # (so their npm assets are installed first, where npm is found), and the install checks of tests/test_install.py
 # (the minimum-versions environment in .venv-min/, the Colab first cell).
 test: lint deck-assets
-	$(OFFLINE) $(PY) -m pytest
+	$(OFFLINE) $(PY) -m pytest $(XDIST)
 
 # The decks' npm assets when npm is here. Without it the deck tests skip (pytest's summary lists them), except
 # under CI=true, where a missing npm is an error: CI must test the decks.
@@ -46,7 +51,7 @@ deck-assets:
 
 # For development: lint and the tests that neither train, nor execute a lesson, nor run a benchmark.
 test-fast: lint
-	$(OFFLINE) $(PY) -m pytest -m "not slow"
+	$(OFFLINE) $(PY) -m pytest $(XDIST) -m "not slow"
 
 lint: setup
 	$(VENV)/bin/ruff check .

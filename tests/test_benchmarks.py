@@ -4,20 +4,20 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import subprocess
 import sys
-from concurrent.futures import Future
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from _background import data_folder, process_env, started, submit
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _run(module: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", f"benchmarks.{module}", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=600, env=env or process_env())
+                          text=True, timeout=600, env=env)
 
 
 BENCHMARK_KEYS = {
@@ -37,21 +37,16 @@ def _tiny(module: str, folder: Path) -> tuple[subprocess.CompletedProcess, Path]
     return _run(module, "--tiny", "--output", str(folder / "results.json"), "--work-dir", str(folder / "work")), folder
 
 
-def start_background(tmp_path_factory: pytest.TempPathFactory, session: pytest.Session) -> dict[str, Future]:
-    """Each benchmark's --tiny run (one thread), on the suite's pool (conftest starts it with the session)."""
-    def start() -> dict[str, Future]:
-        if data_folder() is None:
-            return {}  # the fixture below skips the tests with a message
-        return {module: submit(_tiny, module, tmp_path_factory.mktemp(module)) for module in BENCHMARK_KEYS}
-
-    return started(__name__, start)
+def _group(module: str) -> pytest.MarkDecorator:
+    """A benchmark's xdist group: the tests of its --tiny run run in one worker, which makes the run once."""
+    return pytest.mark.xdist_group(f"benchmark-{module}")
 
 
-@pytest.fixture(scope="module")
-def background(request: pytest.FixtureRequest, data_dir: Path,
-               tmp_path_factory: pytest.TempPathFactory) -> dict[str, Future]:
-    """The futures of `start_background`: each benchmark's (process, its folder), made once for every test."""
-    return start_background(tmp_path_factory, request.session)
+@pytest.fixture(scope="session")
+def tiny_run(once: Callable, data_dir: Path,
+             tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], tuple[subprocess.CompletedProcess, Path]]:
+    """A benchmark's --tiny run (one thread): (the process, its folder), made by the first of its tests to ask."""
+    return lambda module: once(f"benchmark {module}", lambda: _tiny(module, tmp_path_factory.mktemp(module)))
 
 
 @pytest.fixture
@@ -63,10 +58,10 @@ def benchmarks_importable():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("module", BENCHMARK_KEYS)
-def test_benchmark_runs_on_tiny_settings(module: str, background: dict[str, Future], data_dir: Path,
+@pytest.mark.parametrize("module", [pytest.param(module, marks=_group(module)) for module in BENCHMARK_KEYS])
+def test_benchmark_runs_on_tiny_settings(module: str, tiny_run: Callable, data_dir: Path,
                                         benchmarks_importable) -> None:
-    done, folder = background[module].result()
+    done, folder = tiny_run(module)
     assert done.returncode == 0, done.stderr[-3000:]
     text = (folder / "results.json").read_text()
     results = json.loads(text)
@@ -101,10 +96,10 @@ def _check_sweep(sweep: dict, work: Path, rates: list[str]) -> None:
 
 
 @pytest.mark.slow
-def test_a_finished_ner_run_takes_a_sweep_of_other_rates_on_resume(background: dict[str, Future],
-                                                                   benchmarks_importable) -> None:
+@_group("ner")
+def test_a_finished_ner_run_takes_a_sweep_of_other_rates_on_resume(tiny_run: Callable, benchmarks_importable) -> None:
     # The rates are not among the settings a --resume must match: only the new rate trains, the rest is reused.
-    done, folder = background["ner"].result()
+    done, folder = tiny_run("ner")
     assert done.returncode == 0, done.stderr[-3000:]
     first = json.loads((folder / "results.json").read_text())
     again = _run("ner", "--tiny", "--resume", "--sweep-learning-rates", "3e-4", "1e-3", "--output",
@@ -121,8 +116,9 @@ def test_a_finished_ner_run_takes_a_sweep_of_other_rates_on_resume(background: d
 
 
 @pytest.mark.slow
-def test_benchmark_resumes_from_its_saved_stages(background: dict[str, Future]) -> None:
-    done, folder = background["sentiment"].result()
+@_group("sentiment")
+def test_benchmark_resumes_from_its_saved_stages(tiny_run: Callable) -> None:
+    done, folder = tiny_run("sentiment")
     assert done.returncode == 0, done.stderr[-3000:]
     first = json.loads((folder / "results.json").read_text())
     # As if interrupted after the main run: the budget run's checkpoint is there, its stage and latency are not.
@@ -181,7 +177,7 @@ with open(f"{folder}/status.json", "w") as handle:
 def without_data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, list]]:
     """Every benchmark run as a command with CURIOLIB_DATA unset: its folder, and each one's status and stderr."""
     folder = tmp_path_factory.mktemp("without_data")
-    env = {k: v for k, v in process_env().items() if k != "CURIOLIB_DATA"}
+    env = {k: v for k, v in os.environ.items() if k != "CURIOLIB_DATA"}
     done = subprocess.run([sys.executable, "-c", AS_MAIN, str(folder), *BENCHMARK_KEYS], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]

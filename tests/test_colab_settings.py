@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import re
 import subprocess
 import sys
-from concurrent.futures import Future
 from pathlib import Path
 
 import nbformat
 import papermill
 import pytest
-from _background import data_folder, process_env, started, submit
 
 from curiolib import load_model_for_task
 from curiolib.classroom.catalog import available_lessons
@@ -87,40 +86,21 @@ def _run(lesson, data: Path, out: Path) -> tuple[subprocess.CompletedProcess, Pa
     for name, value in parameters.items():
         command += ["-p", name, repr(value)]
     return subprocess.run(command, capture_output=True, text=True, timeout=1800,
-                          env={**process_env(), **ONE_THREAD, "CURIOLIB_DATA": str(data)}), out
+                          env={**os.environ, **ONE_THREAD, "CURIOLIB_DATA": str(data)}), out
 
 
-def start_background(tmp_path_factory: pytest.TempPathFactory, session: pytest.Session) -> dict[str, Future]:
-    """Every lesson's Colab run, on the suite's pool (conftest starts it with the session), one thread each."""
-    def start() -> dict[str, Future]:
-        data_dir = data_folder()
-        if data_dir is None:  # the fixture below skips the tests with a message
-            return {}
-        folder = _small_data(data_dir, tmp_path_factory.mktemp("curiolib_data"))
-        return {lesson.stem: submit(_run, lesson, folder, tmp_path_factory.mktemp(lesson.stem[:2]))
-                for lesson in COLAB} | {"data": _done(folder)}
-
-    return started(__name__, start)
-
-
-def _done(value) -> Future:
-    future: Future = Future()
-    future.set_result(value)
-    return future
-
-
-@pytest.fixture(scope="module")
-def background(request: pytest.FixtureRequest, data_dir: Path,
-               tmp_path_factory: pytest.TempPathFactory) -> dict[str, Future]:
-    """The futures of `start_background` (data_dir: skipped with a message where CURIOLIB_DATA is missing)."""
-    return start_background(tmp_path_factory, request.session)
+@pytest.fixture(scope="session")
+def small_data(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`_small_data`, once in each process (data_dir: skipped with a message where CURIOLIB_DATA is missing)."""
+    return _small_data(data_dir, tmp_path_factory.mktemp("curiolib_data"))
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("lesson", COLAB, ids=lambda lesson: lesson.stem[:2])
-def test_the_lesson_runs_on_its_colab_data_source(lesson, background: dict[str, Future]) -> None:
-    done, out = background[lesson.stem].result()
-    small_data = background["data"].result()
+@pytest.mark.parametrize("lesson", [pytest.param(lesson, id=lesson.stem[:2],
+                                                 marks=pytest.mark.xdist_group(f"colab-{lesson.stem}"))
+                                    for lesson in COLAB])  # a group each: conftest starts the longest first
+def test_the_lesson_runs_on_its_colab_data_source(lesson, small_data: Path, tmp_path: Path) -> None:
+    done, out = _run(lesson, small_data, tmp_path)
     summary = json.loads((out / "summary.json").read_text())[lesson.stem]
     assert done.returncode == 0 and summary["ok"], summary["error"] or done.stderr[-3000:]
     assert summary["parameters"]["data_source"] == lesson.colab["data_source"]

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
-from concurrent.futures import Future
 from importlib import metadata
 from pathlib import Path
 
 import pytest
-from _background import process_env, selected, started, submit
 from packaging.requirements import Requirement
 from packaging.version import Version
 
@@ -33,7 +32,8 @@ else:  # Python 3.10: the dev extra installs tomli, the same reader
 
 PYPROJECT = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())
 #: Only a local JupyterLab setup, or the tests, need these: Colab's first cell must not install them.
-LOCAL_ONLY = {"jupyterlab", "jupyterlab-rise", "papermill", "ipykernel", "pytest", "nbval", "ruff", "uv"}
+LOCAL_ONLY = {"jupyterlab", "jupyterlab-rise", "papermill", "ipykernel", "pytest", "pytest-xdist", "nbval", "ruff",
+              "uv"}
 
 
 def _load_min_versions_env():
@@ -49,7 +49,7 @@ def _names(lines: list[str]) -> set[str]:
 
 def _clean_env(**extra: str) -> dict[str, str]:
     """The environment a subprocess in another virtual environment gets: offline, one thread, nothing of ours."""
-    env = {k: v for k, v in process_env().items() if k not in {"PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME"}}
+    env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME"}}
     env.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", OMP_NUM_THREADS=env.get("OMP_NUM_THREADS", "1"))
     env.update(extra)
     return env
@@ -112,7 +112,7 @@ def test_the_first_cell_installs_the_runtime_dependencies_only() -> None:
     assert not runtime & LOCAL_ONLY, f"Colab would install {runtime & LOCAL_ONLY}"
     extras = PYPROJECT["project"]["optional-dependencies"]
     assert _names(extras["lab"]) == {"jupyterlab", "jupyterlab-rise", "jupyterlab-widgets", "papermill", "ipykernel"}
-    assert {"pytest", "nbval", "ruff", "uv"} <= _names(extras["dev"])
+    assert {"pytest", "pytest-xdist", "nbval", "ruff", "uv"} <= _names(extras["dev"])
     for requirement in map(Requirement, extras["lab"]):  # test_project checks the others' the same way
         # The one upper bound: the widget manager that RISE's own build of JupyterLab can load (pyproject.toml).
         bounds = {">=", "<"} if requirement.name == "jupyterlab-widgets" else {">="}
@@ -176,8 +176,11 @@ def _min_versions_check(tmp_path: Path) -> None:
         assert got.release[:len(bound.release)] == bound.release, f"{requirement}: installed {got}"
 
     env = _clean_env(JUPYTER_PATH=str(venv / "share" / "jupyter"))
-    # The fast tests, this module's fast ones included, in their own temporary folder.
+    # The fast tests, this module's fast ones included, in their own temporary folder; through one pytest-xdist
+    # worker, as `make test-fast` runs them through two, so that xdist's bound is tested (one keeps the CPUs'
+    # share this check had before xdist).
     tests = subprocess.run([str(python), "-m", "pytest", "-m", "not slow", "-q", "-p", "no:cacheprovider",
+                            "-n", "1", "--dist", "loadgroup", "--no-loadscope-reorder",
                             f"--basetemp={tmp_path / 'pytest'}"], cwd=PROJECT_ROOT, env=env,
                            capture_output=True, text=True)
     assert tests.returncode == 0, tests.stdout[-6000:] + tests.stderr[-3000:]
@@ -271,39 +274,21 @@ def _colab_first_cell_check(tmp_path: Path) -> None:
     have = {line.split("==")[0].lower() for line in subprocess.run(
         [str(python), "-m", "pip", "freeze"], capture_output=True, text=True, check=True,
         env=_clean_env()).stdout.splitlines()}
-    assert not have & {"jupyterlab", "papermill", "nbval", "pytest", "ruff", "jupyterlab-rise"}
+    assert not have & {"jupyterlab", "papermill", "nbval", "pytest", "pytest-xdist", "ruff", "jupyterlab-rise"}
 
 
-# ---- the two environment checks run on the suite's pool, beside the in-process tests ------------------------
+# ---- the two environment checks, each in its own xdist group (conftest starts the longest work first) -------
 
-#: Each environment check and the test that waits for it.
-CHECKS = {"min versions": ("test_fast_tests_and_lessons_00_to_02_pass_with_every_dependency_at_its_lower_bound",
-                           _min_versions_check),
-          "colab": ("test_colab_first_cell_installs_from_a_clone_leaves_torch_alone_and_lesson_00_runs",
-                    _colab_first_cell_check)}
-
-
-def start_background(tmp_path_factory: pytest.TempPathFactory, session: pytest.Session) -> dict[str, Future]:
-    """The environment checks of the selected tests, on the suite's pool (conftest starts it with the session)."""
-    wanted = selected(session, sys.modules[__name__])
-    return started(__name__, lambda: {name: submit(check, tmp_path_factory.mktemp(name.replace(" ", "_")))
-                                      for name, (test, check) in CHECKS.items() if test in wanted})
-
-
-@pytest.fixture(scope="module")
-def background(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Future]:
-    """The futures of `start_background`; a check's failed assertion comes back from ``result()``."""
-    return start_background(tmp_path_factory, request.session)
+@pytest.mark.slow
+@pytest.mark.xdist_group("install-min-versions")
+def test_fast_tests_and_lessons_00_to_02_pass_with_every_dependency_at_its_lower_bound(tmp_path: Path) -> None:
+    _min_versions_check(tmp_path)
 
 
 @pytest.mark.slow
-def test_fast_tests_and_lessons_00_to_02_pass_with_every_dependency_at_its_lower_bound(background) -> None:
-    background["min versions"].result()
-
-
-@pytest.mark.slow
-def test_colab_first_cell_installs_from_a_clone_leaves_torch_alone_and_lesson_00_runs(background) -> None:
-    background["colab"].result()
+@pytest.mark.xdist_group("install-colab-first-cell")
+def test_colab_first_cell_installs_from_a_clone_leaves_torch_alone_and_lesson_00_runs(tmp_path: Path) -> None:
+    _colab_first_cell_check(tmp_path)
 
 
 def _python_310() -> str | None:

@@ -10,14 +10,13 @@ import json
 import os
 import subprocess
 import sys
-from concurrent.futures import Future
+from collections.abc import Callable
 from pathlib import Path
 
 import nbformat
 import pytest
-from _background import after, process_env, started, submit
 
-from curiolib.classroom.catalog import PROJECT_ROOT, Lesson, available_lessons
+from curiolib.classroom.catalog import PROJECT_ROOT, Lesson, available_lessons, smoke_memory_problem
 
 pytestmark = pytest.mark.slow  # every test here executes lessons
 LESSONS = available_lessons()
@@ -41,27 +40,18 @@ OTHER_CPU = {"ATEN_CPU_CAPABILITY": "default", "MKL_ENABLE_INSTRUCTIONS": "SSE4_
              "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 #: The smoke copies of the training lessons: the second execution takes torch's portable kernels.
 OTHER_KERNELS = {"ATEN_CPU_CAPABILITY": "default"}
-#: Each lesson on one thread: jobs run two at a time beside the in-process tests (tests/_background.py).
+#: Each lesson on one thread: two workers run tests side by side (`make test`, pytest-xdist).
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 
 
-def _repository_files() -> dict[str, float | None]:
-    # Every file of the checkout (but git's, the virtual environment and caches) with its modification time;
-    # for Python files only that they exist, since no lesson writes one and a developer may edit them meanwhile.
-    # .venv-min and *.egg-info: the minimum-versions environment, whose build (tests/test_install.py, on the
-    # same pool) installs curiolib in editable mode and so rewrites the egg-info meanwhile.
-    skip = {".git", ".venv", ".venv-min", "__pycache__", ".pytest_cache", ".ruff_cache"}
-    files = {}
-    for folder, subfolders, names in os.walk(PROJECT_ROOT):
-        subfolders[:] = [name for name in subfolders if name not in skip and not name.endswith(".egg-info")]
-        for name in names:
-            path = Path(folder) / name
-            files[str(path.relative_to(PROJECT_ROOT))] = None if name.endswith(".py") else path.stat().st_mtime
-    return files
+def _each(lessons: list[Lesson]) -> list:
+    """The lessons as parameters, each in its xdist group: the tests of one lesson's executions run in one worker."""
+    return [pytest.param(lesson, id=lesson.stem, marks=pytest.mark.xdist_group(f"lesson-{lesson.stem}"))
+            for lesson in lessons]
 
 
 def _environment(extra: dict[str, str] | None) -> dict[str, str]:
-    return {**process_env(), **(extra or {})}
+    return {**os.environ, **(extra or {})}
 
 
 def _smoke_run(lesson: Lesson, out: Path) -> dict:
@@ -82,70 +72,90 @@ def _nbval(path: Path, env: dict[str, str] | None = None) -> subprocess.Complete
                           capture_output=True, text=True, cwd=path.parent, timeout=1800, env=_environment(env))
 
 
-def start_background(tmp_path_factory: pytest.TempPathFactory, session: pytest.Session) -> dict[str, Future]:
-    """Every lesson execution of this module, on the suite's pool (conftest starts it with the session).
+def _attempt(step: Callable, *args) -> object:
+    """``step(*args)``, or the exception it raised: a step's error is its own tests' (`_result`), not the lesson's."""
+    try:
+        return step(*args)
+    except Exception as error:  # a timeout: the tests of this step get it, the lesson's other steps still run
+        return error
+
+
+def _result(found: object) -> object:
+    """What `_attempt` kept: the step's result, or its exception raised again."""
+    if isinstance(found, Exception):
+        raise found
+    return found
+
+
+def _executions(lesson: Lesson, out: Path, repository_files: Callable[[], dict]) -> dict:
+    """Every execution of a lesson, one after another, and the repository's files before and after them all.
 
     Training lessons: a smoke run, then nbval on its copy. Fast lessons: a smoke run, nbval on the
     committed notebook, and nbval on it again on another CPU's floating-point path.
     """
-    def start() -> dict[str, Future]:
-        out = tmp_path_factory.mktemp("smoke")
-        before = _repository_files()
-        futures: dict[str, Future] = {}
-
-        def smoke_then_nbval(lesson: Lesson) -> tuple[dict, subprocess.CompletedProcess | None]:
-            run = _smoke_run(lesson, out)
-            if lesson.nbval != "smoke" or not run["ok"]:
-                return run, None
-            return run, _nbval(run["output_path"], OTHER_KERNELS | ONE_THREAD)
-
-        # The long chains first, so that the last job to finish is a short one.
-        for lesson in sorted(LESSONS, key=lambda lesson: lesson.nbval != "smoke"):
-            futures[f"smoke {lesson.stem}"] = submit(smoke_then_nbval, lesson)
-        for lesson in COMMITTED:
-            futures[f"nbval {lesson.stem}"] = submit(_nbval, lesson.path)
-            futures[f"other cpu {lesson.stem}"] = submit(_nbval, lesson.path, OTHER_CPU)
-        smoke = [future for name, future in futures.items() if name.startswith("smoke ")]
-        futures["repository"] = after(smoke, lambda: (before, _repository_files()))
-        return futures
-
-    return started(__name__, start)
+    before = repository_files()
+    run = _attempt(_smoke_run, lesson, out)
+    found = {"smoke": run}
+    if lesson.nbval == "smoke":
+        ran = not isinstance(run, Exception) and run["ok"]
+        found["nbval"] = _attempt(_nbval, run["output_path"], OTHER_KERNELS | ONE_THREAD) if ran else None
+    else:
+        found["nbval"] = _attempt(_nbval, lesson.path)
+        found["other cpu"] = _attempt(_nbval, lesson.path, OTHER_CPU)
+    return found | {"repository": (before, repository_files())}
 
 
-@pytest.fixture(scope="module")
-def background(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Future]:
-    """The futures of `start_background`, each test waiting for its own."""
-    return start_background(tmp_path_factory, request.session)
+@pytest.fixture(scope="session")
+def executions(once: Callable, repository_files: Callable[[], dict],
+               tmp_path_factory: pytest.TempPathFactory) -> Callable[[Lesson], dict]:
+    """A lesson's `_executions`, made by the first of its tests in this process (its xdist group's worker)."""
+    out = tmp_path_factory.mktemp("smoke")
+    return lambda lesson: once(f"lesson {lesson.stem}", lambda: _executions(lesson, out, repository_files))
 
 
-def test_a_lesson_run_writes_nothing_into_the_repository(background: dict) -> None:
-    before, after = background["repository"].result()
+@pytest.mark.parametrize("lesson", _each(LESSONS))
+def test_a_lesson_run_writes_nothing_into_the_repository(lesson: Lesson, executions: Callable) -> None:
+    # Around all of the lesson's executions; conftest also compares the repository around the whole session.
+    before, after = executions(lesson)["repository"]
     assert after == before, sorted(set(after.items()) ^ set(before.items()))
 
 
-@pytest.mark.parametrize("lesson", LESSONS, ids=[lesson.stem for lesson in LESSONS])
-def test_lesson_runs_with_smoke_parameters_and_records_numbers(lesson: Lesson, background: dict) -> None:
-    run, _ = background[f"smoke {lesson.stem}"].result()
+@pytest.mark.parametrize("lesson", _each(LESSONS))
+def test_lesson_runs_with_smoke_parameters_and_records_numbers(lesson: Lesson, executions: Callable) -> None:
+    run = _result(executions(lesson)["smoke"])
     assert run["ok"], run["error"]
     assert run["recorded"], f"{lesson.stem} recorded no key numbers"
 
 
-@pytest.mark.parametrize("lesson", LESSONS, ids=[lesson.stem for lesson in LESSONS])
-def test_lesson_passes_nbval(lesson: Lesson, background: dict) -> None:
+@pytest.mark.parametrize("lesson", _each(LESSONS))
+def test_a_smoke_run_stays_within_its_lessons_recorded_memory(lesson: Lesson, executions: Callable) -> None:
+    # No run of its own: the smoke run above, its kernel's peak (summary.json) against the catalog's figure,
+    # so a cell that keeps a model, its optimizer or a batch's activations it no longer needs fails here.
+    run = _result(executions(lesson)["smoke"])
+    assert run["ok"], run["error"]
+    if run.get("peak_gb") is None and not sys.platform.startswith("linux"):
+        pytest.skip("the harness reads the kernel's memory from /proc: Linux only")
+    problem = smoke_memory_problem(lesson.stem, run.get("peak_gb"))
+    assert problem is None, problem
+
+
+@pytest.mark.parametrize("lesson", _each(LESSONS))
+def test_lesson_passes_nbval(lesson: Lesson, executions: Callable) -> None:
     # Fast lessons: nbval re-executes the committed notebook. Training lessons: the smoke copy must
     # reproduce its own outputs on a second execution (see Lesson.nbval), and that second execution
     # takes another CPU's kernels, so an output that depends on them fails here.
-    if lesson.nbval == "committed":
-        result = background[f"nbval {lesson.stem}"].result()
-    else:
-        run, result = background[f"smoke {lesson.stem}"].result()
-        assert result is not None, f"the smoke run failed, so nbval had nothing to check: {run['error']}"
+    found = executions(lesson)
+    if lesson.nbval != "committed":
+        run = _result(found["smoke"])
+        assert found["nbval"] is not None, f"the smoke run failed, so nbval had nothing to check: {run['error']}"
+    result = _result(found["nbval"])
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
 
 
-@pytest.mark.parametrize("lesson", COMMITTED, ids=[lesson.stem for lesson in COMMITTED])
-def test_committed_lesson_passes_nbval_on_another_cpus_floating_point_path(lesson: Lesson, background: dict) -> None:
-    result = background[f"other cpu {lesson.stem}"].result()
+@pytest.mark.parametrize("lesson", _each(COMMITTED))
+def test_committed_lesson_passes_nbval_on_another_cpus_floating_point_path(lesson: Lesson,
+                                                                         executions: Callable) -> None:
+    result = _result(executions(lesson)["other cpu"])
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
 
 
@@ -164,10 +174,10 @@ def test_the_other_cpu_settings_really_change_the_kernels_a_lesson_runs_on() -> 
     assert other.splitlines()[1] != default.splitlines()[1], (default, other)
 
 
-@pytest.mark.parametrize("lesson", LESSONS, ids=[lesson.stem for lesson in LESSONS])
-def test_a_smoke_copy_shows_its_widgets_as_snapshots_not_as_a_repr(lesson: Lesson, background: dict) -> None:
+@pytest.mark.parametrize("lesson", _each(LESSONS))
+def test_a_smoke_copy_shows_its_widgets_as_snapshots_not_as_a_repr(lesson: Lesson, executions: Callable) -> None:
     # Reopened without a kernel, a live widget output is only `VBox(children=…)`: smoke copies are snapshotted too.
-    run, _ = background[f"smoke {lesson.stem}"].result()
+    run = _result(executions(lesson)["smoke"])
     assert run["ok"], run["error"]
     copy = nbformat.read(run["output_path"], as_version=4)
     live = [index for index, cell in enumerate(copy.cells) for output in cell.get("outputs", [])

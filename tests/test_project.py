@@ -230,13 +230,15 @@ def test_reading_data_or_a_model_does_not_load_the_trainers_helpers() -> None:
 
 
 @pytest.mark.parametrize(("need", "said"), [("1e6", "need about 1e+06 GB under"), ("ample", "not 'ample'")])
+@pytest.mark.parametrize("workers", [[], ["-n", "1", "--dist", "loadgroup"]], ids=["one process", "xdist"])
 def test_a_run_with_slow_tests_is_refused_before_any_test_when_the_temporary_folder_is_too_small(
-        need: str, said: str, tmp_path: Path) -> None:
+        need: str, said: str, workers: list[str], tmp_path: Path) -> None:
     # A full run writes gigabytes of checkpoints; without the check a full disk shows minutes in, as a lesson's
     # "No space left on device". test_sweep's slow test would pass here: only the check can stop it.
     # A developer's own PYTEST_ADDOPTS="-m 'not slow'" would deselect the slow test whose refusal is checked.
+    # Under xdist (`make test`) the workers check, and the controller stops the run (tests/conftest.py).
     env = {**{k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}, "CURIOLIB_TEST_SCRATCH_GB": need}
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--basetemp",
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *workers, "--basetemp",
                            str(tmp_path / "scratch"), str(PROJECT_ROOT / "tests" / "test_sweep.py")],
                           capture_output=True, text=True, env=env, cwd=PROJECT_ROOT)
     assert done.returncode == pytest.ExitCode.USAGE_ERROR, done.stdout[-2000:] + done.stderr[-2000:]

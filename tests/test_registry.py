@@ -18,10 +18,6 @@ import curiolib
 PACKAGE = Path(curiolib.__file__).parent
 #: Every subpackage, found on disk rather than taken from curiolib's own list, so a new one cannot be forgotten.
 SUBPACKAGES = sorted(path.parent.name for path in PACKAGE.glob("*/__init__.py"))
-#: Names exported with no subpackage of their own yet: the teacher's tools stay in course/ until classroom/ is
-#: split out of it (issue 40); then classroom/__init__.py's __all__ declares them and this table goes.
-NO_PACKAGE_YET = {"LESSONS": "curiolib.classroom.catalog", "find_lesson": "curiolib.classroom.catalog",
-                  "run_notebook": "curiolib.classroom.harness"}
 
 
 def _subpackage(name: str) -> ModuleType:
@@ -56,8 +52,7 @@ def test_every_name_of_curiolib_is_the_object_of_its_subpackage() -> None:
     for name in curiolib.__all__:
         value = getattr(curiolib, name)
         homes = [_subpackage(package) for package in exporters.get(name, [])]
-        if not homes:  # only the teacher's tools, until classroom/ exists
-            homes = [importlib.import_module(NO_PACKAGE_YET[name])]
+        assert homes, f"curiolib.{name} is in no subpackage's __all__"
         for home in homes:
             assert getattr(home, name) is value, f"curiolib.{name} is not {home.__name__}.{name}"
     assert len(set(curiolib.__all__)) == len(curiolib.__all__)
@@ -113,3 +108,11 @@ def test_a_subpackage_list_curiolib_cannot_read_is_an_error_naming_the_file(text
         curiolib._declared_names(tmp_path / "__init__.py")
     (tmp_path / "__init__.py").write_text("__all__ = ['f', 'g']\n")
     assert curiolib._declared_names(tmp_path / "__init__.py") == ["f", "g"]
+
+
+def test_no_exported_name_hides_a_module_of_its_own_package() -> None:
+    # `from .sweep import sweep` made `curiolib.classroom.sweep` the function: the module could no longer be
+    # reached (or patched) by that name.
+    hidden = [f"curiolib.{package}.{name}" for package in SUBPACKAGES for name in _subpackage(package).__all__
+              if (PACKAGE / package / f"{name}.py").exists()]
+    assert not hidden, hidden

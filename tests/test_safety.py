@@ -229,7 +229,7 @@ def test_values_that_differ_only_in_case_get_folders_apart_where_case_is_ignored
 
 def test_a_sweep_reuses_its_own_run_folders_from_an_older_curiolib(tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    from curiolib.course import sweep as sweeping
+    from curiolib.classroom import sweep as sweeping
 
     out = tmp_path / "sweep"
     old_run = out / "seed=0"

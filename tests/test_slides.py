@@ -15,7 +15,7 @@ import pytest
 from _checks import needs_deck_assets
 
 from curiolib.__main__ import main
-from curiolib.course import slides as rule
+from curiolib.classroom import slides as rule
 from curiolib.classroom.catalog import NOTEBOOK_DIR, PROJECT_ROOT, find_lesson
 from curiolib.classroom.deck import ASSETS, build_deck, deck_name
 from curiolib.classroom.slides import (LONG_CELL_LINES, RISE_SETTINGS, TEACHERS_HEADING, is_plumbing, is_setup_cell,
@@ -201,7 +201,7 @@ def test_the_height_estimate_counts_lines_figures_and_tables() -> None:
 
 def test_the_rule_and_the_deck_agree_on_sizes() -> None:
     # The estimate is of the deck's layout: its slide height, figure cap and small type are the deck's CSS.
-    from curiolib.course import deck as decks
+    from curiolib.classroom import deck as decks
 
     assert int(decks.HEIGHT) == rule.SLIDE_HEIGHT and rule.SLIDE_BUDGET < rule.SLIDE_HEIGHT - 40
     assert f"max-height: {rule.FIGURE_MAX_HEIGHT}px" in decks.CSS and f".celltag_{rule.DENSE_TAG} " in decks.CSS

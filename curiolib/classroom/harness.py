@@ -19,6 +19,7 @@ from typing import Any
 
 from .._files import claim_output_dir, move_into_place, write_text_atomically
 from .catalog import NOTEBOOK_DIR, Lesson, available_lessons, find_lesson
+from .memory import KernelMemory
 from ..course.notebook import RECORD_ENV
 
 
@@ -43,6 +44,8 @@ class NotebookRun:
     recorded: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     interrupted: bool = False
+    #: The kernel's peak resident memory in GB (`memory.KernelMemory`); None where it cannot be read.
+    peak_gb: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -169,18 +172,20 @@ def run_notebook(notebook: str | Path | Lesson, output_dir: Path, *, parameters:
     previous = os.environ.get(RECORD_ENV)
     os.environ[RECORD_ENV] = str(partial_record.resolve())
     work_dir = Path(tempfile.mkdtemp(prefix=f"{source.stem}-", dir=output_dir)) if inplace else output_dir
+    memory = KernelMemory(RECORD_ENV, os.environ[RECORD_ENV])  # this run's kernel: the one holding its record file
     start = time.perf_counter()
     try:
-        papermill.execute_notebook(str(source), str(partial_notebook), parameters=params, progress_bar=progress,
-                                   cwd=str(work_dir), kernel_name="python3", log_output=False,
-                                   extra_arguments=KERNEL_ARGUMENTS)
+        with memory:
+            papermill.execute_notebook(str(source), str(partial_notebook), parameters=params, progress_bar=progress,
+                                       cwd=str(work_dir), kernel_name="python3", log_output=False,
+                                       extra_arguments=KERNEL_ARGUMENTS)
     except KeyboardInterrupt as exc:
         reason = exc.args[0] if exc.args and isinstance(exc.args[0], str) else "Ctrl-C"
         run.error, run.interrupted = f"interrupted ({reason})", True
     except Exception as exc:  # papermill wraps the cell's error; any other failure is reported the same way
         run.error = _describe_failure(exc, output_dir)
     finally:
-        run.seconds = time.perf_counter() - start
+        run.seconds, run.peak_gb = time.perf_counter() - start, memory.peak_gb
         if previous is None:
             os.environ.pop(RECORD_ENV, None)
         else:
@@ -277,7 +282,8 @@ def write_summary(runs: list[NotebookRun], output_dir: Path) -> Path:
     write_text_atomically(summary, "\n".join(lines) + "\n")
     write_text_atomically(output_dir / "summary.json", json.dumps(
         {run.name: {"ok": run.ok, "interrupted": run.interrupted, "seconds": round(run.seconds, 2),
-                    "parameters": run.parameters, "recorded": run.recorded, "error": run.error}
+                    "peak_gb": run.peak_gb, "parameters": run.parameters, "recorded": run.recorded,
+                    "error": run.error}
          for run in runs}, indent=2) + "\n")
     return summary
 

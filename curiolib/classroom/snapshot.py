@@ -44,8 +44,20 @@ def _progress_text(value: float, maximum: float, width: int = 10) -> str:
     return "█" * filled + " " * (width - filled)
 
 
-def render(states: dict, ref: str) -> tuple[str, str]:
-    """The (HTML, plain text) of one widget in ``states`` (a notebook's widget state), children included."""
+def _caption_after(states: dict, children: list[str], index: int) -> str | None:
+    """The text of a figure caption (`slider_plot`'s) right after child ``index``, or None."""
+    from ..course.sliders import CAPTION_CLASS
+
+    if index + 1 < len(children):
+        kind, state = _model(states, children[index + 1])
+        if kind == "HTML" and CAPTION_CLASS in state.get("value", ""):
+            return html.unescape(_strip_tags(state["value"])).strip()
+    return None
+
+
+def render(states: dict, ref: str, alt: str | None = None) -> tuple[str, str]:
+    """The (HTML, plain text) of one widget in ``states`` (a notebook's widget state), children included; ``alt``
+    is an image's description (the caption under it)."""
     kind, state = _model(states, ref)
     label = html.escape(state.get("description", "") or "")
     if kind in ("VBox", "HBox", "Box", "GridBox"):
@@ -53,7 +65,9 @@ def render(states: dict, ref: str) -> tuple[str, str]:
         # through it) keeps `display` and margins but drops `flex-direction` and `gap`, and GitHub drops every
         # style. So a column is plain blocks (no flex, which turned it into one row), and a row's items are set
         # apart by their own margins (not the row's gap); with no styles at all each item is a line of its own.
-        parts = [render(states, child) for child in state.get("children", [])]
+        children = state.get("children", [])
+        parts = [render(states, child, alt=_caption_after(states, children, index))
+                 for index, child in enumerate(children)]
         if kind == "HBox":
             body = "".join(f"<div style='margin-right:1.5em'>{part}</div>" for part, _ in parts)
             return (f"<div style='display:flex;flex-direction:row;flex-wrap:wrap'>{body}</div>",
@@ -81,9 +95,9 @@ def render(states: dict, ref: str) -> tuple[str, str]:
         return f"<button disabled>{label}</button>", f"[{state.get('description', '')}]"
     if kind == "Image":
         image_format = html.escape(state.get("format", "png"))
-        alt = html.escape(state.get("tooltip") or "a figure", quote=True)
-        return (f"<img src='data:image/{image_format};base64,{state.get('value', '')}' alt='{alt}' "
-                "style='max-width:100%'/>", f"[figure: {state['tooltip']}]" if state.get("tooltip") else "[figure]")
+        text = alt or state.get("tooltip") or "a figure"
+        return (f"<img src='data:image/{image_format};base64,{state.get('value', '')}' "
+                f"alt='{html.escape(text, quote=True)}' style='max-width:100%'/>", "[figure]")
     if kind == "Output":
         parts = [_output_html(output) for output in state.get("outputs", [])]
         return "".join(part for part, _ in parts), "\n".join(text for _, text in parts if text)

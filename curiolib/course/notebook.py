@@ -180,7 +180,7 @@ def setup_notebook(seed: int = 0, *, verbose: bool = True) -> NotebookEnv:
         say("versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()))
         warning = version_warning()
         if warning:
-            say(warning)
+            print(warning)  # one line, whatever its length: the command in it is copied whole
     return env
 
 

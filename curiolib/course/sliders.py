@@ -1,8 +1,12 @@
 """Sliders that redraw a matplotlib figure, rendered as an image widget so it works everywhere."""
 from __future__ import annotations
 
+import html
 import io
 from collections.abc import Callable
+
+#: The class of the caption under a slider figure: the snapshot takes its text as the figure's alt text.
+CAPTION_CLASS = "figure-caption"
 
 
 def slider_plot(draw: Callable[..., object], sliders: dict, *, figsize: tuple[float, float] = (6, 3.5)):
@@ -18,6 +22,9 @@ def slider_plot(draw: Callable[..., object], sliders: dict, *, figsize: tuple[fl
 
     # At its own size: stretched to the cell's width, a 540-px figure turned soft and fell below the sliders.
     image = widgets.Image(format="png", layout=widgets.Layout(align_self="flex-start", max_width="100%"))
+    # What the figure shows, in words, under it: a widget image has no alt text, and its tooltip broke the image
+    # in the JupyterLab widget manager that RISE can load (jupyterlab-widgets 3.0.8).
+    caption = widgets.HTML(layout=widgets.Layout(max_width="100%"))
 
     def redraw(_change=None) -> None:
         fig, ax = plt.subplots(figsize=figsize)
@@ -26,12 +33,12 @@ def slider_plot(draw: Callable[..., object], sliders: dict, *, figsize: tuple[fl
             buffer = io.BytesIO()
             fig.savefig(buffer, format="png", dpi=FIGURE_DPI, bbox_inches="tight")
             image.value = buffer.getvalue()
-            # a widget image has no alt attribute: its tooltip (the title) is what a screen reader reads
-            image.tooltip = description(fig)
+            caption.value = f"<small class='{CAPTION_CLASS}'>{html.escape(description(fig))}</small>"
         finally:
             plt.close(fig)
 
     for slider in sliders.values():
         slider.observe(redraw, names="value")
     redraw()
-    return widgets.VBox([widgets.HBox(list(sliders.values())[:3]), widgets.HBox(list(sliders.values())[3:]), image])
+    return widgets.VBox([widgets.HBox(list(sliders.values())[:3]), widgets.HBox(list(sliders.values())[3:]), image,
+                         caption])

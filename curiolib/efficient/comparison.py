@@ -18,6 +18,7 @@ from .._validation import check_int
 from ..data.tokenize import tokenize_sentences
 from ..finetune.inference import classify
 from ..finetune.loop import TrainingConfig, train
+from ..finetune.memory import release_memory
 from ..finetune.models import load_model_for_task
 from ..tasks.sentiment import classification_metrics
 from .lora import DEFAULT_TARGETS, add_lora, count_parameters, freeze_encoder, save_adapter
@@ -99,7 +100,8 @@ class FineTuneSettings:
     ``learning_rate`` None takes each method's usual rate: LoRA and a lone head learn from a small, fresh set
     of weights and want a larger step (1e-3) than full fine-tuning and distillation (1e-4). With ``resume``
     training goes on from the method's last checkpoint in ``output_dir`` (saved every ``checkpoint_every``
-    steps); ``mixed_precision`` ("fp16", "bf16") goes to the loop, for a GPU.
+    steps); ``mixed_precision`` ("fp16", "bf16") goes to the loop, for a GPU, and so does ``max_tokens`` (a
+    batch of more tokens trains in slices, the same gradient in less memory: `TrainingConfig`).
     """
 
     model_name: str = "minilm"
@@ -115,6 +117,7 @@ class FineTuneSettings:
     resume: bool = False
     checkpoint_every: int | None = None
     mixed_precision: str = "no"
+    max_tokens: int | None = None
 
 
 def fine_tune_full(data: DatasetDict, settings: FineTuneSettings | None = None) -> MethodResult:
@@ -187,7 +190,7 @@ def _train_and_measure(method: str, name: str, model: torch.nn.Module, tokenizer
                             learning_rate=learning_rate, warmup_ratio=0.06, seed=settings.seed,
                             time_budget_s=settings.time_budget_s, max_steps=settings.max_steps,
                             show_progress=settings.show_progress, checkpoint_every=settings.checkpoint_every,
-                            mixed_precision=settings.mixed_precision)
+                            mixed_precision=settings.mixed_precision, max_tokens=settings.max_tokens)
     trainable, total = count_parameters(model)
     train_set = tokenize_sentences(data["train"], tokenizer, max_length=settings.max_length)
     validation_set = tokenize_sentences(data["validation"], tokenizer, max_length=settings.max_length)
@@ -246,4 +249,6 @@ def compare_serving(model: torch.nn.Module, tokenizer, texts: list[str], labels:
                      "accuracy": float(correct.mean()), "agreement with float": agreement(reference, predicted),
                      "change vs float (points)": 100 * paired.difference, "change low": 100 * paired.low,
                      "change high": 100 * paired.high})
+    del versions, predictor  # the int8 copy and the ONNX sessions: their memory goes back before the table does
+    release_memory()
     return pd.DataFrame(rows).set_index("version")

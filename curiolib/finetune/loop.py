@@ -9,6 +9,7 @@ On a GPU (Colab: Runtime → Change runtime type → GPU) the same code runs on 
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import inspect
 import json
@@ -33,6 +34,7 @@ from tqdm.auto import tqdm
 
 from .._files import claim_output_dir, previous_folder, replace_folder
 from .._validation import check_choice, check_int, check_number
+from .memory import release_memory
 
 Metrics = Callable[[np.ndarray, np.ndarray], dict[str, float]]
 LossFunction = Callable[[torch.nn.Module, dict], torch.Tensor]
@@ -54,6 +56,9 @@ class TrainingConfig:
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1  # share of all optimizer steps spent warming up, in [0, 1]
     grad_accum_steps: int = 1
+    # The most tokens (rows × padded length) one forward pass takes; a longer batch goes through in parts, its
+    # gradient the same (`split_batch`). None: the whole batch at once. Bounds memory on a small server.
+    max_tokens: int | None = None
     max_grad_norm: float | None = 1.0
     eval_every: int | str = "epoch"  # "epoch": after each epoch; "end": once, after training; N: every N steps
     eval_batch_size: int = 128
@@ -81,6 +86,8 @@ class TrainingConfig:
         check_number("weight_decay", self.weight_decay, low=0)
         check_number("warmup_ratio", self.warmup_ratio, low=0, high=1)
         check_int("grad_accum_steps", self.grad_accum_steps, low=1)
+        if self.max_tokens is not None:
+            check_int("max_tokens", self.max_tokens, low=1)
         if self.max_grad_norm is not None:
             check_number("max_grad_norm", self.max_grad_norm, low=0, low_inclusive=False)
         if isinstance(self.eval_every, str):
@@ -504,21 +511,46 @@ def check_before_training(model: torch.nn.Module, train_dataset: Dataset, eval_d
                          f"choose one of {names}")
 
 
+def split_batch(batch: dict, max_tokens: int | None) -> list[tuple[dict, float]]:
+    """``batch`` in slices of whole rows, each at most ``max_tokens`` tokens (rows × padded length, one row at
+    least), with each slice's share of the batch's loss; the whole batch, share 1, when it fits or for None.
+
+    The loss is a mean over the labelled positions (a row's label; a token's tag unless it is -100), so a
+    slice's share is the part of them it holds, and the slices' weighted gradients add up to the batch's.
+    """
+    rows, length = batch["input_ids"].shape
+    per_part = rows if max_tokens is None else max(1, max_tokens // length)
+    if per_part >= rows:
+        return [(batch, 1.0)]
+    parts = [{key: value[start:start + per_part] for key, value in batch.items()} for start in range(0, rows, per_part)]
+    counts = [int((part["labels"] != -100).sum()) if "labels" in part else len(part["input_ids"]) for part in parts]
+    if not sum(counts):  # nothing labelled: the batch's loss is undefined either way
+        return [(batch, 1.0)]
+    return [(part, count / sum(counts)) for part, count in zip(parts, counts) if count]
+
+
 def training_step(model: torch.nn.Module, batch: dict, optimizer: torch.optim.Optimizer, accelerator: Accelerator,
-                  max_grad_norm: float | None, compute_loss: LossFunction | None = None) -> float:
+                  max_grad_norm: float | None, compute_loss: LossFunction | None = None,
+                  max_tokens: int | None = None) -> float:
     """One micro-batch: forward, backward, and on the last micro-batch of a step, clip and step; its loss.
 
     The loss is the model's own (cross-entropy on ``labels``) unless ``compute_loss(model, batch)`` is given,
-    as distillation does (`curiolib.efficient.distill`).
+    as distillation does (`curiolib.efficient.distill`). A micro-batch of more than ``max_tokens`` tokens goes
+    forward and backward in parts (`split_batch`): the same gradient, a part's activations held at a time.
     """
     with accelerator.accumulate(model):
-        loss = model(**batch).loss if compute_loss is None else compute_loss(model, batch)
-        accelerator.backward(loss)  # divided by grad_accum_steps, so k equal micro-batches give their mean gradient
+        parts, loss = split_batch(batch, max_tokens), 0.0
+        for index, (part, share) in enumerate(parts):
+            # Several processes exchange their gradients once, after the last part.
+            with accelerator.no_sync(model) if index < len(parts) - 1 else contextlib.nullcontext():
+                part_loss = (model(**part).loss if compute_loss is None else compute_loss(model, part)) * share
+                accelerator.backward(part_loss)  # divided by grad_accum_steps: k equal micro-batches, their mean
+            loss = loss + part_loss.detach()
         if accelerator.sync_gradients and max_grad_norm is not None:
             accelerator.clip_grad_norm_(model.parameters(), max_grad_norm)  # the whole step's gradient, once
         optimizer.step()  # accelerate holds these two back until the step's last micro-batch
         optimizer.zero_grad()
-    return accelerator.gather(loss.detach()).mean().item()
+    return accelerator.gather(loss).mean().item()
 
 
 def warmup_steps(warmup_ratio: float, total_steps: int) -> int:
@@ -581,7 +613,7 @@ def train(model: torch.nn.Module, train_dataset: Dataset, eval_dataset: Dataset,
         started = time.perf_counter()
         for batch in accelerator.skip_first_batches(train_loader, state.batches_done):
             state.recent_losses.append(training_step(model, batch, optimizer, accelerator, config.max_grad_norm,
-                                                     compute_loss))
+                                                     compute_loss, config.max_tokens))
             del state.recent_losses[:-config.log_every * config.grad_accum_steps]
             state.batches_done += 1
             state.examples_seen += len(batch["input_ids"]) * accelerator.num_processes
@@ -607,6 +639,7 @@ def train(model: torch.nn.Module, train_dataset: Dataset, eval_dataset: Dataset,
                 if state.log_evaluation(metrics, row, config):
                     checkpoints.save_best(model)
                 checkpoints.save_last(state)
+                release_memory()  # the evaluation's batches and the saves' buffers: back to the system, not kept
                 model.train()
                 done = last_step or state.patience_spent(config)
             else:
@@ -618,7 +651,13 @@ def train(model: torch.nn.Module, train_dataset: Dataset, eval_dataset: Dataset,
             if done or end_of_epoch:
                 break
     progress.close()
-    return _finish(model, state, checkpoints, eval_dataset, collator, compute_metrics, config, accelerator, average)
+    result = _finish(model, state, checkpoints, eval_dataset, collator, compute_metrics, config, accelerator, average)
+    # The optimizer's moments, the loader and the batches' activations are done with: their memory goes back now,
+    # not when the caller's next cell happens to need it (glibc keeps a freed heap until asked).
+    accelerator.free_memory()
+    del optimizer, train_loader, scheduler, checkpoints, average
+    release_memory()
+    return result
 
 
 def _finish(model, state: LoopState, checkpoints: Checkpoints, eval_dataset: Dataset, collator,
