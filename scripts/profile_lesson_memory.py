@@ -11,7 +11,8 @@ kernel and its child processes every 0.2 s (what scripts/measure_lessons.py samp
 peak is the larger of the two. "kept" is the memory still resident when the cell ends: a cell that keeps a
 model it no longer needs shows there. Linux only (it reads /proc). The executed copy, the lesson's files
 (checkpoints, saved models) and a JSON of the figures go to a new folder under the temporary directory, or
-to --output-dir; the lesson in notebooks/ is never written.
+to --output-dir; the lesson in notebooks/ is never written. Cells are numbered as in the executed copy: with
+--smoke or -p, papermill's injected-parameters cell follows the parameters cell and shifts the later numbers by one.
 """
 from __future__ import annotations
 
