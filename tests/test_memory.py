@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
 
+import curiolib
 from curiolib.data import load_sentiment
 from curiolib.finetune.models import load_model_for_task
 
@@ -19,28 +21,29 @@ def sentences() -> tuple[list[str], list[int]]:
     return list(rows["sentence"]), list(rows["label"])
 
 
-def test_the_padding_experiment_feeds_no_pass_more_than_max_tokens(sentences) -> None:
+def test_the_padding_experiment_feeds_no_pass_more_than_max_tokens(sentences, small_model: str) -> None:
     from curiolib.efficient import compare_padding
 
-    tokenizer, model = load_model_for_task("minilm", "sequence", LABELS, seed=0)
+    tokenizer, model = load_model_for_task(small_model, "sequence", LABELS, seed=0)
     passes: list[tuple[int, int]] = []
     # The timed copies are deep copies of this model: the hook goes with them.
     model.register_forward_pre_hook(lambda module, args, kwargs: passes.append(tuple(kwargs["input_ids"].shape)),
                                     with_kwargs=True)
-    speed = compare_padding(model, tokenizer, *sentences, batch_size=4, max_length=64, repeats=1, max_tokens=128)
+    texts, labels = sentences[0][:4], sentences[1][:4]
+    speed = compare_padding(model, tokenizer, texts, labels, batch_size=4, max_length=32, repeats=1, max_tokens=64)
     assert passes, "the model was never called"
-    assert max(rows * length for rows, length in passes) <= 128, passes
-    assert (2, 64) in passes  # the padded-to-64 batches of 4, fed two rows at a time
-    assert speed.padded_tokens_max_length == 8 * 64  # what the batches hold is unchanged
+    assert max(rows * length for rows, length in passes) <= 64, passes
+    assert (2, 32) in passes  # the padded-to-32 batch of 4, fed two rows at a time
+    assert speed.padded_tokens_max_length == 4 * 32  # what the batches hold is unchanged
     with pytest.raises(ValueError, match="max_tokens"):
         compare_padding(model, tokenizer, *sentences, batch_size=4, max_tokens=0)
 
 
 @pytest.mark.parametrize("task", ["sequence", "token"])
-def test_a_batch_split_by_max_tokens_gives_the_whole_batchs_gradient(sentences, task: str) -> None:
+def test_a_batch_split_by_max_tokens_gives_the_whole_batchs_gradient(sentences, small_model: str, task: str) -> None:
     from curiolib.finetune.loop import split_batch
 
-    tokenizer, model = load_model_for_task("minilm", task, LABELS, seed=0)
+    tokenizer, model = load_model_for_task(small_model, task, LABELS, seed=0)
     model.eval()  # no dropout: the two ways must see the same network
     batch = dict(tokenizer(sentences[0][:5], padding=True, return_tensors="pt"))
     if task == "sequence":
@@ -61,7 +64,7 @@ def test_a_batch_split_by_max_tokens_gives_the_whole_batchs_gradient(sentences, 
         torch.testing.assert_close(dict(model.named_parameters())[name].grad, grad, rtol=1e-4, atol=1e-6)
 
 
-def test_training_with_max_tokens_feeds_no_pass_more_and_refuses_a_bad_value(tmp_path) -> None:
+def test_training_with_max_tokens_feeds_no_pass_more_and_refuses_a_bad_value(tmp_path, small_model: str) -> None:
     from transformers import DataCollatorWithPadding
 
     from curiolib.data import tokenize_sentences
@@ -69,7 +72,7 @@ def test_training_with_max_tokens_feeds_no_pass_more_and_refuses_a_bad_value(tmp
     from curiolib.tasks.sentiment import classification_metrics
 
     data = load_sentiment("embedded", seed=0, verbose=False)
-    tokenizer, model = load_model_for_task("minilm", "sequence", LABELS, seed=0)
+    tokenizer, model = load_model_for_task(small_model, "sequence", LABELS, seed=0)
     train_set, validation_set = (tokenize_sentences(data[split].select(range(8)), tokenizer, max_length=32)
                                  for split in ("train", "validation"))
     passes: list[tuple[int, int]] = []
@@ -91,9 +94,13 @@ def test_training_with_max_tokens_feeds_no_pass_more_and_refuses_a_bad_value(tmp
 def test_release_memory_gives_the_freed_heap_back_to_the_system() -> None:
     # A fresh process: small blocks (below glibc's mmap threshold) come from the heap; keeping one in 64 of
     # them alive stops glibc from shrinking the heap by itself, as a kept tensor does in a lesson.
+    # The module alone, not curiolib.finetune (which loads torch): a second, not five.
     script = """
+import importlib.util, sys
 from pathlib import Path
-from curiolib.finetune.memory import release_memory
+spec = importlib.util.spec_from_file_location("memory", sys.argv[1])
+memory = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(memory)
 def rss():
     line = next(l for l in Path('/proc/self/status').read_text().splitlines() if l.startswith('VmRSS'))
     return int(line.split()[1]) * 1024
@@ -101,10 +108,11 @@ blocks = [bytearray(60_000) for _ in range(4000)]
 kept = blocks[::64]
 del blocks
 before = rss()
-release_memory()
+memory.release_memory()
 print(before - rss())
 """
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    module = Path(curiolib.__file__).with_name("finetune") / "memory.py"
+    done = subprocess.run([sys.executable, "-c", script, str(module)], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert int(done.stdout.split()[-1]) > 150e6  # of the 240 MB freed, nearly all goes back
 
@@ -116,7 +124,7 @@ def test_the_harness_meter_counts_the_marked_process_and_not_its_neighbour() -> 
     from curiolib.classroom.memory import KernelMemory
 
     # Two children hold 300 MB each for a moment; only the one whose environment carries the marker counts.
-    hold = "import time; block = bytearray(300_000_000); block[::4096] = b'x' * len(block[::4096]); time.sleep(2)"
+    hold = "import time; block = bytearray(300_000_000); block[::4096] = b'x' * len(block[::4096]); time.sleep(1)"
     marked = subprocess.Popen([sys.executable, "-c", hold], env=os.environ | {"CURIOLIB_TEST_MARK": "run-1"})
     other = subprocess.Popen([sys.executable, "-c", hold], env=os.environ | {"CURIOLIB_TEST_MARK": "run-2"})
     with KernelMemory("CURIOLIB_TEST_MARK", "run-1", interval=0.1) as memory:
