@@ -24,30 +24,10 @@ import time
 from datetime import date
 from pathlib import Path
 
+from curiolib.classroom.memory import process_tree, status_bytes
+
 STARTED = re.compile(r"^\[(\d+)/(\d+)\] (\S+) \.\.\.$")
 ENDED = re.compile(r"^\[(\d+)/(\d+)\] (\S+) (ok|FAILED|INTERRUPTED) in ([\d.]+) s")
-
-
-def _children() -> dict[int, list[int]]:
-    tree: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            tree.setdefault(parent, []).append(int(entry.name))
-    return tree
-
-
-def _rss_bytes(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
 
 
 def _is_kernel(pid: int) -> bool:
@@ -59,7 +39,7 @@ def _is_kernel(pid: int) -> bool:
 
 def kernel_memory(root: int) -> int:
     """The resident bytes of every kernel below process ``root``, each with its own descendants."""
-    tree = _children()
+    tree = process_tree()
     total, stack = 0, [root]
     while stack:
         pid = stack.pop()
@@ -67,7 +47,7 @@ def kernel_memory(root: int) -> int:
             family = [pid]
             for member in family:
                 family.extend(tree.get(member, []))
-            total += sum(_rss_bytes(member) for member in family)
+            total += sum(status_bytes(member, "VmRSS") for member in family)
         else:
             stack.extend(tree.get(pid, []))
     return total

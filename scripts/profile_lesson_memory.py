@@ -25,6 +25,8 @@ import threading
 import time
 from pathlib import Path
 
+from curiolib.classroom.memory import status_bytes
+
 GB = 1e9
 
 
@@ -41,16 +43,6 @@ def _family(pid: int) -> list[int]:
     return family
 
 
-def _status_bytes(pid: int, field: str) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
-
-
 def _reset_high_water_mark(pid: int) -> bool:
     """Start VmHWM over from the current resident size (Linux 4.0+; False where it cannot be written)."""
     try:
@@ -62,7 +54,7 @@ def _reset_high_water_mark(pid: int) -> bool:
 
 def family_memory(pid: int) -> int:
     """The resident bytes of process ``pid`` and all its descendants."""
-    return sum(_status_bytes(member, "VmRSS") for member in _family(pid))
+    return sum(status_bytes(member, "VmRSS") for member in _family(pid))
 
 
 class CellMeter:
@@ -95,8 +87,8 @@ class CellMeter:
         kept = family_memory(self.pid)
         peak = max(self.peak, kept)
         if self.exact:  # the kernel's own peak, however brief, plus what its children hold at the end
-            children = kept - _status_bytes(self.pid, "VmRSS")
-            peak = max(peak, _status_bytes(self.pid, "VmHWM") + max(children, 0))
+            children = kept - status_bytes(self.pid, "VmRSS")
+            peak = max(peak, status_bytes(self.pid, "VmHWM") + max(children, 0))
         return peak, kept
 
 

@@ -9,7 +9,8 @@ from types import TracebackType
 GB = 1e9
 
 
-def _status_bytes(pid: int, field: str) -> int:
+def status_bytes(pid: int, field: str) -> int:
+    """A byte count from /proc/<pid>/status (``VmRSS`` now, ``VmHWM`` its peak); 0 where it cannot be read."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith(field + ":"):
@@ -19,7 +20,7 @@ def _status_bytes(pid: int, field: str) -> int:
     return 0
 
 
-def _children_by_stat() -> dict[int, list[int]]:
+def process_tree() -> dict[int, list[int]]:
     """Every process's children, from each one's parent in /proc/<pid>/stat (slower: for kernels without
     the children files)."""
     tree: dict[int, list[int]] = {}
@@ -50,7 +51,7 @@ def _children(pid: int) -> list[int]:
 
 def _descendants(pid: int) -> list[int]:
     """Every process below ``pid``."""
-    tree = None if Path(f"/proc/self/task/{os.getpid()}/children").exists() else _children_by_stat()
+    tree = None if Path(f"/proc/self/task/{os.getpid()}/children").exists() else process_tree()
     found, stack = [], [pid]
     while stack:
         children = _children(stack.pop()) if tree is None else tree.get(stack.pop(), [])
@@ -88,7 +89,7 @@ class KernelMemory:
         """Read the marked processes' peak memory now and keep the largest total seen."""
         marked = [pid for pid in _descendants(os.getpid()) if self._is_marked(pid)]
         if marked:
-            total = sum(_status_bytes(pid, "VmHWM") for pid in marked)
+            total = sum(status_bytes(pid, "VmHWM") for pid in marked)
             self.peak_bytes = max(self.peak_bytes or 0, total)
 
     def _run(self) -> None:
