@@ -113,7 +113,7 @@ def test_the_ner_highlighter_writes_entity_types_large_enough_for_a_projector() 
 
 
 def test_say_wraps_at_spaces_keeps_short_lines_and_indents_a_continuation(capsys) -> None:
-    from curiolib.course.notebook import TEXT_WIDTH, say
+    from curiolib import TEXT_WIDTH, say
 
     say("short line\n  " + "word " * 40 + "\n" + "x" * (TEXT_WIDTH + 5))
     lines = capsys.readouterr().out.splitlines()
@@ -122,3 +122,20 @@ def test_say_wraps_at_spaces_keeps_short_lines_and_indents_a_continuation(capsys
     assert len(wrapped) == 3 and all(len(line) <= TEXT_WIDTH for line in wrapped)
     assert wrapped[0].startswith("  word") and all(line.startswith("    word") for line in wrapped[1:])
     assert " ".join(line.strip() for line in wrapped) == ("word " * 40).strip()
+
+
+def test_every_printed_line_of_a_committed_lesson_fits_the_output_width() -> None:
+    # JupyterLab breaks a longer line mid-word ("(tw/o)", "data onl/y"); a DataFrame shown as HTML is not text.
+    from curiolib import TEXT_WIDTH
+
+    long = []
+    for stem, index, _, output in _committed_outputs():
+        data = output.get("data", {})
+        if output.get("output_type") == "stream":
+            text = _joined(output.get("text", ""))
+        elif "text/html" in data or "image/png" in data:
+            continue
+        else:
+            text = _joined(data.get("text/plain", ""))
+        long += [(stem, index, len(line)) for line in text.split("\n") if len(line) > TEXT_WIDTH]
+    assert not long, f"(lesson, cell, characters) of lines longer than {TEXT_WIDTH}: {long}"

@@ -21,6 +21,7 @@ LAYER_OF: dict[str, str] = {
     "curiolib._files": "private helpers",  # writing files, checking arguments, the figures' style: no curiolib
     "curiolib._validation": "private helpers",
     "curiolib._figures": "private helpers",
+    "curiolib._text": "private helpers",
     "curiolib.data": "data",
     "curiolib.finetune": "finetune/tasks",
     "curiolib.tasks": "finetune/tasks",

@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .._figures import describe
-from .notebook import TEXT_WIDTH, record, recorded, say, seed_everything, setup_notebook
+from .._text import TEXT_WIDTH, say
+from .notebook import record, recorded, seed_everything, setup_notebook
 from .source import show_source
 
 if TYPE_CHECKING:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any
 
+from .._text import say
+
 #: The harness sets this to the JSON file that sits next to the executed notebook copy.
 RECORD_ENV = "CURIOLIB_RECORD_FILE"
 
@@ -201,21 +203,6 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [jsonable(v) for v in value]
     return value
-
-
-#: The most characters a printed line of a lesson holds: JupyterLab's output area, 813 px in a 1280-px window
-#: with the file browser open, fits about 104 of its monospace characters, and breaks a longer line mid-word.
-TEXT_WIDTH = 100
-
-
-def say(*parts: Any, sep: str = " ") -> None:
-    """`print`, with each line wrapped at spaces to `TEXT_WIDTH` characters (a continuation indented by two)."""
-    import textwrap
-
-    for line in sep.join(str(part) for part in parts).split("\n"):
-        indent = line[:len(line) - len(line.lstrip(" "))]
-        print(textwrap.fill(line, TEXT_WIDTH, subsequent_indent=indent + "  ", break_long_words=False,
-                            break_on_hyphens=False) if len(line) > TEXT_WIDTH else line)
 
 
 def record(name: str, value: Any) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from datasets import Dataset, DatasetDict
 
 from .features import SENTIMENT_LABELS, sentiment_features
+from .._text import say
 from .hub import hub_reachable
 from .readers import TEXT_SUFFIXES, parse_conll_file, ner_dataset, read_text_classification
 
@@ -48,7 +49,7 @@ def resolve_data_dir(data_dir: str | Path | None = None) -> Path | None:
 def _say(task: str, source: str, splits: DatasetDict, verbose: bool, note: str = "") -> DatasetDict:
     if verbose:
         counts = ", ".join(f"{name} {len(split):,}" for name, split in splits.items())
-        print(f"{task}: {source} — {counts}{note}")
+        say(f"{task}: {source} — {counts}{note}")
     return splits
 
 
