@@ -310,3 +310,13 @@ def test_the_readmes_first_screen_is_for_a_teacher() -> None:
     total = sum(lesson.timing.seconds for lesson in available_lessons() if lesson.timing)
     assert f"runs all eight lessons (about {round(total / 60)} min" in front
     assert len(available_lessons()) == 8
+
+
+def test_the_readme_says_how_many_students_a_server_holds_from_the_catalog() -> None:
+    from curiolib.classroom.catalog import class_capacity
+
+    # The README wraps its lines; the sentence is the catalog's, not a number typed twice.
+    assert class_capacity(64) in " ".join(README.split()), class_capacity(64)
+    assert all(lesson.timing.peak_gb < 2.0 for lesson in available_lessons()), "the README says each fits 2 GB"
+    with pytest.raises(ValueError, match="server_gb"):
+        class_capacity(1.5)

@@ -179,6 +179,24 @@ def run_estimate(lessons: list[Lesson]) -> str | None:
     return f"{len(lessons)} lesson(s) took {minutes(total)} in a measured run ({MEASURED})"
 
 
+#: Memory a server keeps for itself and JupyterHub when `class_capacity` counts students.
+SERVER_RESERVE_GB = 2.0
+
+
+def class_capacity(server_gb: float) -> str:
+    """How many students a server of ``server_gb`` GB holds, each running the heaviest lesson: the README's line."""
+    if not server_gb > SERVER_RESERVE_GB:
+        raise ValueError(f"server_gb must be more than the {SERVER_RESERVE_GB:g} GB kept for the system, "
+                         f"got {server_gb!r}")
+    timed = [lesson for lesson in LESSONS if lesson.timing is not None]
+    heaviest = max(timed, key=lambda lesson: lesson.timing.peak_gb)
+    peak = heaviest.timing.peak_gb
+    students = int((server_gb - SERVER_RESERVE_GB) // peak)
+    return (f"every lesson's kernel peaked at {peak:.2f} GB or less (lesson {heaviest.stem[:2]}, the heaviest), "
+            f"so a server with {server_gb:g} GB of memory holds {students} students running it at once "
+            f"({SERVER_RESERVE_GB:g} GB kept for the system)")
+
+
 def available_lessons() -> list[Lesson]:
     """The lessons whose notebook exists in this checkout, in order."""
     return [lesson for lesson in LESSONS if lesson.path.exists()]
