@@ -65,7 +65,7 @@ class LoopSettings:
     label_schedule: list[int] = setting(help="labelled-set size after each round (the first drawn at random)",
                                         factory=lambda: [100, 300, 500, 1000, 2000])
     candidates: int = setting(4000, "pool sentences sampled and scored per round")
-    beta: float = setting(0.5, "exploration share of explore_exploit")
+    diversity_share: float = setting(0.5, "share s of each explore_exploit batch chosen for diversity")
     training: str = setting("scratch", "'scratch': each round retrains the pretrained model on every label; "
                                        "'warm': continues from the last round's weights")
     epochs_per_round: int = setting(4, "passes over a round's training set")
@@ -84,7 +84,7 @@ class LoopSettings:
 
         return {(seed, strategy): ActiveLearningConfig(
                     strategy=strategy, label_schedule=self.label_schedule, candidates=self.candidates,
-                    beta=self.beta, training=self.training,
+                    diversity_share=self.diversity_share, training=self.training,
                     epochs_per_round=self.epochs_per_round, replay=None if self.replay < 0 else self.replay,
                     train_batch_size=self.train_batch_size, learning_rate=self.learning_rate,
                     max_length=max_length, seed=seed, output_dir=str(work_dir / f"{strategy}_{seed}"))

@@ -71,19 +71,19 @@ def test_farthest_first_matches_a_brute_force_on_a_small_pool(seed: int) -> None
     assert list(farthest_first(candidates, labelled, 6)) == _farthest_first_by_hand(candidates, labelled, 6)
 
 
-def test_explore_exploit_mixes_by_beta() -> None:
+def test_explore_exploit_mixes_by_diversity_share() -> None:
     embeddings = np.array([[0.0, 0.0], [0.0, 0.1], [0.1, 0.0], [9.0, 9.0], [0.1, 0.1], [0.0, 0.2]])
     labelled = np.array([[0.0, 0.05]])
-    assert sorted(select("explore_exploit", 2, PROBABILITIES, embeddings, labelled, beta=0.0)) == [2, 4]
-    assert list(select("explore_exploit", 1, PROBABILITIES, embeddings, labelled, beta=1.0)) == [3]
-    mixed = select("explore_exploit", 2, PROBABILITIES, embeddings, labelled, beta=0.5)
+    assert sorted(select("explore_exploit", 2, PROBABILITIES, embeddings, labelled, diversity_share=0.0)) == [2, 4]
+    assert list(select("explore_exploit", 1, PROBABILITIES, embeddings, labelled, diversity_share=1.0)) == [3]
+    mixed = select("explore_exploit", 2, PROBABILITIES, embeddings, labelled, diversity_share=0.5)
     assert list(mixed) == [3, 2]  # one explored (the far point), one exploited (the most uncertain)
 
 
 @pytest.mark.parametrize("kwargs, match", [
     ({"strategy": "curious"}, "strategy must be one of"),
     ({"rounds": 0}, "rounds must be an integer >= 1"),
-    ({"beta": 1.5}, r"beta must be in \[0, 1\]"),
+    ({"diversity_share": 1.5}, r"diversity_share must be in \[0, 1\]"),
     ({"labels_per_round": 64, "candidates": 32}, "candidates must be >= the most labels a round asks for"),
     ({"label_schedule": [100, 600], "candidates": 400}, r"candidates must be >= the most labels a round asks for \(5"),
     ({"replay": -1, "training": "warm"}, "replay must be an integer >= 0"),

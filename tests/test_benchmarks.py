@@ -239,8 +239,9 @@ def test_flags_are_the_config_dataclasses_fields(benchmarks_importable) -> None:
         {c.train_batch_size for c in configs.values()} == {3} and {c.replay for c in configs.values()} == {4}
     assert list(configs)[:3] == [(1, "random"), (1, "entropy"), (1, "explore_exploit")]  # seed-major
     # --tiny sets defaults; a flag given explicitly still wins.
-    settings, loop = parse_settings("", ActiveLearningSettings, LoopSettings, argv=["--tiny", "--beta", "0.3"])
-    assert settings.tiny and loop.beta == 0.3
+    settings, loop = parse_settings("", ActiveLearningSettings, LoopSettings,
+                                    argv=["--tiny", "--diversity-share", "0.3"])
+    assert settings.tiny and loop.diversity_share == 0.3
     assert loop.label_schedule == ActiveLearningSettings.TINY["label_schedule"]
     assert settings.work_dir == Path("runs/benchmark-active_learning-tiny")  # never the committed results
     assert settings.output.parent == settings.work_dir

@@ -43,6 +43,9 @@ from .strategies import STRATEGIES, entropy, select
 
 STATE_FILE = "active_state.json"
 TRAINING = ("scratch", "warm")
+#: Settings renamed since a saved run could have been written: old name -> new name. "beta" was explore_exploit's
+#: share of each batch chosen for diversity, not the growth model's β (both halves of a batch are new labels).
+RENAMED_SETTINGS = {"beta": "diversity_share"}
 
 
 @dataclass
@@ -56,7 +59,7 @@ class ActiveLearningConfig:
     # Labelled-set size after each round, e.g. [100, 300, 500, 1000]: instead of the three settings above.
     label_schedule: list[int] | None = None
     candidates: int = 1000  # pool sentences scored per round (a random sample)
-    beta: float = 0.5  # exploration share of "explore_exploit"
+    diversity_share: float = 0.5  # s: the share of each "explore_exploit" batch chosen for diversity
     training: str = "scratch"  # "scratch": retrain the pretrained model on all labels; "warm": continue
     epochs_per_round: int = 2  # passes over the round's training set in each round
     replay: int | None = None  # "warm" only. None: re-read every earlier label each round; N: new + N earlier
@@ -84,7 +87,7 @@ class ActiveLearningConfig:
             if clashing:
                 raise ValueError(f"give label_schedule or {', '.join(clashing)}, not both: the schedule sets the "
                                  "seed set and every round's labels")
-        check_number("beta", self.beta, low=0, high=1)
+        check_number("diversity_share", self.diversity_share, low=0, high=1)
         check_number("learning_rate", self.learning_rate, low=0, low_inclusive=False)
         check_int("max_length", self.max_length, low=8, high=512)
         check_int("seed", self.seed, low=0)
@@ -197,6 +200,11 @@ def run_active_learning(model: torch.nn.Module, tokenizer, data: DatasetDict, co
     state_file = output_dir / STATE_FILE
     if resume and state_file.exists():
         state = json.loads(state_file.read_text())
+        renamed = {old: new for old, new in RENAMED_SETTINGS.items() if old in state["config"]}
+        if renamed:  # the same setting under its old name: say so rather than "other settings"
+            names = ", ".join(f"{old!r}, now {new!r}" for old, new in renamed.items())
+            raise ValueError(f"resume: {state_file} names a setting by its old name ({names}): rename it in that "
+                             "file to resume the run, or use another output_dir")
         if state["config"] != asdict(config):
             raise ValueError(f"resume: {state_file} was written with other settings; use another output_dir")
         from safetensors.torch import load_file
@@ -233,7 +241,7 @@ def run_active_learning(model: torch.nn.Module, tokenizer, data: DatasetDict, co
                     rng.choice(labelled, size=config.candidates, replace=False).tolist()
                 _, labelled_embeddings = embed_and_score(model, pool.select(reference), collator)
             picks = select(config.strategy, asked, probabilities, embeddings, labelled_embeddings,
-                           beta=config.beta, rng=rng)
+                           diversity_share=config.diversity_share, rng=rng)
             new = sample[picks].tolist()
             uncertainty = entropy(probabilities)
             asked_entropy, candidate_entropy = float(uncertainty[picks].mean()), float(uncertainty.mean())
@@ -267,6 +275,10 @@ def compare_strategies(model_name: str, data: DatasetDict, strategies: list[str]
     """
     from ..finetune.models import load_model_for_task
 
+    renamed = {old: new for old, new in RENAMED_SETTINGS.items() if old in settings}
+    if renamed:
+        raise ValueError("compare_strategies: " + ", ".join(f"{old!r} is now called {new!r}"
+                                                             for old, new in renamed.items()))
     for strategy in strategies:
         check_choice("strategies", strategy, STRATEGIES)
     if not seeds:

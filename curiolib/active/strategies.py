@@ -2,9 +2,10 @@
 
 - "random": uniform picks, the control every other strategy must beat;
 - "least_confidence": the lowest top-class probability; "entropy": the most uncertain prediction;
-- "explore_exploit": a share β of each batch picked for diversity (farthest-first in the model's sentence
-  embedding space, away from everything already labelled), the rest by entropy: β is the growth model's
-  exploration share made literal (β = 0 is "entropy", β = 1 pure exploration).
+- "explore_exploit": a share s (``diversity_share``) of each batch picked for diversity (farthest-first in the
+  model's sentence embedding space, away from everything already labelled), the rest by entropy: s = 0 is
+  "entropy", s = 1 pure diversity. Both halves ask for *new* labels, so in the growth model's terms both are
+  exploration E: s is not the growth model's β (the share of new material against re-reading).
 """
 from __future__ import annotations
 
@@ -51,13 +52,13 @@ def farthest_first(candidates: np.ndarray, labelled: np.ndarray, k: int) -> np.n
 
 
 def select(strategy: str, k: int, probabilities: np.ndarray, embeddings: np.ndarray | None = None,
-           labelled_embeddings: np.ndarray | None = None, *, beta: float = 0.5,
+           labelled_embeddings: np.ndarray | None = None, *, diversity_share: float = 0.5,
            rng: np.random.Generator | None = None) -> np.ndarray:
     """Indices (into the candidates) of the k examples ``strategy`` asks about next."""
     check_choice("strategy", strategy, STRATEGIES)
     n = len(probabilities)
     check_int("k", k, low=1, high=n)
-    check_number("beta", beta, low=0, high=1)
+    check_number("diversity_share", diversity_share, low=0, high=1)
     if strategy == "random":
         return (rng or np.random.default_rng(0)).choice(n, size=k, replace=False)
     if strategy == "least_confidence":
@@ -66,7 +67,7 @@ def select(strategy: str, k: int, probabilities: np.ndarray, embeddings: np.ndar
         return np.argsort(-entropy(probabilities), kind="stable")[:k]
     if embeddings is None:
         raise ValueError("strategy 'explore_exploit' needs the candidates' embeddings")
-    explore = int(round(beta * k))
+    explore = int(round(diversity_share * k))
     labelled = np.empty((0, embeddings.shape[1])) if labelled_embeddings is None else labelled_embeddings
     explored = farthest_first(embeddings, labelled, explore) if explore else np.array([], dtype=int)
     rest = np.setdiff1d(np.arange(n), explored)

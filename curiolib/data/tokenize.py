@@ -1,7 +1,7 @@
 """Text to model inputs: sentences for classification, and word-level NER tags aligned to sub-words.
 
-The alignment is the step the usual tutorials get wrong; `align_labels_by_position` keeps their habit for the
-lesson to show failing.
+The alignment is the step the usual tutorials get wrong; `align_labels_by_position` keeps their habit, and
+`align_labels_as_essay` the source essays' own (001 and 002 §5.2), for the lesson to show failing.
 """
 from __future__ import annotations
 
@@ -49,13 +49,27 @@ def align_labels_by_position(word_labels: Sequence[int], n_tokens: int) -> list[
     return [IGNORE_INDEX] + body + [IGNORE_INDEX] * (n_tokens - 1 - len(body))
 
 
+def align_labels_as_essay(word_labels: Sequence[int], n_tokens: int, *, outside: int) -> list[int]:
+    """Essay 001 §5.2's alignment, kept for lesson 04: word i's label on token i, ``outside`` (O) on the rest.
+
+    The essay encodes ``[tag2id[tag] for tag in tags]`` and pads it with ``tag2id['O']`` to the input's length:
+    [CLS] (token 0) gets word 0's label, every label sits on an earlier word's sub-token, and [SEP], padding
+    and the last sub-tokens are trained as O; nothing is -100. Labels past ``n_tokens`` are cut, as truncation
+    cuts the input. Use `align_labels_with_tokens` for real work.
+    """
+    if isinstance(outside, bool) or not isinstance(outside, int) or outside < 0:
+        raise ValueError(f"outside must be the O tag's id, an int >= 0, got {outside!r}")
+    body = [int(label) for label in word_labels][:max(n_tokens, 0)]
+    return body + [outside] * (n_tokens - len(body))
+
+
 def b_to_i_map(tag_names: Sequence[str]) -> list[int]:
     """For each tag id, the id to use on a word's later sub-tokens: B-X → I-X, everything else unchanged."""
     index = {name: i for i, name in enumerate(tag_names)}
     return [index.get("I-" + name[2:], i) if name.startswith("B-") else i for i, name in enumerate(tag_names)]
 
 
-ALIGNMENTS = ("word_ids", "position")
+ALIGNMENTS = ("word_ids", "position", "essay")
 
 
 def _check_every_word_has_a_sub_token(words: Sequence[str], word_ids: Sequence[int | None], truncated: bool) -> None:
@@ -78,7 +92,8 @@ def tokenize_and_align_labels(batch: dict, tokenizer, *, max_length: int = 128, 
                               casing: bool = False) -> dict:
     """For `Dataset.map(batched=True)`: tokenize pre-split words and align `ner_tags` to the sub-tokens.
 
-    ``alignment="position"`` reproduces the tutorial bug (`align_labels_by_position`) for the lesson.
+    ``alignment="position"`` reproduces the tutorial bug (`align_labels_by_position`) for the lesson, and
+    ``alignment="essay"`` essay 001 §5.2's (`align_labels_as_essay`, which needs ``tag_names`` for its O).
     ``casing=True`` sets ``token_type_ids`` to each sub-token's word case (`casing.case_ids_for_words`).
     """
     from .._validation import check_choice
@@ -88,6 +103,9 @@ def tokenize_and_align_labels(batch: dict, tokenizer, *, max_length: int = 128, 
         raise ValueError("align labels with a fast tokenizer: word_ids() needs one (AutoTokenizer gives it)")
     if label_all_tokens and tag_names is None:
         raise ValueError("label_all_tokens=True needs tag_names (the ClassLabel names) to turn B- into I- tags")
+    if alignment == "essay" and "O" not in (tag_names or ()):
+        raise ValueError(f"alignment='essay' pads the labels with the tag 'O': tag_names must include it, got "
+                         f"{tag_names!r}")
     encoded = tokenizer(batch["tokens"], is_split_into_words=True, truncation=True, max_length=max_length,
                         return_offsets_mapping=casing)
     for i, words in enumerate(batch["tokens"]):
@@ -103,6 +121,11 @@ def tokenize_and_align_labels(batch: dict, tokenizer, *, max_length: int = 128, 
         encoded["labels"] = [align_labels_by_position(tags, len(ids))
                              for tags, ids in zip(batch["ner_tags"], encoded["input_ids"])]
         return encoded
+    if alignment == "essay":
+        outside = list(tag_names).index("O")
+        encoded["labels"] = [align_labels_as_essay(tags, len(ids), outside=outside)
+                             for tags, ids in zip(batch["ner_tags"], encoded["input_ids"])]
+        return encoded
     encoded["labels"] = [
         align_labels_with_tokens(tags, encoded.word_ids(i), label_all_tokens=label_all_tokens, b_to_i=b_to_i)
         for i, tags in enumerate(batch["ner_tags"])]
@@ -116,13 +139,17 @@ def tokenize_ner_dataset(dataset, tokenizer, *, max_length: int = 256, alignment
     ``max_length`` is generous because a truncated sentence loses its last words' tags from training and
     from the scores alike; batches are padded per batch, so short sentences pay nothing for it. With
     ``casing=True`` the token types carry each word's case class, for a model widened by `add_casing`.
+    ``alignment="essay"`` lays the labels on as essay 001 §5.2 does (`align_labels_as_essay`): for lesson 04's
+    demonstration, padded with O by ``DataCollatorForTokenClassification(..., label_pad_token_id=<O's id>)``.
     """
-    from .._validation import check_int
+    from .._validation import check_choice, check_int
 
     check_int("max_length", max_length, low=8, high=tokenizer.model_max_length)
+    check_choice("alignment", alignment, ALIGNMENTS)
+    tag_names = dataset.features["ner_tags"].feature.names if alignment == "essay" else None
     encoded = dataset.map(tokenize_and_align_labels, batched=True, remove_columns=dataset.column_names,
                           fn_kwargs={"tokenizer": tokenizer, "max_length": max_length, "alignment": alignment,
-                                     "casing": bool(casing)})
+                                     "casing": bool(casing), "tag_names": tag_names})
     return encoded
 
 

@@ -6,9 +6,9 @@ import numpy as np
 from .._figures import describe
 from .model import SeriesFit, OptimalBeta, Trajectory, simulate
 
-#: The loop's four stages, each with what it means in the growth model.
+#: The loop's four stages, each with what it means in the growth model (α is a constant there: nothing grows it).
 GROWTH_STAGES = (("acquire", "explore: new material\n(E)"), ("practise", "use what was\nacquired"),
-                 ("reflect", "re-work what is\nknown (R)"), ("optimise", "α grows: better\nat learning"))
+                 ("reflect", "re-work what is\nknown (R)"), ("optimise", "choose the split\nβ for the next turn"))
 
 
 def plot_curiosity_loop(stages: tuple[tuple[str, str], ...] = GROWTH_STAGES, centre: str = "I(t) → I(t+1)",

@@ -74,12 +74,15 @@ def mse_gradient(theta: np.ndarray, X: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.append(-(2 / n) * X.T @ residual, -(2 / n) * residual.sum())
 
 
-def wrong_mse_gradient(theta: np.ndarray, X: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """The gradient as the usual tutorial texts print it: no factor xᵢ and the sign flipped. Do not use."""
-    w, b, X = _split(theta, X, y)
-    residual = y - (X @ w + b)
+def essay_mse_gradient(theta: np.ndarray, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Essay 004 §4.2's MSE gradient as printed: −(2/N) Σ (xᵢ − yᵢ) for w and b, no ŷᵢ, θ unused. Do not use."""
+    w, _, X = _split(theta, X, y)
+    if len(w) != 1:  # with d features the printed ∂L/∂b is a vector of d, not a bias's gradient
+        raise ValueError(f"X must hold one feature for the essay's formula (its ∂L/∂b is a number only then), "
+                         f"got {len(w)}")
     n = len(y)
-    return np.append(np.full(len(w), (2 / n) * residual.sum()), (2 / n) * residual.sum())
+    total = float(np.sum(X[:, 0] - y))
+    return np.array([-2 * (1 / n) * total, -(2 / n) * total])
 
 
 def mse_smoothness(X: np.ndarray) -> float:

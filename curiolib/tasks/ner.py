@@ -32,6 +32,56 @@ def word_level_tags(logits: np.ndarray, labels: np.ndarray, tag_names: list[str]
     return gold, predicted
 
 
+def tags_by_position(logits: np.ndarray, n_words: list[int], tag_names: list[str]) -> list[list[str]]:
+    """Predicted tags read as essay 001 §5.2 reads them: word i's tag at position i ([CLS] holds word 0's).
+
+    For a model trained with ``alignment="essay"``: sentence k's tags are the argmax at positions
+    0..n_words[k]−1, whatever sub-token sits there.
+    """
+    predictions = np.asarray(logits).argmax(-1)
+    if len(n_words) != len(predictions) or any(n < 0 or n > predictions.shape[1] for n in n_words):
+        raise ValueError(f"n_words must give one word count per sentence ({len(predictions)}), each at most the "
+                         f"{predictions.shape[1]} positions of the logits, got {len(n_words)} counts, largest "
+                         f"{max(n_words, default=0)}")
+    return [[tag_names[i] for i in row[:n]] for row, n in zip(predictions, n_words)]
+
+
+def word_vectors(encoder, tokenizer, sentences: list[list[str]], *, batch_size: int = 32,
+                 max_length: int = 128):
+    """Each word's vector from a frozen encoder: the last hidden state of its first sub-token, all words stacked.
+
+    ``encoder`` is a base model (``model.base_model`` of a token classifier); no gradient, eval mode. A word
+    that truncation at ``max_length`` drops is an error, so row i of the result is always the i-th word.
+    """
+    import torch
+
+    from .._validation import check_int
+
+    check_int("batch_size", batch_size, low=1)
+    check_int("max_length", max_length, low=8, high=tokenizer.model_max_length)
+    encoder.eval()
+    device = next(encoder.parameters()).device
+    vectors = []
+    with torch.no_grad():
+        for start in range(0, len(sentences), batch_size):
+            chunk = sentences[start:start + batch_size]
+            batch = tokenizer(chunk, is_split_into_words=True, padding=True, truncation=True,
+                              max_length=max_length, return_tensors="pt")
+            hidden = encoder(**{k: v.to(device) for k, v in batch.items()}).last_hidden_state.cpu()
+            for row, words in enumerate(chunk):
+                first: dict[int, int] = {}
+                for position, word in enumerate(batch.word_ids(row)):
+                    if word is not None:
+                        first.setdefault(word, position)
+                if len(first) != len(words):
+                    raise ValueError(f"sentence {start + row} has {len(words)} words but {len(first)} reach the "
+                                     f"encoder: raise max_length (now {max_length})")
+                vectors.append(hidden[row, [first[w] for w in range(len(words))]])
+    if not vectors:
+        raise ValueError("sentences must hold at least one sentence")
+    return torch.cat(vectors)
+
+
 def dataset_tags(dataset) -> tuple[list[list[str]], list[list[str]]]:
     """(words, IOB2 tag strings) of every sentence of a `load_ner` split."""
     names = dataset.features["ner_tags"].feature.names
@@ -124,6 +174,33 @@ def entity_report(gold: list[list[str]], predicted: list[list[str]]) -> pd.DataF
     return table[["precision", "recall", "f1", "support"]]
 
 
+def read_classification_report(text: str) -> pd.DataFrame:
+    """A printed classification report (scikit-learn's or seqeval's layout) as a table: one row per line.
+
+    Columns precision, recall, f1 and support; a row's name is everything before its last four fields
+    ("micro avg", "B-LOC"). For checking a report someone printed, such as the one the source essays quote.
+    """
+    rows, names = [], []
+    for number, line in enumerate(text.splitlines(), start=1):
+        fields = line.split()
+        if not fields or fields == ["precision", "recall", "f1-score", "support"]:
+            continue
+        try:
+            values = [float(f) for f in fields[-4:-1]] + [int(fields[-1])]
+        except (ValueError, IndexError):
+            values = []
+        if len(fields) < 5 or len(values) != 4:
+            raise ValueError(f"text line {number}: {line.strip()!r} is not 'name precision recall f1-score "
+                             "support'")
+        names.append(" ".join(fields[:-4]))
+        rows.append(values)
+    if not rows:
+        raise ValueError("text holds no report rows")
+    table = pd.DataFrame(rows, index=names, columns=["precision", "recall", "f1", "support"])
+    table["support"] = table["support"].astype(int)
+    return table
+
+
 # --------------------------------------------------------------------------- errors
 
 #: What can happen to a gold entity, from best to worst; a predicted entity that touches no gold one is spurious.
@@ -198,6 +275,13 @@ def plot_entity_confusion(outcomes: pd.DataFrame, *, title: str = "Entity errors
              "of the overlapping predicted span along the bottom ('none': missed or spurious). Right: each gold "
              f"type's errors as stacked bars of {', '.join(map(str, errors.columns))}.")
     return axes
+
+
+def entity_changes(before: list[list[str]], after: list[list[str]]) -> list[int]:
+    """The indices of the sentences whose entities (type and span) differ between two taggings of them."""
+    if len(before) != len(after):
+        raise ValueError(f"before and after must hold the same sentences, got {len(before)} and {len(after)}")
+    return [i for i, (a, b) in enumerate(zip(before, after)) if set(_entities(a)) != set(_entities(b))]
 
 
 def _spans(words: list[str], tags: list[str]) -> str:
