@@ -26,10 +26,12 @@ setup: $(VENV)/.installed
 run: setup
 	$(OFFLINE) $(VENV)/bin/curiolib run --output-dir $(OUTPUT)
 
-# Two pytest-xdist workers, one per core. loadgroup: the tests that check one execution of a lesson, benchmark or
-# environment share an xdist_group and run in one worker, which makes the execution once. --no-loadscope-reorder:
-# the work goes out in the order tests/conftest.py gives it (the longest first), not xdist's (the largest group first).
-XDIST := -n 2 --dist loadgroup --no-loadscope-reorder
+# Three pytest-xdist workers on two cores: a worker waits while its lesson kernel or install starts, and two
+# workers left the cores idle a third of the time (CONTRIBUTING.md). loadgroup: the tests that check one execution
+# of a lesson, benchmark or environment share an xdist_group and run in one worker, which makes the execution once.
+# --no-loadscope-reorder: the work goes out in the order tests/conftest.py gives it (the longest first), not
+# xdist's (the largest group first).
+XDIST := -n 3 --dist loadgroup --no-loadscope-reorder
 
 # Lint, then every test: lessons executed and checked by nbval, benchmarks on tiny settings, the static decks
 # (so their npm assets are installed first, where npm is found), and the install checks of tests/test_install.py

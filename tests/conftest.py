@@ -1,6 +1,6 @@
 """Make plain `pytest` behave like the README's test command: offline, with the shared data when present.
 
-`make test` runs the suite on two pytest-xdist workers (`-n 2 --dist loadgroup --no-loadscope-reorder`, in the
+`make test` runs the suite on three pytest-xdist workers (`-n 3 --dist loadgroup --no-loadscope-reorder`, in the
 Makefile). The tests that check one execution of a lesson, a benchmark or a fresh environment share an
 `xdist_group`, so they run in one worker, which makes the execution once (the `once` fixture); the hooks below hand
 out the longest work first and say at the end where the time went. A plain `pytest` runs the same tests, in order,

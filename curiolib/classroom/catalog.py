@@ -39,24 +39,22 @@ class Timing:
 
 
 #: The conditions of the measured runs in `TIMINGS` (scripts/measure_lessons.py took them).
-MEASURED = "2026-12-07, `make run` in a clean clone, a 2-core AMD EPYC CPU, nothing else running"
-#: Each lesson's measured full run, from one run of `python scripts/measure_lessons.py --out t.json -- make run`
-#: (1,386 s in all): seconds, and the peak resident memory of its kernel with the kernel's child processes,
-#: sampled every second.
-#: Lessons 03, 04 and 06 again after issue 46's memory fixes (`max_tokens`, models freed), from
-#: `python scripts/measure_lessons.py --out t.json -- curiolib run 03 04 06 --inplace` (1,094 s in all); a one-minute
-#: test ran beside the last minute of lesson 04.
-REMEASURED = ("2026-12-07, `curiolib run 03 04 06 --inplace`, a 2-core AMD EPYC CPU, nothing else running but a "
-              "one-minute test at the end of lesson 04")
+MEASURED = ("2026-12-07, `curiolib run --inplace` (the eight lessons in turn), a 2-core AMD EPYC CPU, "
+            "nothing else running")
+#: Each lesson's measured full run, from one run of `python scripts/measure_lessons.py --out t.json -- curiolib run
+#: --inplace` (1,535 s in all): seconds, and the peak resident memory of its kernel with the kernel's child
+#: processes, sampled every second. Lesson 06 peaked at 2.12 GB in that run (the models its adapter count built were
+#: kept while it trained); once they were freed, its figure is from `curiolib run 06 --inplace` alone.
+REMEASURED = "2026-12-07, `curiolib run 06 --inplace`, a 2-core AMD EPYC CPU, nothing else running"
 TIMINGS: dict[str, Timing] = {
-    "00_getting_started": Timing(6.5, 0.48, MEASURED),
-    "01_knowledge_growth": Timing(6.9, 0.73, MEASURED),
-    "02_fine_tuning_math": Timing(9.8, 0.67, MEASURED),
-    "03_bert_sentiment": Timing(258.8, 1.59, REMEASURED),
-    "04_bert_ner": Timing(439.0, 1.66, REMEASURED),
-    "05_curiosity_loop": Timing(308.2, 1.82, MEASURED),
-    "06_efficient_fine_tuning": Timing(395.9, 1.75, REMEASURED),
-    "07_exploration_vs_reflection": Timing(45.1, 1.16, MEASURED),
+    "00_getting_started": Timing(8.4, 0.42, MEASURED),
+    "01_knowledge_growth": Timing(7.7, 0.58, MEASURED),
+    "02_fine_tuning_math": Timing(11.1, 0.59, MEASURED),
+    "03_bert_sentiment": Timing(267.2, 1.6, MEASURED),
+    "04_bert_ner": Timing(451.3, 1.69, MEASURED),
+    "05_curiosity_loop": Timing(314.2, 1.71, MEASURED),
+    "06_efficient_fine_tuning": Timing(432.3, 2.12, REMEASURED),
+    "07_exploration_vs_reflection": Timing(42.9, 1.22, MEASURED),
 }
 #: Each lesson's smoke run as tests/test_notebooks.py runs it (`curiolib run NN --smoke`, one thread): its kernel's
 #: peak resident memory in GB as `curiolib run` writes it to summary.json (``peak_gb``, the kernel's high-water
