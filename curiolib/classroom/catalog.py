@@ -43,9 +43,11 @@ MEASURED = ("2026-12-07, `curiolib run --inplace` (the eight lessons in turn), a
             "nothing else running")
 #: Each lesson's measured full run, from one run of `python scripts/measure_lessons.py --out t.json -- curiolib run
 #: --inplace` (1,535 s in all): seconds, and the peak resident memory of its kernel with the kernel's child
-#: processes, sampled every second. Lesson 06 peaked at 2.12 GB in that run (the models its adapter count built were
-#: kept while it trained); once they were freed, its figure is from `curiolib run 06 --inplace` alone.
-REMEASURED = "2026-12-07, `curiolib run 06 --inplace`, a 2-core AMD EPYC CPU, nothing else running"
+#: processes, sampled every second. Lesson 06 peaked at 2.12 GB in that run (the four models its adapter count
+#: built were kept while it trained); freed, it peaked at 1.77 GB in `curiolib run 04 06 --inplace` (run beside other
+#: work, so its time, 552 s, is not comparable; the 432 s of the full run stand).
+REMEASURED = ("2026-12-07: time from `curiolib run --inplace` (the eight lessons in turn, nothing else running), peak "
+              "from `curiolib run 04 06 --inplace` once its counted models were freed, a 2-core AMD EPYC CPU")
 TIMINGS: dict[str, Timing] = {
     "00_getting_started": Timing(8.4, 0.42, MEASURED),
     "01_knowledge_growth": Timing(7.7, 0.58, MEASURED),
@@ -53,20 +55,21 @@ TIMINGS: dict[str, Timing] = {
     "03_bert_sentiment": Timing(267.2, 1.6, MEASURED),
     "04_bert_ner": Timing(451.3, 1.69, MEASURED),
     "05_curiosity_loop": Timing(314.2, 1.71, MEASURED),
-    "06_efficient_fine_tuning": Timing(432.3, 2.12, REMEASURED),
+    "06_efficient_fine_tuning": Timing(432.3, 1.77, REMEASURED),
     "07_exploration_vs_reflection": Timing(42.9, 1.22, MEASURED),
 }
 #: Each lesson's smoke run as tests/test_notebooks.py runs it (`curiolib run NN --smoke`, one thread): its kernel's
 #: peak resident memory in GB as `curiolib run` writes it to summary.json (``peak_gb``, the kernel's high-water
-#: mark). Measured 2026-12-07 on the machine of `MEASURED`, one lesson at a time, after issue 46's fixes.
+#: mark). Measured 2026-12-07 on the machine of `MEASURED`, one lesson at a time, after issue 46's fixes (03 and 06
+#: again with issue 41's cells).
 SMOKE_PEAK_GB: dict[str, float] = {
     "00_getting_started": 0.41,
     "01_knowledge_growth": 0.62,
     "02_fine_tuning_math": 0.59,
-    "03_bert_sentiment": 1.55,
+    "03_bert_sentiment": 1.58,
     "04_bert_ner": 1.42,
     "05_curiosity_loop": 1.46,
-    "06_efficient_fine_tuning": 1.50,
+    "06_efficient_fine_tuning": 1.59,
     "07_exploration_vs_reflection": 0.86,
 }
 #: A smoke run may peak at up to ×1.1 its recorded figure + 0.1 GB before the test calls it a leak: 0.14 GB over
