@@ -27,7 +27,7 @@ def plot_descent(x: np.ndarray, y: np.ndarray, path: DescentPath, axes=None, tit
 
 
 def descent_explorer(x: np.ndarray, y: np.ndarray, learning_rate: float = 0.1, steps: int = 50):
-    """Sliders for the learning rate (log scale) and the number of steps; the title marks the bound 2/L."""
+    """Sliders for the learning rate (log scale) and the number of steps; the title marks the bound 2/λ_max."""
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
 
@@ -41,7 +41,7 @@ def descent_explorer(x: np.ndarray, y: np.ndarray, learning_rate: float = 0.1, s
         ax.remove()  # this figure needs two panels
         fig = plt.gcf()
         plot_descent(x, y, path, axes=fig.subplots(1, 2),
-                     title=f"lr = {learning_rate:.3g} ({learning_rate / bound:.2f} × the bound 2/L = {bound:.3g})")
+                     title=f"lr = {learning_rate:.3g} ({learning_rate / bound:.2f} × the bound 2/λ_max = {bound:.3g})")
 
     sliders = {
         "learning_rate": widgets.FloatLogSlider(value=learning_rate, base=10, min=-3, max=0.3, step=0.05,
