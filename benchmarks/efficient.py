@@ -106,20 +106,17 @@ def reset_peak_memory() -> None:
     A child's high-water mark starts at its parent's resident memory when it was spawned; after serving, the
     parent holds several models, which would set a floor under the methods trained after it.
     """
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:  # not Linux: the parent's ru_maxrss is the figure
-        pass
+    from curiolib.classroom.memory import reset_high_water_mark
+
+    reset_high_water_mark(os.getpid())  # False off Linux: the parent's ru_maxrss is the figure
 
 
 def peak_memory_mb() -> float | None:
     """This process's peak resident memory in MB since `reset_peak_memory` (Linux's VmHWM), or None."""
-    try:
-        status = Path("/proc/self/status").read_text()
-    except OSError:
-        return None
-    line = next((line for line in status.splitlines() if line.startswith("VmHWM:")), None)
-    return int(line.split()[1]) / 1024 if line else None  # kB
+    from curiolib.classroom.memory import status_bytes
+
+    peak = status_bytes(os.getpid(), "VmHWM")
+    return peak / 2**20 if peak else None
 
 
 def run_child(settings: EfficientSettings, method: str, rank: int) -> dict:

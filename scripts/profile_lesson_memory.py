@@ -25,36 +25,14 @@ import threading
 import time
 from pathlib import Path
 
-from curiolib.classroom.memory import status_bytes
+from curiolib.classroom.memory import descendants, reset_high_water_mark, status_bytes
 
 GB = 1e9
 
 
-def _family(pid: int) -> list[int]:
-    """``pid`` and every process below it."""
-    family, index = [pid], 0
-    while index < len(family):
-        try:
-            children = Path(f"/proc/{family[index]}/task/{family[index]}/children").read_text().split()
-        except OSError:
-            children = []
-        family.extend(int(child) for child in children)
-        index += 1
-    return family
-
-
-def _reset_high_water_mark(pid: int) -> bool:
-    """Start VmHWM over from the current resident size (Linux 4.0+; False where it cannot be written)."""
-    try:
-        Path(f"/proc/{pid}/clear_refs").write_text("5")
-    except OSError:
-        return False
-    return True
-
-
 def family_memory(pid: int) -> int:
     """The resident bytes of process ``pid`` and all its descendants."""
-    return sum(status_bytes(member, "VmRSS") for member in _family(pid))
+    return sum(status_bytes(member, "VmRSS") for member in [pid, *descendants(pid)])
 
 
 class CellMeter:
@@ -69,7 +47,7 @@ class CellMeter:
 
     def start(self) -> None:
         """Reset the kernel's high-water mark and begin sampling."""
-        self.exact = _reset_high_water_mark(self.pid)
+        self.exact = reset_high_water_mark(self.pid)
         self.peak = family_memory(self.pid)
         self._done.clear()
         self._thread = threading.Thread(target=self._sample, daemon=True)
@@ -121,7 +99,7 @@ def profile(source: Path, parameters: dict, output_dir: Path, *, timeout: int | 
         pid = client.km.provisioner.process.pid
         meter = CellMeter(pid)
         print(f"kernel {pid} started: {family_memory(pid) / GB:.2f} GB"
-              + ("" if _reset_high_water_mark(pid) else " (VmHWM cannot be reset here: sampled every 0.2 s only)"),
+              + ("" if reset_high_water_mark(pid) else " (VmHWM cannot be reset here: sampled every 0.2 s only)"),
               flush=True)
         print(f"{'cell':>4}  {'seconds':>7}  {'peak GB':>7}  {'kept GB':>7}  first line", flush=True)
         for index, cell in enumerate(nb.cells):
@@ -179,6 +157,9 @@ def main() -> int:
         output_dir = Path(tempfile.mkdtemp(prefix=f"profile-{source.stem[:2]}-"))
     elif args.output_dir.resolve() == NOTEBOOK_DIR.resolve():
         parser.error("--output-dir is the committed lessons' folder: choose another")
+    elif args.output_dir.resolve() == source.resolve().parent:
+        parser.error("--output-dir holds the notebook being profiled, which the profiled copy would replace: "
+                     "choose another")
     else:
         output_dir = claim_output_dir(args.output_dir, parameter="--output-dir")
     print(f"profiling {source} with {parameters or 'its default parameters'}; files in {output_dir}", flush=True)

@@ -49,7 +49,16 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def _descendants(pid: int) -> list[int]:
+def reset_high_water_mark(pid: int) -> bool:
+    """Start ``pid``'s VmHWM over from its current resident size (Linux 4.0+; False where it cannot be written)."""
+    try:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def descendants(pid: int) -> list[int]:
     """Every process below ``pid``."""
     tree = None if Path(f"/proc/self/task/{os.getpid()}/children").exists() else process_tree()
     found, stack = [], [pid]
@@ -87,7 +96,7 @@ class KernelMemory:
 
     def sample(self) -> None:
         """Read the marked processes' peak memory now and keep the largest total seen."""
-        marked = [pid for pid in _descendants(os.getpid()) if self._is_marked(pid)]
+        marked = [pid for pid in descendants(os.getpid()) if self._is_marked(pid)]
         if marked:
             total = sum(status_bytes(pid, "VmHWM") for pid in marked)
             self.peak_bytes = max(self.peak_bytes or 0, total)
