@@ -27,3 +27,39 @@ def assert_same_weights(model: torch.nn.Module, expected: torch.nn.Module) -> No
     reference = expected.state_dict()
     for name, value in model.state_dict().items():
         assert torch.equal(value, reference[name]), f"{name} differs"
+
+
+def lesson_cell(number: str, anchor: str) -> str:
+    """The source of lesson ``number``'s one code cell holding ``anchor`` (an error if none or several do).
+
+    Tests of a lesson's own code (#42) run the cell in the test process, rather than executing the lesson again.
+    """
+    import nbformat
+
+    from curiolib.classroom.catalog import find_lesson
+
+    cells = [cell.source for cell in nbformat.read(find_lesson(number).path, as_version=4).cells
+             if cell.cell_type == "code" and anchor in cell.source]
+    assert len(cells) == 1, f"lesson {number}: {len(cells)} code cells hold {anchor!r}, not one"
+    return cells[0]
+
+
+def run_cell(source: str, namespace: dict | None = None, *, replace: tuple[str, str] | None = None) -> str:
+    """Run a lesson cell's ``source`` in ``namespace`` (in this process) and return what it printed.
+
+    ``replace=(old, new)`` breaks the code first: ``old`` must occur in the source exactly once, so a test whose
+    break no longer applies fails rather than passing on unbroken code. IPython-only lines (``%…``, ``!…``) are
+    dropped, and a last bare expression is not displayed (a test reads the printed claims).
+    """
+    import contextlib
+    import io
+
+    if replace is not None:
+        old, new = replace
+        assert source.count(old) == 1, f"{old!r} occurs {source.count(old)} times in the cell, not once"
+        source = source.replace(old, new)
+    source = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(compile(source, "<lesson cell>", "exec"), {} if namespace is None else namespace)  # noqa: S102
+    return printed.getvalue()

@@ -127,15 +127,39 @@ def test_say_wraps_at_spaces_keeps_short_lines_and_indents_a_continuation(capsys
 def test_every_printed_line_of_a_committed_lesson_fits_the_output_width() -> None:
     # JupyterLab breaks a longer line mid-word ("(tw/o)", "data onl/y"); a DataFrame shown as HTML is not text.
     from curiolib import TEXT_WIDTH
+    from curiolib.course.source import CODE_WIDTH
 
     long = []
     for stem, index, _, output in _committed_outputs():
         data = output.get("data", {})
+        width = TEXT_WIDTH
         if output.get("output_type") == "stream":
             text = _joined(output.get("text", ""))
+        elif 'class="highlight"' in _joined(data.get("text/html", "")):  # show_source's code block
+            text, width = _joined(data.get("text/plain", "")), CODE_WIDTH
         elif "text/html" in data or "image/png" in data:
             continue
         else:
             text = _joined(data.get("text/plain", ""))
-        long += [(stem, index, len(line)) for line in text.split("\n") if len(line) > TEXT_WIDTH]
-    assert not long, f"(lesson, cell, characters) of lines longer than {TEXT_WIDTH}: {long}"
+        long += [(stem, index, len(line), width) for line in text.split("\n") if len(line) > width]
+    assert not long, f"(lesson, cell, characters, the most allowed) of lines too long: {long}"
+
+
+def test_every_function_a_lesson_shows_has_source_lines_within_the_code_width() -> None:
+    # From the library's source, so that a long line is caught before the lessons are re-executed.
+    import inspect
+
+    import curiolib
+    from curiolib.course.source import CODE_WIDTH
+
+    shown = set()
+    for lesson in LESSONS:
+        for cell in nbformat.read(lesson.path, as_version=4).cells:  # markdown too: "`show_source(train)`"
+            shown |= set(re.findall(r"show_source\((\w+)\)", cell.source))
+    assert {"training_step", "align_labels_with_tokens", "run_effort_split", "train"} <= shown
+    long = []
+    for name in sorted(shown):
+        lines, start = inspect.getsourcelines(inspect.unwrap(getattr(curiolib, name)))
+        long += [(name, start + i, len(line.rstrip("\n"))) for i, line in enumerate(lines)
+                 if len(line.rstrip("\n")) > CODE_WIDTH]
+    assert not long, f"(function, line, characters) longer than {CODE_WIDTH}: {long}"

@@ -4,6 +4,12 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 
+from .._text import TEXT_WIDTH
+
+#: The longest source line of a function a lesson shows: JupyterLab draws the highlighted block with a
+#: margin the printed text does not have, and breaks a longer line mid-word ("a word k / eeps").
+CODE_WIDTH = TEXT_WIDTH - 4
+
 
 def show_source(function: Callable) -> object:
     """The source of ``function`` as a highlighted code block (plain text where no HTML is shown)."""

@@ -13,19 +13,22 @@ IGNORE_INDEX = -100  # the label PyTorch's cross-entropy skips
 
 
 def align_labels_with_tokens(word_labels: Sequence[int], word_ids: Sequence[int | None], *,
-                             label_all_tokens: bool = False, b_to_i: Sequence[int] | None = None) -> list[int]:
-    """One label per sub-token from one label per word, using the fast tokenizer's ``word_ids()``.
+                             label_all_tokens: bool = False,
+                             b_to_i: Sequence[int] | None = None) -> list[int]:
+    """One label per sub-token from one label per word, by the fast tokenizer's ``word_ids()``.
 
-    Special tokens ([CLS], [SEP], padding; word id None) get -100. The first sub-token of a word keeps the
-    word's label; the others get -100, or with ``label_all_tokens`` the word's label, turned from B-X into
-    I-X through ``b_to_i`` (a map from each label id to its I- id), so no entity seems to start twice.
+    Special tokens ([CLS], [SEP], padding; word id None) get -100. The first sub-token of a word
+    keeps the word's label; the others get -100, or with ``label_all_tokens`` the word's label,
+    turned from B-X into I-X through ``b_to_i`` (a map from each label id to its I- id), so no
+    entity seems to start twice.
     """
     known = [w for w in word_ids if w is not None]
     if known and max(known) >= len(word_labels):
         raise ValueError(f"word_labels has {len(word_labels)} labels but the tokens come from "
                          f"{max(known) + 1} words: give one label per word, not per sub-token")
     if label_all_tokens and b_to_i is None:
-        raise ValueError("label_all_tokens=True needs b_to_i, the map from each B- label id to its I- id")
+        raise ValueError("label_all_tokens=True needs b_to_i, "
+                         "the map from each B- label id to its I- id")
     labels, previous = [], None
     for word in word_ids:
         if word is None:
@@ -33,7 +36,8 @@ def align_labels_with_tokens(word_labels: Sequence[int], word_ids: Sequence[int 
         elif word != previous:
             labels.append(int(word_labels[word]))
         else:
-            labels.append(int(b_to_i[word_labels[word]]) if label_all_tokens else IGNORE_INDEX)
+            labels.append(int(b_to_i[word_labels[word]]) if label_all_tokens
+                          else IGNORE_INDEX)
         previous = word
     return labels
 

@@ -95,13 +95,14 @@ def measure_training_memory(model: torch.nn.Module, tokenizer, texts: list[str],
 
 @dataclass
 class FineTuneSettings:
-    """What every method of lesson 06 trains with: the model, the budget, the loop's knobs and where it writes.
+    """What every method of lesson 06 trains with: model, budget, loop knobs, where it writes.
 
-    ``learning_rate`` None takes each method's usual rate: LoRA and a lone head learn from a small, fresh set
-    of weights and want a larger step (1e-3) than full fine-tuning and distillation (1e-4). With ``resume``
-    training goes on from the method's last checkpoint in ``output_dir`` (saved every ``checkpoint_every``
-    steps); ``mixed_precision`` ("fp16", "bf16") goes to the loop, for a GPU, and so does ``max_tokens`` (a
-    batch of more tokens trains in slices, the same gradient in less memory: `TrainingConfig`).
+    ``learning_rate`` None takes each method's usual rate: LoRA and a lone head learn from a
+    small, fresh set of weights and want a larger step (1e-3) than full fine-tuning and
+    distillation (1e-4). With ``resume`` training goes on from the method's last checkpoint in
+    ``output_dir`` (saved every ``checkpoint_every`` steps); ``mixed_precision`` ("fp16",
+    "bf16") goes to the loop, for a GPU, and so does ``max_tokens`` (a batch of more tokens
+    trains in slices, the same gradient in less memory: `TrainingConfig`).
     """
 
     model_name: str = "minilm"

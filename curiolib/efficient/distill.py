@@ -44,12 +44,14 @@ def student_from_teacher(teacher: torch.nn.Module, layers: Sequence[int] | None 
     return student
 
 
-def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels: torch.Tensor, *,
-                      temperature: float = 2.0, alpha: float = 0.5) -> torch.Tensor:
-    """``alpha`` × cross-entropy on ``labels`` + (1 − ``alpha``) × T² × KL(teacher ‖ student) at temperature T."""
+def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
+                      labels: torch.Tensor, *, temperature: float = 2.0,
+                      alpha: float = 0.5) -> torch.Tensor:
+    """The blend ``alpha`` × CE(labels) + (1 − ``alpha``) × T² × KL(teacher ‖ student)."""
     hard = F.cross_entropy(student_logits, labels)
     soft = F.kl_div(F.log_softmax(student_logits / temperature, dim=-1),
-                    F.log_softmax(teacher_logits / temperature, dim=-1), reduction="batchmean", log_target=True)
+                    F.log_softmax(teacher_logits / temperature, dim=-1),
+                    reduction="batchmean", log_target=True)
     return alpha * hard + (1 - alpha) * temperature ** 2 * soft
 
 

@@ -37,16 +37,19 @@ def _peft_task(task: str):
 
 def lora_config(task: str, *, r: int = 8, alpha: float = 16, dropout: float = 0.1,
                 target_modules: tuple[str, ...] = DEFAULT_TARGETS):
-    """A peft `LoraConfig` for sequence ("sentiment") or token ("ner") classification; the head stays trainable."""
+    """A peft `LoraConfig` for sequence ("sentiment") or token ("ner") classification.
+
+    The classification head stays fully trainable.
+    """
     from peft import LoraConfig
 
     check_int("r", r, low=1)
     check_number("alpha", alpha, low=0, low_inclusive=False)
     check_number("dropout", dropout, low=0, high=1, high_inclusive=False)
     if not target_modules or not all(isinstance(name, str) and name for name in target_modules):
-        raise ValueError(f"target_modules must name at least one module (e.g. {DEFAULT_TARGETS}), "
-                         f"got {target_modules!r}")
-    # The task type makes peft keep the new classification head ("classifier") fully trainable and saved.
+        raise ValueError("target_modules must name at least one module "
+                         f"(e.g. {DEFAULT_TARGETS}), got {target_modules!r}")
+    # The task type makes peft keep the new head ("classifier") fully trainable and saved.
     return LoraConfig(task_type=_peft_task(task), r=r, lora_alpha=alpha, lora_dropout=dropout,
                       target_modules=list(target_modules))
 

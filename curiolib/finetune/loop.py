@@ -529,25 +529,34 @@ def split_batch(batch: dict, max_tokens: int | None) -> list[tuple[dict, float]]
     return [(part, count / sum(counts)) for part, count in zip(parts, counts) if count]
 
 
-def training_step(model: torch.nn.Module, batch: dict, optimizer: torch.optim.Optimizer, accelerator: Accelerator,
-                  max_grad_norm: float | None, compute_loss: LossFunction | None = None,
+def training_step(model: torch.nn.Module, batch: dict, optimizer: torch.optim.Optimizer,
+                  accelerator: Accelerator, max_grad_norm: float | None,
+                  compute_loss: LossFunction | None = None,
                   max_tokens: int | None = None) -> float:
-    """One micro-batch: forward, backward, and on the last micro-batch of a step, clip and step; its loss.
+    """One micro-batch: forward, backward, and on a step's last micro-batch, clip and step.
 
-    The loss is the model's own (cross-entropy on ``labels``) unless ``compute_loss(model, batch)`` is given,
-    as distillation does (`curiolib.efficient.distill`). A micro-batch of more than ``max_tokens`` tokens goes
-    forward and backward in parts (`split_batch`): the same gradient, a part's activations held at a time.
+    Returns the micro-batch's loss. The loss is the model's own (cross-entropy on ``labels``)
+    unless ``compute_loss(model, batch)`` is given, as distillation does
+    (`curiolib.efficient.distill`). A micro-batch of more than ``max_tokens`` tokens goes
+    forward and backward in parts (`split_batch`): the same gradient, a part's activations
+    held at a time.
     """
     with accelerator.accumulate(model):
         parts, loss = split_batch(batch, max_tokens), 0.0
         for index, (part, share) in enumerate(parts):
             # Several processes exchange their gradients once, after the last part.
-            with accelerator.no_sync(model) if index < len(parts) - 1 else contextlib.nullcontext():
-                part_loss = (model(**part).loss if compute_loss is None else compute_loss(model, part)) * share
-                accelerator.backward(part_loss)  # divided by grad_accum_steps: k equal micro-batches, their mean
+            last = index == len(parts) - 1
+            with contextlib.nullcontext() if last else accelerator.no_sync(model):
+                if compute_loss is None:
+                    part_loss = model(**part).loss * share
+                else:
+                    part_loss = compute_loss(model, part) * share
+                # Divided by grad_accum_steps: k equal micro-batches give their mean.
+                accelerator.backward(part_loss)
             loss = loss + part_loss.detach()
         if accelerator.sync_gradients and max_grad_norm is not None:
-            accelerator.clip_grad_norm_(model.parameters(), max_grad_norm)  # the whole step's gradient, once
+            # The whole step's gradient, clipped once.
+            accelerator.clip_grad_norm_(model.parameters(), max_grad_norm)
         optimizer.step()  # accelerate holds these two back until the step's last micro-batch
         optimizer.zero_grad()
     return accelerator.gather(loss).mean().item()
@@ -567,53 +576,63 @@ def _evaluation_due(config: TrainingConfig, step: int, end_of_epoch: bool) -> bo
 def train(model: torch.nn.Module, train_dataset: Dataset, eval_dataset: Dataset, *, collator,
           compute_metrics: Metrics, config: TrainingConfig, resume: bool = False,
           compute_loss: LossFunction | None = None) -> TrainResult:
-    """Fine-tune ``model`` on tokenized datasets; with ``resume=True`` continue from the last checkpoint.
+    """Fine-tune ``model`` on tokenized datasets; ``resume=True`` goes on from a checkpoint.
 
     ``compute_loss(model, batch)`` replaces the model's own loss (see `training_step`).
     """
-    # Imported when training starts: these transformers modules load the Trainer's helpers and peft, which a
-    # process that only reads settings, data or a saved model never needs.
+    # Imported when training starts: these transformers modules load the Trainer's helpers and
+    # peft, which a process that only reads settings, data or a saved model never needs.
     from transformers import get_linear_schedule_with_warmup, set_seed
 
     check_before_training(model, train_dataset, eval_dataset, collator, compute_metrics, config)
     if config.save_checkpoints:
-        claim_output_dir(config.output_dir)  # refuses a folder of someone else's files before any training
+        claim_output_dir(config.output_dir)  # refuses someone else's folder before any training
     set_seed(config.seed)
     accelerator = Accelerator(gradient_accumulation_steps=config.grad_accum_steps,
-                              mixed_precision=config.mixed_precision, step_scheduler_with_optimizer=False,
+                              mixed_precision=config.mixed_precision,
+                              step_scheduler_with_optimizer=False,
                               cpu=not torch.cuda.is_available())
 
-    # Data: a length-grouped, shuffled order that depends only on (seed, epoch), so a resumed run repeats it.
+    # Data: a length-grouped, shuffled order that depends only on (seed, epoch), so a resumed
+    # run repeats it.
     order = torch.Generator()
     train_loader = _train_loader(train_dataset, collator, config, order)
 
     # Optimizer and schedule: AdamW, linear warm-up then linear decay over every optimizer step.
-    optimizer = torch.optim.AdamW(_parameter_groups(model, config.weight_decay), lr=config.learning_rate)
+    optimizer = torch.optim.AdamW(_parameter_groups(model, config.weight_decay),
+                                  lr=config.learning_rate)
     model, optimizer, train_loader = accelerator.prepare(model, optimizer, train_loader)
     total_steps = math.ceil(len(train_loader) / config.grad_accum_steps) * config.epochs
     total_steps = min(total_steps, config.max_steps or total_steps)
-    scheduler = get_linear_schedule_with_warmup(optimizer, warmup_steps(config.warmup_ratio, total_steps), total_steps)
+    scheduler = get_linear_schedule_with_warmup(
+        optimizer, warmup_steps(config.warmup_ratio, total_steps), total_steps)
     # The running mean lives in the checkpoint too, so a resumed run averages the same weights.
-    average = AveragedModel(accelerator.unwrap_model(model)) if config.average_checkpoints else None
+    average = (AveragedModel(accelerator.unwrap_model(model)) if config.average_checkpoints
+               else None)
 
     fingerprint = {"training examples": len(train_dataset), "batch_size": config.batch_size,
                    "grad_accum_steps": config.grad_accum_steps, "epochs": config.epochs,
                    "processes": accelerator.num_processes}
-    if config.average_checkpoints:  # only then: checkpoints saved before averaging existed resume as they did
+    # Only with averaging on, so that checkpoints saved before it existed resume as they did.
+    if config.average_checkpoints:
         fingerprint["average_checkpoints"] = True
-    checkpoints = Checkpoints(accelerator, config, tokenizer=getattr(collator, "tokenizer", None),
+    checkpoints = Checkpoints(accelerator, config,
+                              tokenizer=getattr(collator, "tokenizer", None),
                               fingerprint=fingerprint, scheduler=scheduler, average=average)
     state = checkpoints.resume() if resume else LoopState()
     progress = tqdm(total=total_steps, initial=state.step, desc="training",
                     disable=not (config.show_progress and accelerator.is_local_main_process))
-    done = state.step >= total_steps or state.out_of_time(config) or state.patience_spent(config)  # a resumed end
+    # A resumed run may already be at its end.
+    done = (state.step >= total_steps or state.out_of_time(config)
+            or state.patience_spent(config))
     while not done:
         order.manual_seed(config.seed + state.epoch)
         model.train()
         started = time.perf_counter()
         for batch in accelerator.skip_first_batches(train_loader, state.batches_done):
-            state.recent_losses.append(training_step(model, batch, optimizer, accelerator, config.max_grad_norm,
-                                                     compute_loss, config.max_tokens))
+            loss = training_step(model, batch, optimizer, accelerator, config.max_grad_norm,
+                                 compute_loss, config.max_tokens)
+            state.recent_losses.append(loss)
             del state.recent_losses[:-config.log_every * config.grad_accum_steps]
             state.batches_done += 1
             state.examples_seen += len(batch["input_ids"]) * accelerator.num_processes
@@ -627,7 +646,8 @@ def train(model: torch.nn.Module, train_dataset: Dataset, eval_dataset: Dataset,
             end_of_epoch = state.batches_done == len(train_loader)
             if end_of_epoch:
                 state.epoch, state.batches_done = state.epoch + 1, 0
-            last_step = state.step >= total_steps or state.epoch >= config.epochs or state.out_of_time(config)
+            last_step = (state.step >= total_steps or state.epoch >= config.epochs
+                         or state.out_of_time(config))
             row = {"step": state.step, "train_loss": state.running_loss(),
                    "learning_rate": scheduler.get_last_lr()[0], "seconds": state.train_seconds}
             if last_step or _evaluation_due(config, state.step, end_of_epoch):
@@ -635,25 +655,30 @@ def train(model: torch.nn.Module, train_dataset: Dataset, eval_dataset: Dataset,
                     average.update_parameters(accelerator.unwrap_model(model))
                 metrics = evaluate(model, eval_dataset, collator, compute_metrics,
                                    batch_size=config.eval_batch_size, accelerator=accelerator)
-                row = {"step": state.step, "epoch": state.epoch + state.batches_done / len(train_loader)} | row
+                epoch = state.epoch + state.batches_done / len(train_loader)
+                row = {"step": state.step, "epoch": epoch} | row
                 if state.log_evaluation(metrics, row, config):
                     checkpoints.save_best(model)
                 checkpoints.save_last(state)
-                release_memory()  # the evaluation's batches and the saves' buffers: back to the system, not kept
+                # The evaluation's batches and the saves' buffers: back to the system, not kept.
+                release_memory()
                 model.train()
                 done = last_step or state.patience_spent(config)
             else:
                 if state.step % config.log_every == 0:
                     state.history.append(row)
                 if config.checkpoint_every and state.step % config.checkpoint_every == 0:
-                    checkpoints.save_last(state)  # after the log row, so a resumed run's history has it
+                    # After the log row, so a resumed run's history has it.
+                    checkpoints.save_last(state)
             started = time.perf_counter()  # evaluating and saving are not training time
             if done or end_of_epoch:
                 break
     progress.close()
-    result = _finish(model, state, checkpoints, eval_dataset, collator, compute_metrics, config, accelerator, average)
-    # The optimizer's moments, the loader and the batches' activations are done with: their memory goes back now,
-    # not when the caller's next cell happens to need it (glibc keeps a freed heap until asked).
+    result = _finish(model, state, checkpoints, eval_dataset, collator, compute_metrics, config,
+                     accelerator, average)
+    # The optimizer's moments, the loader and the batches' activations are done with: their
+    # memory goes back now, not when the caller's next cell happens to need it (glibc keeps a
+    # freed heap until asked).
     accelerator.free_memory()
     del optimizer, train_loader, scheduler, checkpoints, average
     release_memory()

@@ -81,37 +81,43 @@ def knowledge(learner: ProbeLearner, features: np.ndarray, labels: np.ndarray) -
             "accuracy": float((probabilities.argmax(axis=1) == labels).mean())}
 
 
-def run_effort_split(pool_features: np.ndarray, pool_labels: np.ndarray, eval_features: np.ndarray,
-                     eval_labels: np.ndarray, *, beta: float, budget: float, cost: float, rounds: int,
-                     seed: int = 0, learning_rate: float = 0.05, log_rereads: bool = False) -> pd.DataFrame:
-    """One learner's run: every round, buy βB/c new labels (trained on at once), then (1−β)B re-reads.
+def run_effort_split(pool_features: np.ndarray, pool_labels: np.ndarray,
+                     eval_features: np.ndarray, eval_labels: np.ndarray, *, beta: float,
+                     budget: float, cost: float, rounds: int, seed: int = 0,
+                     learning_rate: float = 0.05, log_rereads: bool = False) -> pd.DataFrame:
+    """A learner's run: each round, βB/c new labels (trained on at once), then (1−β)B re-reads.
 
-    Re-reads are drawn uniformly from the examples explored so far (none before the first is bought: that
-    effort is spent on nothing). One row per round, round 0 the untrained learner. With ``log_rereads`` the
-    rows also hold the pool indices bought and re-read, for checking the design.
+    Re-reads are drawn uniformly from the examples explored so far (none before the first is
+    bought: that effort is spent on nothing). One row per round, round 0 the untrained learner.
+    With ``log_rereads`` the rows also hold the pool indices bought and re-read, for checking
+    the design.
     """
     pool_labels, eval_labels = np.asarray(pool_labels), np.asarray(eval_labels)
     if len(pool_features) != len(pool_labels) or len(eval_features) != len(eval_labels):
-        raise ValueError("features and labels must have one row per example (pool and evaluation alike)")
+        raise ValueError("features and labels must have one row per example "
+                         "(pool and evaluation alike)")
     new, reread = effort_schedule(beta, budget, cost, rounds)
     if new.sum() > len(pool_features):
-        raise ValueError(f"the design buys {new.sum():,} labels but the pool holds {len(pool_features):,}: lower "
-                         "budget or rounds, or raise cost")
+        raise ValueError(f"the design buys {new.sum():,} labels but the pool holds "
+                         f"{len(pool_features):,}: lower budget or rounds, or raise cost")
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(pool_features))  # the order in which this run would buy labels
     num_labels = int(max(pool_labels.max(), eval_labels.max())) + 1
     learner = ProbeLearner(num_labels, pool_features.shape[1], learning_rate)
-    rows = [{"round": 0, "new": 0, "reread": 0, "labelled": 0} | knowledge(learner, eval_features, eval_labels)]
+    start = {"round": 0, "new": 0, "reread": 0, "labelled": 0}
+    rows = [start | knowledge(learner, eval_features, eval_labels)]
     labelled = 0
     for t in range(rounds):
         bought = order[labelled:labelled + new[t]]
         for i in bought:  # each new label is trained on once, as it arrives
             learner.step(pool_features[i], pool_labels[i])
         labelled += new[t]
-        chosen = order[rng.integers(0, labelled, size=reread[t])] if labelled else np.array([], dtype=int)
+        chosen = (order[rng.integers(0, labelled, size=reread[t])] if labelled
+                  else np.array([], dtype=int))
         for i in chosen:
             learner.step(pool_features[i], pool_labels[i])
-        row = {"round": t + 1, "new": int(new[t]), "reread": int(len(chosen)), "labelled": labelled}
+        row = {"round": t + 1, "new": int(new[t]), "reread": int(len(chosen)),
+               "labelled": labelled}
         if log_rereads:
             row |= {"bought_ids": bought.tolist(), "reread_ids": chosen.tolist()}
         rows.append(row | knowledge(learner, eval_features, eval_labels))
