@@ -12,12 +12,14 @@ The rule, cell by cell:
   and not on the projector; a paragraph that follows code starts a sub-slide, since it opens a new step
   of the argument; any other paragraph continues the slide it follows (so an exercise and its
   ``<details>`` answers stay together);
-- code: the ``parameters`` cell, the setup cell and plumbing (only imports, only function or class
-  definitions, only ``record(...)`` calls) are skipped: they are how the notebook runs, not what it
-  teaches; a cell longer than `LONG_CELL_LINES` lines starts a sub-slide of its own, so it does not
-  push its explanation off the screen; a cell that draws a figure or shows a widget (not a mere progress
-  bar) is a fragment (it appears on the next key press, after the teacher has said what to look for);
-  every other cell continues its slide;
+- code: the ``parameters`` cell, the setup cell and plumbing (only imports, only ``record(...)`` calls)
+  are skipped: they are how the notebook runs, not what it teaches. A cell of function or class
+  definitions is shown: in these lessons it is the lesson's own code (a LoRA layer, an update rule, the
+  essay's dataset class), written out before the library takes over. A cell longer than
+  `LONG_CELL_LINES` lines starts a sub-slide of its own, so it does not push its explanation off the
+  screen; a cell that draws a figure or shows a widget (not a mere progress bar) is a fragment (it
+  appears on the next key press, after the teacher has said what to look for); every other cell
+  continues its slide;
 - height: a cell that would continue or be a fragment of a slide starts a sub-slide instead when the slide's
   running height (`estimate_height`: lines of text and code, figures by their pixel size, table rows, as the
   static deck draws them) would pass `SLIDE_BUDGET`, so no slide needs scrolling on a 1280×720 projector;
@@ -110,16 +112,12 @@ def _is_record_call(node: ast.stmt) -> bool:
 
 
 def is_plumbing(source: str) -> bool:
-    """True for a code cell that only imports, only defines helpers, or only records numbers."""
+    """True for a code cell that only imports or only records numbers."""
     statements = _statements(source)
     if not statements:
         return False
-    imports = (ast.Import, ast.ImportFrom)
-    definitions = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-    if all(isinstance(node, imports) for node in statements):
+    if all(isinstance(node, (ast.Import, ast.ImportFrom)) for node in statements):
         return True
-    if all(isinstance(node, imports + definitions) for node in statements):
-        return any(isinstance(node, definitions) for node in statements)
     return all(_is_record_call(node) for node in statements)
 
 

@@ -40,6 +40,9 @@ class MethodResult:
     train_examples_per_s: float
     saved_mb: float
     model: torch.nn.Module
+    #: The loop's history (`TrainResult.history`): a row per logged step, with the validation scores at each
+    #: evaluation, so a lesson can read how the accuracy and training loss moved epoch by epoch.
+    history: pd.DataFrame | None = None
 
     def row(self) -> dict:
         """The figures, without the model, for a table."""
@@ -205,7 +208,7 @@ def _train_and_measure(method: str, name: str, model: torch.nn.Module, tokenizer
         tokenizer.save_pretrained(folder / "model")  # a saved model must load on its own
         saved = model_size_mb(folder / "model")
     return MethodResult(method, rank, result.final_metrics["accuracy"], trainable, total, result.train_seconds,
-                        result.train_examples_per_s, saved, model)
+                        result.train_examples_per_s, saved, model, result.history)
 
 
 def compare_serving(model: torch.nn.Module, tokenizer, texts: list[str], labels: list[int], *,
