@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .classroom.catalog import LESSONS, MEASURED, available_lessons
+from .classroom.catalog import LESSONS, available_lessons
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -109,8 +109,12 @@ def main(argv: list[str] | None = None) -> int:
             mark = "" if lesson.stem in present else "  (notebook not in this checkout)"
             took = f"{lesson.timing.minutes()}, {lesson.timing.peak_gb:.1f} GB" if lesson.timing else "not timed"
             print(f"{lesson.stem:30} {lesson.title:40} {took}{mark}")
-        if any(lesson.timing for lesson in LESSONS):
-            print(f"(time and peak memory of a full run: {MEASURED})")
+        conditions = list(dict.fromkeys(lesson.timing.measured for lesson in LESSONS if lesson.timing))
+        for measured in conditions:  # a line per measured run, each naming its lessons where there are two
+            lessons = " ".join(lesson.stem[:2] for lesson in LESSONS
+                               if lesson.timing and lesson.timing.measured == measured)
+            which = f" of {lessons}" if len(conditions) > 1 else ""
+            print(f"(time and peak memory of a full run{which}: {measured})")
         return 0
 
     if args.command == "sweep":

@@ -6,7 +6,6 @@ prints False. No lesson is executed.
 """
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 from _checks import lesson_cell, run_cell

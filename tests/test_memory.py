@@ -91,7 +91,8 @@ def test_training_with_max_tokens_feeds_no_pass_more_and_refuses_a_bad_value(tmp
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's heap and /proc: Linux only")
-def test_release_memory_gives_the_freed_heap_back_to_the_system() -> None:
+@pytest.mark.parametrize("call", ["release_memory", "return_freed_memory"])
+def test_release_memory_gives_the_freed_heap_back_to_the_system(call: str) -> None:
     # A fresh process: small blocks (below glibc's mmap threshold) come from the heap; keeping one in 64 of
     # them alive stops glibc from shrinking the heap by itself, as a kept tensor does in a lesson.
     # The module alone, not curiolib.finetune (which loads torch): a second, not five.
@@ -108,11 +109,12 @@ blocks = [bytearray(60_000) for _ in range(4000)]
 kept = blocks[::64]
 del blocks
 before = rss()
-memory.release_memory()
+getattr(memory, sys.argv[2])()
 print(before - rss())
 """
     module = Path(curiolib.__file__).with_name("finetune") / "memory.py"
-    done = subprocess.run([sys.executable, "-c", script, str(module)], capture_output=True, text=True, timeout=300)
+    done = subprocess.run([sys.executable, "-c", script, str(module), call], capture_output=True, text=True,
+                          timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert int(done.stdout.split()[-1]) > 150e6  # of the 240 MB freed, nearly all goes back
 

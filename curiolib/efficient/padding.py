@@ -11,7 +11,7 @@ from transformers import DataCollatorWithPadding
 
 from .._validation import check_int
 from ..finetune.loop import split_batch
-from ..finetune.memory import release_memory
+from ..finetune.memory import return_freed_memory
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ def compare_padding(model: torch.nn.Module, tokenizer, sentences: list[str], lab
     max_length_seconds = _seconds_to_train(model, max_length_batches, learning_rate, max_tokens)
     unsorted_seconds = _seconds_to_train(model, unsorted_batches, learning_rate, max_tokens, repeats)
     dynamic_seconds = _seconds_to_train(model, dynamic_batches, learning_rate, max_tokens, repeats)
-    release_memory()  # the heap the activations took goes back to the system, not kept at its peak
+    return_freed_memory()  # the heap the activations took goes back to the system, not kept at its peak
     return PaddingComparison(
         examples=len(sentences),
         padded_tokens_max_length=int(padded["input_ids"].numel()),

@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 
 from .._files import claim_output_dir, previous_folder, replace_folder
 from .._validation import check_choice, check_int, check_number
-from .memory import release_memory
+from .memory import release_memory, return_freed_memory
 
 Metrics = Callable[[np.ndarray, np.ndarray], dict[str, float]]
 LossFunction = Callable[[torch.nn.Module, dict], torch.Tensor]
@@ -660,8 +660,9 @@ def train(model: torch.nn.Module, train_dataset: Dataset, eval_dataset: Dataset,
                 if state.log_evaluation(metrics, row, config):
                     checkpoints.save_best(model)
                 checkpoints.save_last(state)
-                # The evaluation's batches and the saves' buffers: back to the system, not kept.
-                release_memory()
+                # The evaluation's batches and the saves' buffers, freed as they went:
+                # back to the system, not kept.
+                return_freed_memory()
                 model.train()
                 done = last_step or state.patience_spent(config)
             else:

@@ -11,7 +11,7 @@ from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_f
 from sklearn.pipeline import Pipeline, make_pipeline
 
 from .._figures import describe
-from ..finetune.memory import release_memory
+from ..finetune.memory import return_freed_memory
 
 
 def classification_metrics(logits: np.ndarray, labels: np.ndarray) -> dict[str, float]:
@@ -180,5 +180,5 @@ def compare_sentence_vectors(model, tokenizer, train_texts: list[str], train_lab
             {"frozen sentence vector": name} | prediction_metrics(labels, probe.predict(vectors[name]),
                                                                    max(2, len(probe.classes_)))
             for name, probe in probes.items()]).set_index("frozen sentence vector")
-    release_memory()  # the batches' activations, freed, go back to the system rather than stay in the heap
+    return_freed_memory()  # the batches' activations, freed, go back to the system rather than stay in the heap
     return tables
