@@ -42,8 +42,8 @@ class Timing:
 MEASURED = ("2026-12-07, commit 0629471, `curiolib run --inplace` (the eight lessons in turn), a 2-core AMD EPYC "
             "CPU, torch on 2 threads, nothing else running")
 REMEASURED = ("2026-12-07, `curiolib run 00 02 03 04 --inplace`, then `curiolib run 07 --inplace`, after the fresh "
-              "read's fixes to those lessons and with train's evaluations no longer calling gc.collect (the commit "
-              "after 0629471), a 2-core AMD EPYC CPU, torch on 2 threads, nothing else running")
+              "read's fixes to those lessons and with train's evaluations no longer calling gc.collect (the lesson "
+              "sources of commit a5942b2), a 2-core AMD EPYC CPU, torch on 2 threads, nothing else running")
 #: Each lesson's measured full run, from `python scripts/measure_lessons.py --out t.json -- curiolib run --inplace`
 #: (2,044 s in all), and for the five lessons changed after a fresh read of that run's outputs, from the same
 #: command naming them (04 took 650 s in the full run and 493 s after the change to train's evaluations; 05 and
