@@ -32,12 +32,15 @@ run: setup
 # --no-loadscope-reorder: the work goes out in the order tests/conftest.py gives it (the longest first), not
 # xdist's (the largest group first).
 XDIST := -n 3 --dist loadgroup --no-loadscope-reorder
+# One thread in every process the tests start (the lessons' kernels already had it): three workers keep both cores
+# busy, and a process with a second OpenMP or OpenBLAS thread on a busy core spins while it waits for it.
+ONE_THREAD := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 
 # Lint, then every test: lessons executed and checked by nbval, benchmarks on tiny settings, the static decks
 # (so their npm assets are installed first, where npm is found), and the install checks of tests/test_install.py
 # (the minimum-versions environment in .venv-min/, the Colab first cell).
 test: lint deck-assets
-	$(OFFLINE) $(PY) -m pytest $(XDIST)
+	$(OFFLINE) $(ONE_THREAD) $(PY) -m pytest $(XDIST)
 
 # The decks' npm assets when npm is here. Without it the deck tests skip (pytest's summary lists them), except
 # under CI=true, where a missing npm is an error: CI must test the decks.
@@ -53,7 +56,7 @@ deck-assets:
 
 # For development: lint and the tests that neither train, nor execute a lesson, nor run a benchmark.
 test-fast: lint
-	$(OFFLINE) $(PY) -m pytest $(XDIST) -m "not slow"
+	$(OFFLINE) $(ONE_THREAD) $(PY) -m pytest $(XDIST) -m "not slow"
 
 lint: setup
 	$(VENV)/bin/ruff check .

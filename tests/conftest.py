@@ -195,17 +195,16 @@ def _group(item: pytest.Item) -> str | None:
     return None if marker is None else str(marker.args[0] if marker.args else marker.kwargs.get("name", "default"))
 
 
-#: Wall seconds of each group's work in the last measured full run (the CI run of 2026-12-07, 592 s, on the two-job
-#: pool that xdist replaced; refresh them from the table pytest prints at the end). The order only matters for the
-#: suite's length: a group missing here starts after these, before the tests in no group.
+#: Wall seconds of each group's work in the last measured full run (a clean clone of 6e3a67e on three workers,
+#: 772 s; refresh them from the table pytest prints at the end). The order only matters for the suite's length: a
+#: group missing here starts after these, before the tests in no group.
 GROUP_SECONDS = {
-    "install-min-versions": 316, "lesson-06_efficient_fine_tuning": 111, "lesson-05_curiosity_loop": 78,
-    "benchmark-ner": 75, "benchmark-efficient": 61, "colab-06_efficient_fine_tuning": 56,
-    "install-colab-first-cell": 53, "lesson-03_bert_sentiment": 52, "lesson-04_bert_ner": 51,
-    "benchmark-sentiment": 50, "lesson-07_exploration_vs_reflection": 45, "lesson-02_fine_tuning_math": 41,
-    "colab-05_curiosity_loop": 39, "colab-04_bert_ner": 35, "colab-03_bert_sentiment": 31,
-    "lesson-00_getting_started": 27, "lesson-01_knowledge_growth": 27, "benchmark-active_learning": 21,
-    "benchmark-growth_fit": 18,
+    "install-min-versions": 338, "lesson-05_curiosity_loop": 173, "lesson-06_efficient_fine_tuning": 157,
+    "lesson-03_bert_sentiment": 155, "benchmark-ner": 90, "lesson-04_bert_ner": 88, "benchmark-efficient": 82,
+    "colab-06_efficient_fine_tuning": 82, "colab-05_curiosity_loop": 76, "lesson-07_exploration_vs_reflection": 67,
+    "install-colab-first-cell": 65, "lesson-02_fine_tuning_math": 63, "benchmark-sentiment": 62,
+    "colab-03_bert_sentiment": 62, "lesson-00_getting_started": 49, "lesson-01_knowledge_growth": 45,
+    "colab-04_bert_ner": 39, "benchmark-active_learning": 32, "benchmark-growth_fit": 25,
 }
 
 
