@@ -63,3 +63,10 @@ def run_cell(source: str, namespace: dict | None = None, *, replace: tuple[str, 
     with contextlib.redirect_stdout(printed):
         exec(compile(source, "<lesson cell>", "exec"), {} if namespace is None else namespace)  # noqa: S102
     return printed.getvalue()
+
+
+def claims(printed: str) -> dict[str, bool]:
+    """Each claim a lesson cell printed ("...: True" or "...: False"), by its text."""
+    import re
+
+    return {text.strip(): value == "True" for text, value in re.findall(r"(?m)^(.+?):\s+(True|False)\b", printed)}

@@ -3,11 +3,10 @@ MSE and cross-entropy gradients, and SGD with momentum, Adam and AdamW as update
 say True as the lesson has it, and the claim a broken line concerns says False."""
 from __future__ import annotations
 
-import re
 
 import pytest
 
-from _checks import lesson_cell, run_cell
+from _checks import claims, lesson_cell, run_cell
 
 SETUP = "theta = np.array([0.5, -0.5])"  # the lesson's imports and data (x, y, θ, rng) at seed 0
 CHECKER = "def numerical_gradient_by_hand("
@@ -16,10 +15,6 @@ CROSS_ENTROPY = "def bce_gradient_by_hand("
 RULES = "def adam_step("
 MATCH = "for rule, optimizer_class, settings in runs:"
 
-
-def claims(printed: str) -> dict[str, bool]:
-    """Each printed claim ("...: True" or "...: False") by its text."""
-    return {text.strip(): value == "True" for text, value in re.findall(r"(?m)^(.+?):\s+(True|False)\b", printed)}
 
 
 def run(*anchors: str, replace: dict[str, tuple[str, str]] | None = None) -> dict[str, bool]:

@@ -9,7 +9,7 @@ import re
 import numpy as np
 import pytest
 
-from _checks import lesson_cell, run_cell
+from _checks import claims, lesson_cell, run_cell
 
 SPANS = "def entity_spans("
 SCORES = "right = len(true & found)"
@@ -17,10 +17,6 @@ SEQEVAL = "same entities as seqeval's get_entities"
 CHOOSERS = "def farthest_first_picks("
 SELECT = "same entropies as curiolib's entropy"
 
-
-def claims(printed: str) -> dict[str, bool]:
-    """Each printed claim ("...: True" or "...: False") by its text."""
-    return {text.strip(): value == "True" for text, value in re.findall(r"(?m)^(.+?):\s+(True|False)\b", printed)}
 
 
 # --------------------------------------------------------------------------- lesson 04
