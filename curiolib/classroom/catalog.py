@@ -46,9 +46,9 @@ REMEASURED = ("2026-12-07, `curiolib run 00 02 03 04 --inplace`, then `curiolib 
               "sources of commit a5942b2), a 2-core AMD EPYC CPU, torch on 2 threads, nothing else running")
 #: Each lesson's measured full run, from `python scripts/measure_lessons.py --out t.json -- curiolib run --inplace`
 #: (2,044 s in all), and for the five lessons changed after a fresh read of that run's outputs, from the same
-#: command naming them (04 took 650 s in the full run and 493 s after the change to train's evaluations; 05 and
-#: 06 were not run again, so their figures are the full run's): seconds, and the peak resident memory of its
-#: kernel with the kernel's child processes, sampled every second.
+#: command naming them (04 took 650 s in the full run and 493 s after the fresh-read fixes and the change to
+#: train's evaluations, not told apart; 05 and 06 were not run again, so their figures are the full run's):
+#: seconds, and the peak resident memory of its kernel with the kernel's child processes, sampled every second.
 TIMINGS: dict[str, Timing] = {
     "00_getting_started": Timing(9.2, 0.42, REMEASURED),
     "01_knowledge_growth": Timing(7.8, 0.59, MEASURED),
