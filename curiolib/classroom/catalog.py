@@ -151,7 +151,8 @@ LESSONS: tuple[Lesson, ...] = (
            "active learning against random sampling and the plain recipes, with the growth model fitted",
            # Two strategies (random, the comparison's baseline, and explore_exploit, which scores entropy too).
            smoke={"label_schedule": [8, 16, 24], "seeds": [0], "candidates": 24, "eval_size": 32,
-                  "strategies": ["random", "explore_exploit"], "epochs_per_round": 1}, nbval="smoke",
+                  "strategies": ["random", "explore_exploit"], "epochs_per_round": 1, "answer_rounds": 2},
+           nbval="smoke",
            colab={"data_source": "sst2", "label_schedule": [100, 300, 500, 1000, 2000], "candidates": 4000,
                   "seeds": [0, 1, 2]}),
     Lesson("06_efficient_fine_tuning", "Efficient fine-tuning",

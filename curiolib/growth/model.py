@@ -278,7 +278,7 @@ def _least_squares(increments: np.ndarray, exploration: np.ndarray, reflection: 
     message = "ok"
     if not 0 <= beta <= 1 or alpha < 0:
         message = (f"the best fit has a = αβ = {a:.3g}, b = α(1−β) = {b:.3g}: β = {beta:.3g} lies outside "
-                   "[0, 1] (or α < 0), so the linear model does not describe these data well")
+                   "[0, 1] (or α < 0), so the fitted model does not describe these data well")
     return SeriesFit(alpha=float(alpha), beta=float(beta), alpha_se=alpha_se,
                      beta_se=float(np.sqrt(gradient @ covariance @ gradient)), identifiable=True,
                      message=message, **common)
