@@ -38,26 +38,21 @@ class Timing:
                 f"{self.peak_gb:.1f} GB ({self.measured}): {advice}.")
 
 
-#: The conditions of the measured runs in `TIMINGS` (scripts/measure_lessons.py took them).
-MEASURED = ("2026-12-07, commit 0629471, `curiolib run --inplace` (the eight lessons in turn), a 2-core AMD EPYC "
-            "CPU, torch on 2 threads, nothing else running")
-REMEASURED = ("2026-12-07, `curiolib run 00 02 03 04 --inplace`, then `curiolib run 07 --inplace`, after the fresh "
-              "read's fixes to those lessons and with train's evaluations no longer calling gc.collect (the lesson "
-              "sources of commit a5942b2), a 2-core AMD EPYC CPU, torch on 2 threads, nothing else running")
-#: Each lesson's measured full run, from `python scripts/measure_lessons.py --out t.json -- curiolib run --inplace`
-#: (2,044 s in all), and for the five lessons changed after a fresh read of that run's outputs, from the same
-#: command naming them (04 took 650 s in the full run and 493 s after the fresh-read fixes and the change to
-#: train's evaluations, not told apart; 05 and 06 were not run again, so their figures are the full run's):
-#: seconds, and the peak resident memory of its kernel with the kernel's child processes, sampled every second.
+#: The conditions of the measured run in `TIMINGS` (scripts/measure_lessons.py took it).
+MEASURED = ("2026-12-07, a clean clone of commit a09be3a, `curiolib run --inplace` (the eight lessons in turn), a "
+            "2-core AMD EPYC CPU, torch on 2 threads, nothing else running")
+#: Each lesson's measured full run, all from one command, `python scripts/measure_lessons.py --out t.json --
+#: curiolib run --inplace` in a clean clone (1,757 s in all): seconds, and the peak resident memory of its kernel
+#: with the kernel's child processes, sampled every second.
 TIMINGS: dict[str, Timing] = {
-    "00_getting_started": Timing(9.2, 0.42, REMEASURED),
-    "01_knowledge_growth": Timing(7.8, 0.59, MEASURED),
-    "02_fine_tuning_math": Timing(12.1, 0.58, REMEASURED),
-    "03_bert_sentiment": Timing(369.2, 1.78, REMEASURED),
-    "04_bert_ner": Timing(493.4, 1.74, REMEASURED),
-    "05_curiosity_loop": Timing(457.4, 1.72, MEASURED),
-    "06_efficient_fine_tuning": Timing(531.4, 1.77, MEASURED),
-    "07_exploration_vs_reflection": Timing(53.1, 1.09, REMEASURED),
+    "00_getting_started": Timing(8.4, 0.43, MEASURED),
+    "01_knowledge_growth": Timing(7.6, 0.66, MEASURED),
+    "02_fine_tuning_math": Timing(9.7, 0.59, MEASURED),
+    "03_bert_sentiment": Timing(337.0, 1.79, MEASURED),
+    "04_bert_ner": Timing(470.3, 1.73, MEASURED),
+    "05_curiosity_loop": Timing(354.9, 1.69, MEASURED),
+    "06_efficient_fine_tuning": Timing(513.4, 1.78, MEASURED),
+    "07_exploration_vs_reflection": Timing(53.9, 1.2, MEASURED),
 }
 #: Each lesson's smoke run as tests/test_notebooks.py runs it (`curiolib run NN --smoke`, one thread): its kernel's
 #: peak resident memory in GB as `curiolib run` writes it to summary.json (``peak_gb``, the kernel's high-water
