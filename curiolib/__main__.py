@@ -1,6 +1,7 @@
 """Command line: `curiolib run [NOTEBOOK ...] [-p NAME VALUE] [--smoke] [--output-dir DIR] [--inplace]`,
 `curiolib sweep NOTEBOOK -p NAME V1 V2 ... [--workers N] [--plot KEY]`,
-`curiolib slides [NOTEBOOK ...] [--output-dir DIR] [--force]`, `curiolib tag-slides [NOTEBOOK ...] [--check]`."""
+`curiolib slides [NOTEBOOK ...] [--output-dir DIR] [--force]`, `curiolib tag-slides [NOTEBOOK ...] [--check]`,
+`curiolib student [NOTEBOOK ...] --output-dir DIR`."""
 from __future__ import annotations
 
 import argparse
@@ -49,6 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
     tag.add_argument("notebooks", nargs="*", help="stems, numbers (01) or paths; all lessons when none")
     tag.add_argument("--check", action="store_true",
                      help="change nothing; exit 1 if a lesson is not tagged by the rule")
+    student = commands.add_parser("student", help="student versions: solutions out, placeholders in, outputs cleared")
+    student.add_argument("notebooks", nargs="*", help="stems or numbers (03); all lessons when none")
+    student.add_argument("--output-dir", type=Path, required=True,
+                         help="a new folder, or one curiolib made: it never writes outside it")
     return parser
 
 
@@ -100,6 +105,22 @@ def tag_slides_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def student_command(args: argparse.Namespace) -> int:
+    """`curiolib student`: write the student versions, one line per notebook."""
+    from .classroom.student import write_student_versions
+
+    try:
+        for path in write_student_versions(_lessons(args.notebooks), args.output_dir):
+            print(f"student version: {path}")
+    except ValueError as exc:
+        print(f"curiolib student: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"curiolib student: cannot write to {args.output_dir}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `curiolib` and `python -m curiolib`; returns the process exit code."""
     args = build_parser().parse_args(argv)
@@ -123,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
         return slides_command(args)
     if args.command == "tag-slides":
         return tag_slides_command(args)
+    if args.command == "student":
+        return student_command(args)
 
     from .classroom.catalog import run_estimate
     from .classroom.harness import parse_parameter, run_all, stop_signals_as_interrupt, write_summary

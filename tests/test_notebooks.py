@@ -16,7 +16,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from _checks import check_cell_tests, exercise_calls
 from curiolib.classroom.catalog import PROJECT_ROOT, Lesson, available_lessons, smoke_memory_problem
+from curiolib.course.exercises import RECORD_PREFIX, run_test
 
 pytestmark = pytest.mark.slow  # every test here executes lessons
 LESSONS = available_lessons()
@@ -137,6 +139,29 @@ def test_a_smoke_run_stays_within_its_lessons_recorded_memory(lesson: Lesson, ex
         pytest.skip("the harness reads the kernel's memory from /proc: Linux only")
     problem = smoke_memory_problem(lesson.stem, run.get("peak_gb"))
     assert problem is None, problem
+
+
+@pytest.mark.parametrize("lesson", _each(LESSONS))
+def test_the_teachers_answers_pass_every_check_and_again_from_what_the_run_recorded(lesson: Lesson,
+                                                                                    executions: Callable) -> None:
+    # No run of its own: the smoke run's recorded checks. Then grading's path: each test function, taken from its
+    # cell alone, passes again on the answers the run recorded (so it reads nothing but its answers).
+    run = _result(executions(lesson)["smoke"])
+    assert run["ok"], run["error"]
+    cells = [cell.source for cell in nbformat.read(lesson.path, as_version=4).cells
+             if {"check", "hidden-check"} & set(cell.metadata.get("tags", []))]
+    expected = {exercise + (" hidden" if hidden else "") for source in cells
+                for exercise, _, _, hidden in exercise_calls(source)}
+    checks = {name.removeprefix(RECORD_PREFIX): value for name, value in run["recorded"].items()
+              if name.startswith(RECORD_PREFIX)}
+    assert set(checks) == expected
+    assert {name: check["why"] for name, check in checks.items() if not check["passed"]} == {}
+    for source in cells:
+        tests = check_cell_tests(source)
+        for exercise, test, names, hidden in exercise_calls(source):
+            answers = checks[exercise + (" hidden" if hidden else "")]["answers"]
+            assert sorted(answers) == sorted(names)
+            assert run_test(tests[test], answers) == (True, ""), (exercise, answers)
 
 
 @pytest.mark.parametrize("lesson", _each(LESSONS))

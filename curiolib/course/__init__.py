@@ -1,4 +1,5 @@
-"""The lesson runtime: notebook setup and `record`, widgets, sliders, figures' alt text, a function's source shown.
+"""The lesson runtime: notebook setup and `record`, widgets, sliders, figures' alt text, a function's source shown,
+exercises' checks (`check_exercise`).
 
 The teacher's tools (the catalog, `curiolib run`, sweeps, slides, decks) are in `classroom/`. `import curiolib`
 loads this package for `setup_notebook`, so only light modules load here: `widgets` brings torch (through
@@ -10,14 +11,15 @@ from typing import TYPE_CHECKING
 
 from .._figures import describe
 from .._text import TEXT_WIDTH, say
+from .exercises import check_exercise
 from .notebook import record, recorded, seed_everything, setup_notebook
 from .source import show_source
 
 if TYPE_CHECKING:
     from .widgets import MAX_WIDGET_CHARS, explain_input, ner_widget, sentiment_widget
 
-__all__ = ["MAX_WIDGET_CHARS", "TEXT_WIDTH", "describe", "explain_input", "ner_widget", "record", "recorded", "say",
-           "seed_everything", "sentiment_widget", "setup_notebook", "show_source"]
+__all__ = ["MAX_WIDGET_CHARS", "TEXT_WIDTH", "check_exercise", "describe", "explain_input", "ner_widget", "record",
+           "recorded", "say", "seed_everything", "sentiment_widget", "setup_notebook", "show_source"]
 
 
 def __getattr__(name: str):
