@@ -15,7 +15,7 @@ import pytest
 from curiolib import recorded
 from curiolib.__main__ import main
 from curiolib.classroom.catalog import LESSONS, Lesson
-from curiolib.classroom.student import TEACHER_ONLY_TAGS, strip_solution, student_version
+from curiolib.classroom.student import is_teachers, strip_solution, student_version
 from curiolib.course.exercises import RECORD_PREFIX, check_exercise, run_test
 
 from _checks import check_cell_tests, exercise_calls
@@ -126,7 +126,9 @@ def test_a_solution_cell_without_markers_or_a_marker_outside_one_is_refused() ->
 def test_a_student_version_drops_the_teachers_cells_outputs_and_widget_state() -> None:
     teacher = {"metadata": {"widgets": {"state": {}}, "kernelspec": {"name": "python3"}}, "cells": [
         _cell("code", "answer = 42  # SOLUTION", "solution"), _cell("code", "check(...)", "check"),
-        _cell("code", "secret()", "hidden-check"), _cell("markdown", "42, because", "answers")]}
+        _cell("code", "secret()", "hidden-check"), _cell("markdown", "42, because", "answers"),
+        _cell("markdown", "## For teachers\n\nStudents forget the seed.")
+        | {"metadata": {"slideshow": {"slide_type": "notes"}}}]}
     student = student_version(teacher)
     assert [_source(cell) for cell in student["cells"]] == ["answer = ...  # your answer", "check(...)"]
     assert all(cell["outputs"] == [] and cell["execution_count"] is None for cell in student["cells"])
@@ -162,7 +164,8 @@ def test_each_exercise_has_something_to_do_and_a_check_with_hidden_checks_beside
 def test_the_student_version_keeps_no_solution_and_every_check_fails_on_its_placeholders(lesson: Lesson) -> None:
     teacher = _notebook(lesson)
     student = student_version(teacher, lesson.filename)
-    kept = [cell for cell in teacher["cells"] if not any(tag in _tags(cell) for tag in TEACHER_ONLY_TAGS)]
+    kept = [cell for cell in teacher["cells"] if not is_teachers(cell)]
+    assert len(kept) < len(teacher["cells"]) and not any("For teachers" in _source(cell) for cell in kept)
     assert [cell["id"] for cell in student["cells"]] == [cell["id"] for cell in kept]
     assert [cell["metadata"].get("slideshow") for cell in student["cells"]] == \
         [cell["metadata"].get("slideshow") for cell in kept]

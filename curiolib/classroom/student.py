@@ -1,8 +1,9 @@
 """`curiolib student`: a lesson as a student gets it, solutions out, placeholders in, outputs cleared.
 
 Reads the exercise format of `curiolib.course.exercises`: a ``solution`` cell's marked lines become ``...``,
-cells tagged ``hidden-check`` or ``answers`` go, every output and execution count goes, and the rest (the first
-cell that installs curiolib on Colab, the slide metadata, the checks the student runs) stays as it is.
+cells tagged ``hidden-check`` or ``answers`` go, and so do the speaker notes (the "For teachers" cells, which
+name what students get wrong); every output and execution count goes, and the rest (the first cell that
+installs curiolib on Colab, the slide metadata, the checks the student runs) stays as it is.
 """
 from __future__ import annotations
 
@@ -17,6 +18,13 @@ from .catalog import Lesson
 TEACHER_ONLY_TAGS = ("hidden-check", "answers")
 SOLUTION_LINE = re.compile(r"^(?P<head>\s*[^#=]*?[^=!<>]=)(?!=)\s*\S.*?\s*#\s*SOLUTION\s*$")
 BEGIN, END = "# BEGIN SOLUTION", "# END SOLUTION"
+
+
+def is_teachers(cell: dict) -> bool:
+    """Whether a cell is the teacher's alone: grading checks, worked answers, or a speaker note ("For teachers")."""
+    metadata = cell.get("metadata", {})
+    return (any(tag in metadata.get("tags", []) for tag in TEACHER_ONLY_TAGS)
+            or metadata.get("slideshow", {}).get("slide_type") == "notes")
 
 
 def strip_solution(source: str, where: str = "cell") -> str:
@@ -58,7 +66,7 @@ def student_version(notebook: dict, name: str = "notebook") -> dict:
     solutions = 0
     for index, cell in enumerate(student["cells"]):
         tags = cell.get("metadata", {}).get("tags", [])
-        if any(tag in tags for tag in TEACHER_ONLY_TAGS):
+        if is_teachers(cell):
             continue
         source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
         if "solution" in tags:
