@@ -119,6 +119,18 @@ def test_fit_reports_a_beta_outside_the_unit_interval_without_clipping() -> None
     result = fit_series(np.concatenate([[0], np.cumsum(increments)]), E, R)
     assert result.identifiable
     assert result.beta == pytest.approx(0.5 / 0.3) and "outside [0, 1]" in result.message
+    assert "does not describe these data well" in result.message  # no noise: its error is nothing
+
+
+def test_a_beta_just_outside_the_unit_interval_by_less_than_its_error_is_not_called_a_bad_fit() -> None:
+    # All exploration (β = 1) seen through noise: the fit's β lands either side of 1, within its error.
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        E, R = rng.uniform(0, 2, 30), rng.uniform(0, 2, 30)
+        result = fit_series(np.concatenate([[0], np.cumsum(0.5 * E + rng.normal(0, 0.3, 30))]), E, R)
+        if result.beta > 1 and result.beta - 1 <= 2 * result.beta_se:
+            break
+    assert "by less than two standard errors" in result.message and "does not describe" not in result.message
 
 
 # --------------------------------------------------------------------------- extensions and β*

@@ -275,12 +275,17 @@ def _least_squares(increments: np.ndarray, exploration: np.ndarray, reflection: 
                          message="α = 0: no growth, so there is no share β to identify", **common)
     gradient = np.array([b, -a]) / alpha**2  # ∂β/∂a, ∂β/∂b
     beta = a / alpha
+    beta_se = float(np.sqrt(gradient @ covariance @ gradient))
     message = "ok"
     if not 0 <= beta <= 1 or alpha < 0:
-        message = (f"the best fit has a = αβ = {a:.3g}, b = α(1−β) = {b:.3g}: β = {beta:.3g} lies outside "
-                   "[0, 1] (or α < 0), so the fitted model does not describe these data well")
-    return SeriesFit(alpha=float(alpha), beta=float(beta), alpha_se=alpha_se,
-                     beta_se=float(np.sqrt(gradient @ covariance @ gradient)), identifiable=True,
+        fitted = f"the best fit has a = αβ = {a:.3g}, b = α(1−β) = {b:.3g}: β = {beta:.3g} lies outside [0, 1]"
+        # A β just outside [0, 1] by less than its own error is what noise does to a β near 0 or 1.
+        if alpha > 0 and np.isfinite(beta_se) and max(-beta, beta - 1) <= 2 * beta_se:
+            message = (f"{fitted} by less than two standard errors ({beta_se:.2g} each): these data cannot tell it "
+                       "from a β inside, nor say whether b = α(1−β) differs from 0")
+        else:
+            message = f"{fitted} (or α < 0), so the fitted model does not describe these data well"
+    return SeriesFit(alpha=float(alpha), beta=float(beta), alpha_se=alpha_se, beta_se=beta_se, identifiable=True,
                      message=message, **common)
 
 
