@@ -157,6 +157,9 @@ def test_each_exercise_has_something_to_do_and_a_check_with_hidden_checks_beside
                 assert exercise.startswith(lesson.stem[:2] + "."), f"{exercise} in {lesson.stem}"
                 checked.setdefault(exercise, set()).add(hidden)
     assert all(kinds == {False, True} for kinds in checked.values()), f"{lesson.stem}: {checked}"
+    long = [line for cell in cells if {"solution", "check", "hidden-check"} & set(_tags(cell))
+            for line in _source(cell).split("\n") if len(line) > 100]
+    assert not long, f"{lesson.stem}: exercise code lines over 100 characters (JupyterLab cuts them): {long}"
     assert len(checked) >= 3, f"{lesson.stem}: {len(checked)} exercises have checks, not 3 or more"
 
 
