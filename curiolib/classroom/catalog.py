@@ -39,20 +39,20 @@ class Timing:
 
 
 #: The conditions of the measured run in `TIMINGS` (scripts/measure_lessons.py took it).
-MEASURED = ("2026-12-07, a clean clone of commit a09be3a, `curiolib run --inplace` (the eight lessons in turn), a "
+MEASURED = ("2026-12-07, a clean clone of commit ac285a5, `curiolib run --inplace` (the eight lessons in turn), a "
             "2-core AMD EPYC CPU, torch on 2 threads, nothing else running")
 #: Each lesson's measured full run, all from one command, `python scripts/measure_lessons.py --out t.json --
-#: curiolib run --inplace` in a clean clone (1,757 s in all): seconds, and the peak resident memory of its kernel
+#: curiolib run --inplace` in a clean clone (1,764 s in all): seconds, and the peak resident memory of its kernel
 #: with the kernel's child processes, sampled every second.
 TIMINGS: dict[str, Timing] = {
-    "00_getting_started": Timing(8.4, 0.43, MEASURED),
-    "01_knowledge_growth": Timing(7.6, 0.66, MEASURED),
-    "02_fine_tuning_math": Timing(9.7, 0.59, MEASURED),
-    "03_bert_sentiment": Timing(337.0, 1.79, MEASURED),
-    "04_bert_ner": Timing(470.3, 1.73, MEASURED),
-    "05_curiosity_loop": Timing(354.9, 1.69, MEASURED),
-    "06_efficient_fine_tuning": Timing(513.4, 1.78, MEASURED),
-    "07_exploration_vs_reflection": Timing(53.9, 1.2, MEASURED),
+    "00_getting_started": Timing(10.6, 0.43, MEASURED),
+    "01_knowledge_growth": Timing(8.1, 0.59, MEASURED),
+    "02_fine_tuning_math": Timing(10.8, 0.59, MEASURED),
+    "03_bert_sentiment": Timing(354.3, 1.85, MEASURED),
+    "04_bert_ner": Timing(486.4, 1.79, MEASURED),
+    "05_curiosity_loop": Timing(356.2, 1.72, MEASURED),
+    "06_efficient_fine_tuning": Timing(487.4, 1.78, MEASURED),
+    "07_exploration_vs_reflection": Timing(47.5, 1.21, MEASURED),
 }
 #: Each lesson's smoke run as tests/test_notebooks.py runs it (`curiolib run NN --smoke`, one thread): its kernel's
 #: peak resident memory in GB as `curiolib run` writes it to summary.json (``peak_gb``, the kernel's high-water
