@@ -134,7 +134,7 @@ LESSONS: tuple[Lesson, ...] = (
     Lesson("03_bert_sentiment", "BERT sentiment classification",
            "fine-tuning a small BERT end to end, with a type-a-sentence widget",
            smoke={"train_size": 32, "eval_size": 32, "epochs": 1, "batch_size": 16, "max_length": 64,
-                  "padding_demo_examples": 2},
+                  "padding_demo_examples": 2, "answer_epochs": 2},
            nbval="smoke", colab={"model_name": "bert-base-uncased", "data_source": "sst2", "epochs": 2,
                                  "batch_size": 32, "learning_rate": 3e-5}),
     Lesson("04_bert_ner", "BERT named-entity recognition",
