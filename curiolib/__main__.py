@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from .classroom.catalog import LESSONS, available_lessons
@@ -63,22 +64,29 @@ def _lessons(names: list[str]):
     return [find_lesson(name) for name in names] if names else available_lessons()
 
 
+def _writing(command: str, output_dir: Path, write: Callable[[], None]) -> int:
+    """Run a command that writes into ``output_dir``: 0, or one line and 2 (bad input) or 1 (cannot write)."""
+    try:
+        write()
+    except ValueError as exc:
+        print(f"curiolib {command}: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"curiolib {command}: cannot write to {output_dir}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def slides_command(args: argparse.Namespace) -> int:
     """`curiolib slides`: build the decks, one line per deck."""
     from .classroom.deck import build_deck
 
-    try:
-        lessons = _lessons(args.notebooks)
-        for lesson in lessons:
+    def write() -> None:
+        for lesson in _lessons(args.notebooks):
             deck = build_deck(lesson, args.output_dir, node_modules=args.node_modules, overwrite=args.force)
             print(f"slides: {deck}")
-    except ValueError as exc:
-        print(f"curiolib slides: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(f"curiolib slides: cannot write to {args.output_dir}: {exc.strerror or exc}", file=sys.stderr)
-        return 1
-    return 0
+
+    return _writing("slides", args.output_dir, write)
 
 
 def tag_slides_command(args: argparse.Namespace) -> int:
@@ -109,16 +117,11 @@ def student_command(args: argparse.Namespace) -> int:
     """`curiolib student`: write the student versions, one line per notebook."""
     from .classroom.student import write_student_versions
 
-    try:
+    def write() -> None:
         for path in write_student_versions(_lessons(args.notebooks), args.output_dir):
             print(f"student version: {path}")
-    except ValueError as exc:
-        print(f"curiolib student: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(f"curiolib student: cannot write to {args.output_dir}: {exc.strerror or exc}", file=sys.stderr)
-        return 1
-    return 0
+
+    return _writing("student", args.output_dir, write)
 
 
 def main(argv: list[str] | None = None) -> int:
