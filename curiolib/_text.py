@@ -9,9 +9,16 @@ from typing import Any
 TEXT_WIDTH = 100
 
 
+def wrap(line: str) -> str:
+    """One line wrapped at spaces to `TEXT_WIDTH` characters, a continuation indented two more than the line."""
+    if len(line) <= TEXT_WIDTH:
+        return line
+    indent = line[:len(line) - len(line.lstrip(" "))]
+    return textwrap.fill(line, TEXT_WIDTH, subsequent_indent=indent + "  ", break_long_words=False,
+                         break_on_hyphens=False)
+
+
 def say(*parts: Any, sep: str = " ") -> None:
     """`print`, with each line wrapped at spaces to `TEXT_WIDTH` characters (a continuation indented by two)."""
     for line in sep.join(str(part) for part in parts).split("\n"):
-        indent = line[:len(line) - len(line.lstrip(" "))]
-        print(textwrap.fill(line, TEXT_WIDTH, subsequent_indent=indent + "  ", break_long_words=False,
-                            break_on_hyphens=False) if len(line) > TEXT_WIDTH else line)
+        print(wrap(line))

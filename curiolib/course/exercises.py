@@ -10,7 +10,8 @@ depending on it, and its checks run from the kernel, so they work on Colab too:
   ``# END SOLUTION`` become one ``...`` line;
 - a cell tagged ``check`` defines the exercise's test and calls `check_exercise`; the student runs it;
 - a cell tagged ``hidden-check`` holds the checks grading adds; cells tagged ``answers`` hold worked answers.
-  Both are stripped from the student version.
+  Both are stripped from the student version, as are the "For teachers" speaker notes;
+- a markdown cell tagged ``prose`` is where a student writes words for the teacher to read (not checked).
 
 A test is a function of the answers alone (numbers, lists, text: what JSON holds) that asserts; its assertion
 message is what the student reads. Using only its arguments, it can run again in another process, on the answers
@@ -25,14 +26,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .._text import TEXT_WIDTH
+from .._text import wrap
 from .notebook import jsonable, record
 
 #: The prefix of the name `check_exercise` records each exercise under (``record("check 01.2", ...)``): run under the
 #: harness, a notebook's checks land in its JSON with its key numbers, where tests and grading read them.
 RECORD_PREFIX = "check "
-
-_results: dict[str, dict[str, Any]] = {}
 
 
 @dataclass(frozen=True)
@@ -44,12 +43,8 @@ class CheckResult:
     why: str = ""
 
     def __str__(self) -> str:
-        import textwrap
-
-        line = (f"Exercise {self.exercise}: passed" if self.passed
-                else f"Exercise {self.exercise}: not yet. {self.why}")
-        return textwrap.fill(line, TEXT_WIDTH, subsequent_indent="  ", break_long_words=False,
-                             break_on_hyphens=False)
+        return wrap(f"Exercise {self.exercise}: passed" if self.passed
+                    else f"Exercise {self.exercise}: not yet. {self.why}")
 
     def __repr__(self) -> str:  # a check cell's last line shows this
         return str(self)
@@ -92,11 +87,6 @@ def check_exercise(exercise: str, test: Callable[..., Any], *, hidden: bool = Fa
     return result
 
 
-def check_results() -> dict[str, dict[str, Any]]:
-    """Every exercise `check_exercise` has run in this kernel: its result and the answers it was given."""
-    return json.loads(json.dumps(_results))
-
-
 def _keep(result: CheckResult, answers: dict[str, Any]) -> None:
     saved = {}
     for name, value in answers.items():  # what JSON cannot hold is kept as its type's name: grading refuses it
@@ -106,5 +96,4 @@ def _keep(result: CheckResult, answers: dict[str, Any]) -> None:
         except (TypeError, ValueError):
             value = {"unsaved": type(value).__name__}
         saved[name] = value
-    _results[result.exercise] = {"passed": result.passed, "why": result.why, "answers": saved}
-    record(RECORD_PREFIX + result.exercise, _results[result.exercise])
+    record(RECORD_PREFIX + result.exercise, {"passed": result.passed, "why": result.why, "answers": saved})
