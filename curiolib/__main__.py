@@ -1,7 +1,7 @@
 """Command line: `curiolib run [NOTEBOOK ...] [-p NAME VALUE] [--smoke] [--output-dir DIR] [--inplace]`,
 `curiolib sweep NOTEBOOK -p NAME V1 V2 ... [--workers N] [--plot KEY]`,
 `curiolib slides [NOTEBOOK ...] [--output-dir DIR] [--force]`, `curiolib tag-slides [NOTEBOOK ...] [--check]`,
-`curiolib student [NOTEBOOK ...] --output-dir DIR`."""
+`curiolib student [NOTEBOOK ...] --output-dir DIR`, `curiolib grade NOTEBOOK SUBMISSIONS --output-dir DIR`."""
 from __future__ import annotations
 
 import argparse
@@ -55,7 +55,38 @@ def build_parser() -> argparse.ArgumentParser:
     student.add_argument("notebooks", nargs="*", help="stems or numbers (03); all lessons when none")
     student.add_argument("--output-dir", type=Path, required=True,
                          help="a new folder, or one curiolib made: it never writes outside it")
+    grade = commands.add_parser(
+        "grade", help="grade a folder of handed-in notebooks, each in its own limited process",
+        formatter_class=argparse.RawDescriptionHelpFormatter, description=GRADE_HELP)
+    grade.add_argument("notebook", help="the lesson: stem or number (00)")
+    grade.add_argument("submissions", type=Path, help="the folder of handed-in .ipynb files (one a student)")
+    grade.add_argument("--output-dir", type=Path, required=True,
+                       help="grades.csv, grades.md, feedback/ and executed/ go here; a new folder or one curiolib made")
+    grade.add_argument("--workers", type=int, default=1, help="submissions run at a time")
+    grade.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                       help="run each submission with this parameter (repeatable)")
+    grade.add_argument("--smoke", action="store_true", help="run each submission at the lesson's smoke parameters")
+    grade.add_argument("--seconds", type=float, default=600, help="wall-clock limit a submission (default 600)")
+    grade.add_argument("--memory-gb", type=float, default=4, help="resident memory limit a submission (default 4)")
+    grade.add_argument("--sandbox", choices=["auto", "none", "bwrap"], default="auto",
+                       help="bwrap: bubblewrap's sandbox (auto: when it is installed and works)")
+    grade.add_argument("--plot", metavar="KEY", help="draw this recorded number for the class (grades.png)")
+    grade.add_argument("--x", metavar="KEY", help="against this recorded number (default: a strip of values)")
     return parser
+
+
+GRADE_HELP = """Each handed-in notebook runs in a process tree of its own, N at a time, in a fresh working directory
+and HOME inside the output folder, under limits on wall-clock and CPU time, memory, bytes written and processes
+(rlimits, and a watch from outside; Linux). Its answers come back as JSON, checked, and the teacher's public and
+hidden checks run on them in a separate process: no hidden check is on disk where a submission runs, and no
+score a submission writes is read. A re-run skips the submissions that have not changed; Ctrl-C stops launching,
+writes the table of what finished and exits 130.
+
+What it does not guarantee: run as an ordinary user, a submission can read, and delete, that user's files
+outside its directory (the lessons, hidden checks included); run as root (a container), submissions run as the
+user nobody and cannot change the teacher's files. --sandbox bwrap (Debian's bubblewrap package) mounts the file
+system read-only but for the submission's own directory, hides the lessons, the submissions and the output
+folder, and cuts the network."""
 
 
 def _lessons(names: list[str]):
@@ -124,6 +155,33 @@ def student_command(args: argparse.Namespace) -> int:
     return _writing("student", args.output_dir, write)
 
 
+def grade_command(args: argparse.Namespace) -> int:
+    """`curiolib grade`: grade the folder, print where the tables are; 130 after Ctrl-C."""
+    from .classroom.grade import GradingInterrupted, Limits, grade
+    from .classroom.harness import parse_parameter, stop_signals_as_interrupt
+
+    try:
+        limits = Limits(seconds=args.seconds, cpu_seconds=2 * args.seconds, memory_gb=args.memory_gb)
+        parameters = {name: parse_parameter(value) for name, value in args.parameter}
+        with stop_signals_as_interrupt():
+            grade(args.notebook, args.submissions, args.output_dir, workers=args.workers,
+                  parameters=parameters, smoke=args.smoke, limits=limits, sandbox=args.sandbox,
+                  plot=args.plot, x=args.x)
+    except ValueError as exc:
+        print(f"curiolib grade: {exc}", file=sys.stderr)
+        return 2
+    except GradingInterrupted as stop:
+        print(f"interrupted: nothing was started after it; {len(stop.grades)} graded submission(s) are in "
+              f"{args.output_dir / 'grades.md'} (a re-run skips them)", file=sys.stderr)
+        return 130
+    except OSError as exc:
+        print(f"curiolib grade: cannot write to {args.output_dir}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    print(f"grades: {args.output_dir / 'grades.md'} and grades.csv; feedback: {args.output_dir / 'feedback'}/"
+          + (f"; figure: {args.output_dir / 'grades.png'}" if args.plot else ""))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `curiolib` and `python -m curiolib`; returns the process exit code."""
     args = build_parser().parse_args(argv)
@@ -149,6 +207,8 @@ def main(argv: list[str] | None = None) -> int:
         return tag_slides_command(args)
     if args.command == "student":
         return student_command(args)
+    if args.command == "grade":
+        return grade_command(args)
 
     from .classroom.catalog import run_estimate
     from .classroom.harness import parse_parameter, run_all, stop_signals_as_interrupt, write_summary

@@ -1,7 +1,6 @@
 """Assertions several test modules share."""
 from __future__ import annotations
 
-import ast
 import os
 from typing import TYPE_CHECKING
 
@@ -71,24 +70,3 @@ def claims(printed: str) -> dict[str, bool]:
     import re
 
     return {text.strip(): value == "True" for text, value in re.findall(r"(?m)^(.+?):\s+(True|False)\b", printed)}
-
-
-def exercise_calls(source: str) -> list[tuple[str, str, list[str], bool]]:
-    """Each `check_exercise(...)` call in a check cell: exercise, test function, answer names, hidden or not."""
-    calls = []
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "check_exercise":
-            exercise, test = node.args[0].value, node.args[1].id
-            names = [keyword.arg for keyword in node.keywords if keyword.arg != "hidden"]
-            hidden = any(keyword.arg == "hidden" and keyword.value.value for keyword in node.keywords)
-            calls.append((exercise, test, names, hidden))
-    return calls
-
-
-def check_cell_tests(source: str) -> dict:
-    """The functions a check cell defines, run as grading runs them: the cell's definitions alone, no kernel."""
-    tree = ast.parse(source)
-    tree.body = [node for node in tree.body if isinstance(node, (ast.FunctionDef, ast.Import, ast.ImportFrom))]
-    namespace: dict = {}
-    exec(compile(tree, "<check cell>", "exec"), namespace)  # noqa: S102
-    return namespace

@@ -204,7 +204,7 @@ GROUP_SECONDS = {
     "colab-06_efficient_fine_tuning": 82, "colab-05_curiosity_loop": 76, "lesson-07_exploration_vs_reflection": 67,
     "install-colab-first-cell": 65, "lesson-02_fine_tuning_math": 63, "benchmark-sentiment": 62,
     "colab-03_bert_sentiment": 62, "lesson-00_getting_started": 49, "lesson-01_knowledge_growth": 45,
-    "colab-04_bert_ner": 39, "benchmark-active_learning": 32, "benchmark-growth_fit": 25,
+    "colab-04_bert_ner": 39, "grade": 45, "benchmark-active_learning": 32, "benchmark-growth_fit": 25,
 }
 
 

@@ -16,9 +16,8 @@ from curiolib import recorded
 from curiolib.__main__ import main
 from curiolib.classroom.catalog import LESSONS, Lesson
 from curiolib.classroom.student import is_teachers, strip_solution, student_version
-from curiolib.course.exercises import RECORD_PREFIX, check_exercise, run_test
+from curiolib.course.exercises import RECORD_PREFIX, cell_tests, check_calls, check_exercise, run_test
 
-from _checks import check_cell_tests, exercise_calls
 
 
 def _tags(cell: dict) -> list[str]:
@@ -153,7 +152,7 @@ def test_each_exercise_has_something_to_do_and_a_check_with_hidden_checks_beside
         kinds = [tag for cell in block for tag in _tags(cell) if tag in ("solution", "check", "hidden-check", "prose")]
         assert kinds and kinds[0] in ("solution", "prose"), f"{lesson.stem} cell {start}: no solution cell or prose"
         for cell in (cell for cell in block if {"check", "hidden-check"} & set(_tags(cell))):
-            for exercise, _, _, hidden in exercise_calls(_source(cell)):
+            for exercise, _, _, hidden in check_calls(_source(cell)):
                 assert exercise.startswith(lesson.stem[:2] + "."), f"{exercise} in {lesson.stem}"
                 checked.setdefault(exercise, set()).add(hidden)
     assert all(kinds == {False, True} for kinds in checked.values()), f"{lesson.stem}: {checked}"
@@ -179,8 +178,8 @@ def test_the_student_version_keeps_no_solution_and_every_check_fails_on_its_plac
     assert all(not cell.get("outputs") for cell in student["cells"])
     solutions = [_source(cell) for cell in student["cells"] if "solution" in _tags(cell)]
     for cell in (cell for cell in student["cells"] if "check" in _tags(cell)):
-        tests = check_cell_tests(_source(cell))
-        for exercise, test, names, _ in exercise_calls(_source(cell)):
+        tests = cell_tests(_source(cell))
+        for exercise, test, names, _ in check_calls(_source(cell)):
             assert any(f"{name} = ...  # your answer" in "\n".join(solutions) for name in names), exercise
             # Called with every answer left as `...`, the test itself must fail: a test that passes on a
             # placeholder checks nothing (run_test would hide it behind its own "fill in" message).
@@ -188,8 +187,8 @@ def test_the_student_version_keeps_no_solution_and_every_check_fails_on_its_plac
                 tests[test](**{name: ... for name in names})
             assert not run_test(tests[test], {name: ... for name in names})[0]
     for cell in (cell for cell in teacher["cells"] if "hidden-check" in _tags(cell)):  # grading's, the same rule
-        tests = check_cell_tests(_source(cell))
-        for _exercise, test, names, _ in exercise_calls(_source(cell)):
+        tests = cell_tests(_source(cell))
+        for _exercise, test, names, _ in check_calls(_source(cell)):
             with pytest.raises(Exception):  # noqa: B017
                 tests[test](**{name: ... for name in names})
 
@@ -202,7 +201,7 @@ def test_the_committed_lesson_passes_every_check_it_prints(lesson: Lesson) -> No
     for cell in (cell for cell in cells if {"check", "hidden-check"} & set(cell.metadata.get("tags", []))):
         printed = "".join(output.get("data", {}).get("text/plain", "") + output.get("text", "")
                           for output in cell.outputs)
-        for exercise, *_ in exercise_calls(cell.source):
+        for exercise, *_ in check_calls(cell.source):
             assert f"Exercise {exercise}" in printed and printed.rstrip().endswith("passed"), printed
 
 

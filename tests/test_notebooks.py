@@ -16,9 +16,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from _checks import check_cell_tests, exercise_calls
 from curiolib.classroom.catalog import PROJECT_ROOT, Lesson, available_lessons, smoke_memory_problem
-from curiolib.course.exercises import RECORD_PREFIX, run_test
+from curiolib.course.exercises import RECORD_PREFIX, cell_tests, check_calls, run_test
 
 pytestmark = pytest.mark.slow  # every test here executes lessons
 LESSONS = available_lessons()
@@ -151,14 +150,14 @@ def test_the_teachers_answers_pass_every_check_and_again_from_what_the_run_recor
     cells = [cell.source for cell in nbformat.read(lesson.path, as_version=4).cells
              if {"check", "hidden-check"} & set(cell.metadata.get("tags", []))]
     expected = {exercise + (" hidden" if hidden else "") for source in cells
-                for exercise, _, _, hidden in exercise_calls(source)}
+                for exercise, _, _, hidden in check_calls(source)}
     checks = {name.removeprefix(RECORD_PREFIX): value for name, value in run["recorded"].items()
               if name.startswith(RECORD_PREFIX)}
     assert set(checks) == expected
     assert {name: check["why"] for name, check in checks.items() if not check["passed"]} == {}
     for source in cells:
-        tests = check_cell_tests(source)
-        for exercise, test, names, hidden in exercise_calls(source):
+        tests = cell_tests(source)
+        for exercise, test, names, hidden in check_calls(source):
             answers = checks[exercise + (" hidden" if hidden else "")]["answers"]
             assert sorted(answers) == sorted(names)
             assert run_test(tests[test], answers) == (True, ""), (exercise, answers)

@@ -19,12 +19,13 @@ message is what the student reads. Using only its arguments, it can run again in
 """
 from __future__ import annotations
 
+import ast
 import json
 import re
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .._text import wrap
 from .notebook import jsonable, record
@@ -88,12 +89,56 @@ def check_exercise(exercise: str, test: Callable[..., Any], *, hidden: bool = Fa
 
 
 def _keep(result: CheckResult, answers: dict[str, Any]) -> None:
+    record(RECORD_PREFIX + result.exercise, {"passed": result.passed, "why": result.why,
+                                             "answers": saved_answers(answers)})
+
+
+def saved_answers(answers: dict[str, Any]) -> dict[str, Any]:
+    """Answers as JSON holds them: ``...`` as null, numpy as Python; what JSON cannot hold, as its type's name."""
     saved = {}
-    for name, value in answers.items():  # what JSON cannot hold is kept as its type's name: grading refuses it
+    for name, value in answers.items():  # a type's name is refused by grading, which says so
         value = None if value is Ellipsis else jsonable(value)
         try:
             json.dumps(value)
         except (TypeError, ValueError):
             value = {"unsaved": type(value).__name__}
         saved[name] = value
-    record(RECORD_PREFIX + result.exercise, {"passed": result.passed, "why": result.why, "answers": saved})
+    return saved
+
+
+def record_answers(check: str, **answers: Any) -> None:
+    """Record the answers a hidden check will be given, without the check: grading runs it apart, on these."""
+    record(RECORD_PREFIX + check, {"answers": saved_answers(answers)})
+
+
+class CheckCall(NamedTuple):
+    """One `check_exercise(...)` call of a check cell: the exercise, its test's name, the answers' names, hidden."""
+
+    exercise: str
+    test: str
+    names: list[str]
+    hidden: bool
+
+
+def check_calls(source: str) -> list[CheckCall]:
+    """Each `check_exercise(...)` call in a check cell's source, read without running it."""
+    calls = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "check_exercise":
+            exercise, test = node.args[0].value, node.args[1].id
+            names = [keyword.arg for keyword in node.keywords if keyword.arg != "hidden"]
+            hidden = any(keyword.arg == "hidden" and keyword.value.value for keyword in node.keywords)
+            calls.append(CheckCall(exercise, test, names, hidden))
+    return calls
+
+
+def cell_tests(source: str) -> dict[str, Any]:
+    """The functions a check cell defines, from its definitions and imports alone: no kernel, no lesson state.
+
+    How grading runs a test again, in a process of its own, on the answers a submission recorded.
+    """
+    tree = ast.parse(source)
+    tree.body = [node for node in tree.body if isinstance(node, (ast.FunctionDef, ast.Import, ast.ImportFrom))]
+    namespace: dict[str, Any] = {}
+    exec(compile(tree, "<check cell>", "exec"), namespace)  # noqa: S102 - the teacher's own check cell
+    return namespace
