@@ -54,6 +54,7 @@ STATUSES = ("graded", "does not parse", "timed out", "out of memory", "out of CP
 #: What a recorded answer may hold: JSON values this deep, this many items in all, texts this long.
 MAX_DEPTH, MAX_ITEMS, MAX_TEXT = 6, 100_000, 20_000
 MAX_RESULTS_BYTES = 8_000_000
+MAX_NOTEBOOK_BYTES = 50_000_000
 
 
 @dataclass(frozen=True)
@@ -260,6 +261,13 @@ def find_submissions(folder: Path) -> list[Path]:
     if twice:
         raise ValueError(f"{', '.join(twice)} would be graded under one name: rename one of them")
     return found
+
+
+def _handed_in(path: Path) -> bytes:
+    """A submission's bytes; empty when it is over MAX_NOTEBOOK_BYTES (not read: it is graded as unreadable)."""
+    with open(path, "rb") as file:
+        data = file.read(MAX_NOTEBOOK_BYTES + 1)
+    return b"" if len(data) > MAX_NOTEBOOK_BYTES else data
 
 
 def _prepare(source: bytes, checks: TeacherChecks) -> tuple[dict | None, str]:
@@ -477,10 +485,11 @@ class Grader:
 
     def grade_one(self, path: Path) -> Grade | None:
         """Grade one submission; None if the grader was stopped before it began."""
-        source = path.read_bytes()
+        source = _handed_in(path)
         grade = Grade(student_name(path), path.name, digest=self.digest(source),
                       maximum=2 * len(self.checks.exercises))
-        notebook, why = _prepare(source, self.checks)
+        notebook, why = _prepare(source, self.checks) if source else (
+            None, f"{path.stat().st_size:,} bytes: empty, or over the {MAX_NOTEBOOK_BYTES:,} a notebook may have")
         if notebook is None:
             grade.status, grade.error = "does not parse", why
             grade.points = dict.fromkeys(self.checks.exercises, 0)
@@ -523,7 +532,7 @@ class Grader:
         """Wait for the submission, killing it at the first limit it passes: the status that says which."""
         limits, status, tick = self.limits, "graded", 0
         while process.poll() is None:
-            time.sleep(0.1)
+            time.sleep(0.25)  # a scan of /proc each time: often enough to stop a runaway, rare enough to cost little
             tick += 1
             pids = _tagged(tag)
             rss, cpu = _usage(pids)
@@ -537,7 +546,7 @@ class Grader:
                 status = "out of memory"
             elif cpu > limits.cpu_seconds:
                 status = "out of CPU time"
-            elif tick % 10 == 0 and _folder_mb(work) > limits.disk_mb:
+            elif tick % 4 == 0 and _folder_mb(work) > limits.disk_mb:
                 status = "wrote too much"
             if status != "graded":
                 _kill_tagged(tag, process)
@@ -662,7 +671,7 @@ def grade(notebook: str | Lesson, submissions: str | Path, output_dir: str | Pat
     grades: list[Grade | None] = [None] * len(found)
     pending = []
     for index, path in enumerate(found):
-        earlier = _earlier(out, path, grader.digest(path.read_bytes()))
+        earlier = _earlier(out, path, grader.digest(_handed_in(path)))
         if earlier:
             grades[index] = earlier
         else:
