@@ -75,12 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-GRADE_HELP = """Each handed-in notebook runs in a process tree of its own, N at a time, in a fresh working directory
-and HOME inside the output folder, under limits on wall-clock and CPU time, memory, bytes written and processes
-(rlimits, and a watch from outside; Linux). Its answers come back as JSON, checked, and the teacher's public and
-hidden checks run on them in a separate process: no hidden check is on disk where a submission runs, and no
-score a submission writes is read. A re-run skips the submissions that have not changed; Ctrl-C stops launching,
-writes the table of what finished and exits 130.
+GRADE_HELP = """Each handed-in notebook runs in a process tree of its own, N at a time, in a fresh working
+directory and HOME inside the output folder, under limits on wall-clock and CPU time, memory, bytes written and
+processes (rlimits, and a watch from outside; Linux). Its answers come back as JSON, checked, and the teacher's
+public and hidden checks run on them in a separate process: no hidden check's test is on disk where a submission
+runs (what it is given is gathered in the submission's kernel), and no score a submission writes is read. A re-
+run skips the submissions that have not changed; Ctrl-C stops launching, writes the table of what finished and
+exits 130.
 
 What it does not guarantee: run as an ordinary user, a submission can read, and delete, that user's files
 outside its directory (the lessons, hidden checks included); run as root (a container), submissions run as the

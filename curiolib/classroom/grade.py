@@ -1,14 +1,15 @@
 """`curiolib grade NN SUBMISSIONS --output-dir D`: each handed-in notebook run apart, graded by the teacher's checks.
 
 Each submission runs in a process tree of its own (never in the teacher's), N at a time, in a fresh working
-directory and HOME inside D, under limits: wall-clock time, CPU time, memory, bytes written and processes, set
-as `resource` rlimits and also watched from outside (every process the submission starts carries a tag in its
-environment, so the watch finds the ones that left the tree). Its kernel records the answers its check cells
-were given (`check_exercise`) as JSON; the grader reads that file (never a pickle), keeps only values of the
-types and sizes answers may have, and runs the teacher's public and hidden checks on them in another process
-of its own, which gets the checks on its standard input: no hidden check is ever on disk where a submission
-runs. A results file a submission writes itself can only change the answers graded, never a score: every
-score comes from the teacher's checks.
+directory and HOME inside D, under limits: wall-clock time, CPU time, memory, bytes written and processes, set as
+`resource` rlimits and also watched from outside (every process the submission starts carries a tag in its
+environment, so the watch finds the ones that left the tree). Its kernel records the answers its check cells were
+given (`check_exercise`) as JSON; the grader reads that file (never a pickle), keeps only values of the types and
+sizes answers may have, and runs the teacher's public and hidden checks on them in another process of its own, which
+gets the checks on its standard input: no hidden check's test is ever on disk where a submission runs (the lines of
+a hidden-check cell that gather what its test is given, such as the points a student's function is tried at, run in
+the submission's kernel and record it). A results file a submission writes itself can only change the answers
+graded, never a score: every score comes from the teacher's checks.
 
 What it does not guarantee: run as an ordinary user, a submission is a process of that user and can read and
 delete that user's files outside its directory (the lessons, hidden checks included). Run as root, as in a
@@ -136,14 +137,23 @@ class TeacherChecks:
 # --- inside the submission's process ------------------------------------------------------------------------------
 
 def answer_recorder(source: str) -> str:
-    """Code recording the arguments of a hidden-check cell's checks, without the checks (they stay the grader's)."""
-    lines = []
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "check_exercise":
-            exercise = node.args[0].value
-            arguments = ", ".join(f"{k.arg}={ast.unparse(k.value)}" for k in node.keywords if k.arg != "hidden")
-            lines.append(f"_record_answers({exercise + ' hidden'!r}, {arguments})")
-    return "".join(f"{line}\n" for line in lines)
+    """A hidden-check cell without its tests: what gathers their answers runs, and records them instead of checking.
+
+    The cell's other statements (the points a function is tried at, values from the lesson) run in the
+    submission's kernel, as they would in the teacher's; the test functions, and so what they assert, do not.
+    """
+    tree = ast.parse(source)
+
+    class Recorder(ast.NodeTransformer):
+        def visit_Call(self, node: ast.Call) -> ast.AST:
+            if getattr(node.func, "id", None) != "check_exercise":
+                return self.generic_visit(node)
+            key = ast.Constant(node.args[0].value + " hidden")
+            keywords = [keyword for keyword in node.keywords if keyword.arg != "hidden"]
+            return ast.Call(ast.Name("_record_answers", ast.Load()), [key], keywords)
+
+    tree.body = [node for node in tree.body if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    return ast.unparse(ast.fix_missing_locations(Recorder().visit(tree))) + "\n"
 
 
 def _limit_self(limits: Limits) -> None:

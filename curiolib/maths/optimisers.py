@@ -143,6 +143,8 @@ class EarlyStoppingRun:
     validation_losses: np.ndarray
     best_epoch: int  # the epoch whose weights early stopping keeps
     stopped_epoch: int  # the first epoch with `patience` epochs of no improvement
+    train_size: int = 12  # the noisy points it is trained on
+    parameters: int = 0  # the network's weights, for a sense of "far too large"
 
 
 def overfitting_run(epochs: int = 800, patience: int = 50, seed: int = 0,
@@ -156,7 +158,8 @@ def overfitting_run(epochs: int = 800, patience: int = 50, seed: int = 0,
         x = torch.rand(n, 1, generator=generator, dtype=torch.float64) * 6 - 3
         return x, torch.sin(x) + 0.3 * torch.randn(n, 1, generator=generator, dtype=torch.float64)
 
-    (x_train, y_train), (x_val, y_val) = sample(12), sample(100)
+    train_size = 12
+    (x_train, y_train), (x_val, y_val) = sample(train_size), sample(100)
     torch.manual_seed(seed)
     model = nn.Sequential(nn.Linear(1, 128), nn.Tanh(), nn.Linear(128, 128), nn.Tanh(), nn.Linear(128, 1)).double()
     optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
@@ -177,4 +180,5 @@ def overfitting_run(epochs: int = 800, patience: int = 50, seed: int = 0,
         elif stopped is None and epoch - best_epoch >= patience:
             stopped = epoch  # early stopping would end here; we keep going to show what comes after
     return EarlyStoppingRun(np.array(train_losses), np.array(validation_losses), best_epoch,
-                            epochs - 1 if stopped is None else stopped)
+                            epochs - 1 if stopped is None else stopped, train_size,
+                            sum(p.numel() for p in model.parameters()))
