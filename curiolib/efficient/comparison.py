@@ -43,6 +43,7 @@ class MethodResult:
     #: The loop's history (`TrainResult.history`): a row per logged step, with the validation scores at each
     #: evaluation, so a lesson can read how the accuracy and training loss moved epoch by epoch.
     history: pd.DataFrame | None = None
+    learning_rate: float | None = None  # the rate it trained at (each method's usual one unless given)
 
     def row(self) -> dict:
         """The figures, without the model, for a table."""
@@ -208,7 +209,7 @@ def _train_and_measure(method: str, name: str, model: torch.nn.Module, tokenizer
         tokenizer.save_pretrained(folder / "model")  # a saved model must load on its own
         saved = model_size_mb(folder / "model")
     return MethodResult(method, rank, result.final_metrics["accuracy"], trainable, total, result.train_seconds,
-                        result.train_examples_per_s, saved, model, result.history)
+                        result.train_examples_per_s, saved, model, result.history, learning_rate)
 
 
 def compare_serving(model: torch.nn.Module, tokenizer, texts: list[str], labels: list[int], *,
