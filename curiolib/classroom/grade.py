@@ -237,14 +237,14 @@ def bwrap_available() -> bool:
 
 def nobody_can_run(out: Path) -> bool:
     """Whether the user nobody can run this Python and curiolib and enter ``out`` (others may enter each folder)."""
-    import curiolib
+    package = Path(__file__).resolve().parents[1]  # curiolib itself, which the submission's kernel imports
 
     def reachable(path: Path, need: int) -> bool:
         path = path.resolve()
         return all(folder.stat().st_mode & 0o001 for folder in path.parents) and bool(path.stat().st_mode & need)
 
     try:
-        return (reachable(Path(sys.executable), 0o005) and reachable(Path(curiolib.__file__), 0o004)
+        return (reachable(Path(sys.executable), 0o005) and reachable(package / "__init__.py", 0o004)
                 and reachable(out, 0o001))
     except OSError:
         return False
