@@ -45,20 +45,24 @@ MEASURED = ("2026-12-07, a clean clone of commit ac285a5, `curiolib run --inplac
 #: `answer_epochs`, the same work at its default), from the same command naming them in a clean clone of dc3cecf.
 REMEASURED = ("2026-12-07, a clean clone of commit dc3cecf, `curiolib run 00 03 --inplace`, a 2-core AMD EPYC CPU, "
               "torch on 2 threads, nothing else running")
-#: Lesson 03 once more after its table of mistakes showed whole sentences (an output change only).
-REMEASURED_03 = ("2026-12-07, a clean clone of commit e1d2520, `curiolib run 03 --inplace`, a 2-core AMD EPYC CPU, "
-                 "torch on 2 threads, nothing else running")
-#: Each lesson's measured full run, all from one command, `python scripts/measure_lessons.py --out t.json --
-#: curiolib run --inplace` in a clean clone (1,764 s in all): seconds, and the peak resident memory of its kernel
-#: with the kernel's child processes, sampled every second (00: `REMEASURED`; 03: `REMEASURED_03`).
+#: Lessons 04 and 05 with their exercises (issue #43), from a clean clone of 3ca9ef6; 01 and 02 again, and 03 and 06
+#: after a student's read of their exercises changed them, from a clean clone of 32d68d1. This machine ran the same
+#: lessons about a quarter slower this evening than when `MEASURED` was taken (03: 352 s then, 440 s now).
+MEASURED_43 = ("2026-12-07 evening, a clean clone of commit 3ca9ef6, `curiolib run 01 02 03 04 05 06 --inplace`, a "
+               "2-core AMD EPYC CPU, torch on 2 threads, nothing else running while 04 and 05 ran")
+MEASURED_43B = ("2026-12-07 evening, a clean clone of commit 32d68d1, `curiolib run 03 06 --inplace` then "
+                "`curiolib run 01 02 --inplace`, a 2-core AMD EPYC CPU, torch on 2 threads, nothing else running")
+#: Each lesson's measured full run (`python scripts/measure_lessons.py --out t.json -- curiolib run NN ... --inplace`
+#: in a clean clone): seconds, and the peak resident memory of its kernel with the kernel's child processes,
+#: sampled every second. 00 and 07, unchanged since, from `REMEASURED` and `MEASURED`.
 TIMINGS: dict[str, Timing] = {
     "00_getting_started": Timing(7.0, 0.42, REMEASURED),
-    "01_knowledge_growth": Timing(8.1, 0.59, MEASURED),
-    "02_fine_tuning_math": Timing(10.8, 0.59, MEASURED),
-    "03_bert_sentiment": Timing(352.4, 1.82, REMEASURED_03),
-    "04_bert_ner": Timing(486.4, 1.79, MEASURED),
-    "05_curiosity_loop": Timing(356.2, 1.72, MEASURED),
-    "06_efficient_fine_tuning": Timing(487.4, 1.78, MEASURED),
+    "01_knowledge_growth": Timing(10.0, 0.58, MEASURED_43B),
+    "02_fine_tuning_math": Timing(13.1, 0.59, MEASURED_43B),
+    "03_bert_sentiment": Timing(440.5, 1.81, MEASURED_43B),
+    "04_bert_ner": Timing(544.5, 1.72, MEASURED_43),
+    "05_curiosity_loop": Timing(441.4, 1.68, MEASURED_43),
+    "06_efficient_fine_tuning": Timing(576.6, 1.76, MEASURED_43B),
     "07_exploration_vs_reflection": Timing(47.5, 1.21, MEASURED),
 }
 #: Each lesson's smoke run as tests/test_notebooks.py runs it (`curiolib run NN --smoke`, one thread): its kernel's
