@@ -18,10 +18,12 @@ from pathlib import Path
 import pytest
 
 from curiolib.classroom.catalog import find_lesson
+from curiolib.classroom.harness import RESTORE_SIGINT
 from curiolib.classroom.grade import (Limits, TeacherChecks, bwrap_available, check_answers, find_submissions, grade,
                                       read_results)
 
-pytestmark = pytest.mark.xdist_group("grade")
+# Slow: each submission starts a kernel (the min-versions run of the fast tests leaves them out).
+pytestmark = [pytest.mark.xdist_group("grade"), pytest.mark.slow]
 LESSON = find_lesson("00")
 TEACHER = json.loads(LESSON.path.read_text(encoding="utf-8"))
 LIMITS = Limits(seconds=20, cpu_seconds=40, memory_gb=1.0, disk_mb=16, processes=32)
@@ -194,8 +196,9 @@ def test_ctrl_c_stops_launching_and_writes_what_finished(tmp_path: Path) -> None
     out = tmp_path / "out"
     command = [sys.executable, "-m", "curiolib", "grade", "00", str(folder), "--output-dir", str(out),
                "--sandbox", "none", "--seconds", "60"]
+    # Started from pytest-xdist's worker, the command inherits SIGINT ignored: it takes Ctrl-C's handler back.
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env=os.environ | {"OMP_NUM_THREADS": "1"})
+                               env=os.environ | {"OMP_NUM_THREADS": "1", RESTORE_SIGINT: "1"})
     deadline = time.time() + 60
     while time.time() < deadline and not any((out / ".work").glob("*/executed.ipynb")):
         time.sleep(0.2)
