@@ -2,7 +2,7 @@
 
 One grading run (module fixture) of ten small submissions of lesson 00: its exercise cells, right, wrong, or
 beside a cell that loops, eats memory, forks, writes a big file, deletes files, forges its results or looks
-for the hidden checks. Each runs its own kernel; the run takes about half a minute on two cores.
+for the hidden checks. Each runs its own kernel.
 """
 from __future__ import annotations
 
