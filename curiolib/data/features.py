@@ -4,6 +4,8 @@ from __future__ import annotations
 from datasets import ClassLabel, Features, Sequence, Value
 
 SENTIMENT_LABELS = ["negative", "positive"]
+#: The review sites of the embedded sentiment sentences (the Kotzias set), in the order lesson 08 learns them.
+SITES = ["amazon", "imdb", "yelp"]
 #: Entity types in the order tag lists are written: the CoNLL-2003 order, then any other type A–Z.
 ENTITY_ORDER = ["PER", "ORG", "LOC", "MISC"]
 

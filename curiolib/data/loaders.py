@@ -6,10 +6,11 @@ import json
 import os
 from pathlib import Path
 
-from datasets import Dataset, DatasetDict
+from datasets import ClassLabel, Dataset, DatasetDict, Features
 
-from .features import SENTIMENT_LABELS, sentiment_features
+from .features import SENTIMENT_LABELS, SITES, sentiment_features
 from .._text import say
+from .._validation import check_choice
 from .hub import hub_reachable
 from .readers import TEXT_SUFFIXES, parse_conll_file, ner_dataset, read_text_classification
 
@@ -119,7 +120,7 @@ def load_sentiment(source: str | Path = "embedded", *, data_dir: str | Path | No
                    validation_fraction: float = 0.1, text_column: str | int = "sentence",
                    label_column: str | int = "label", label_names: list[str] | None = None, header: bool = True,
                    delimiter: str | None = None, quotechar: str | None | bool = True, encoding: str = "utf-8",
-                   verbose: bool = True) -> DatasetDict:
+                   verbose: bool = True, with_site: bool = False) -> DatasetDict:
     """Sentiment sentences as a DatasetDict with `sentence` and `label` (negative, positive).
 
     ``source``: "embedded" (the default, shipped with the package: 2,400 / 300 / 300 review sentences),
@@ -127,16 +128,25 @@ def load_sentiment(source: str | Path = "embedded", *, data_dir: str | Path | No
     test labels are not public), or a path to a CSV/TSV/JSONL file or a folder of train/validation/test files.
     For your own files, the columns, label names, header, delimiter, quoting and encoding go to
     `read_text_classification` (e.g. the Kotzias sentence files: ``header=False, text_column=0,
-    label_column=1``).
+    label_column=1``). ``with_site=True`` (embedded only) adds a `site` column, a ClassLabel of `SITES`: the review
+    site each sentence comes from (lesson 08 learns them one after another).
     """
     _check_split_args(seed, validation_fraction)
+    check_choice("with_site", with_site, (False, True))
+    if with_site and source != "embedded":
+        raise ValueError(f"with_site=True needs source='embedded' (only the embedded sentences carry their site); "
+                         f"got source={source!r}")
     features = sentiment_features()
     if source == "embedded":
         rows = _read_embedded("sentiment")
+        if with_site:
+            features = Features({**features, "site": ClassLabel(names=SITES)})
         splits = DatasetDict({
             split: Dataset.from_dict({"sentence": [r["sentence"] for r in rows if r["split"] == split],
                                       "label": [SENTIMENT_LABELS.index(r["label"]) for r in rows
-                                                if r["split"] == split]}, features=features)
+                                                if r["split"] == split]}
+                                     | ({"site": [SITES.index(r["site"]) for r in rows if r["split"] == split]}
+                                        if with_site else {}), features=features)
             for split in ("train", "validation", "test")})
         return _say("sentiment", DESCRIPTIONS["sentiment"], splits, verbose)
     if source == "sst2":

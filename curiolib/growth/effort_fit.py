@@ -230,24 +230,33 @@ def experiment_optimal_beta(curves: pd.DataFrame, fitted: EffortFit, *, budget: 
     finals = curves[curves["round"] == rounds].pivot_table(index="seed", columns="beta", values="gain")
     if finals.empty:
         raise ValueError(f"no run reached round {rounds}: rounds must be the design's number of rounds")
-    final = finals.mean()
-    betas, values = final.index.to_numpy(float), final.to_numpy()
-    best = int(np.argmax(values))
-    measured = float(betas[best])
-    if 0 < best < len(betas) - 1:  # a parabola through the best point and its neighbours
-        x, y = betas[best - 1:best + 2], values[best - 1:best + 2]
-        a, b, _ = np.polyfit(x, y, 2)
-        if a < 0:
-            measured = float(np.clip(-b / (2 * a), x[0], x[-1]))
+    measured, interior, best_tried, runner_up, lead = best_tried_share(finals)
     grid = np.linspace(0, 1, resolution)
     params = list(fitted.params.values())
     predicted = np.array([growth_gain(params, *effort_schedule(beta, budget, cost, rounds))[-1] for beta in grid])
     top = int(np.argmax(predicted))
+    return ExperimentOptimalBeta(measured=measured, measured_interior=interior, model=float(grid[top]),
+                                 model_interior=bool(predicted[top] > max(predicted[0], predicted[-1])),
+                                 best_tried=best_tried, next_tried=runner_up, lead=lead)
+
+
+def best_tried_share(finals: pd.DataFrame) -> tuple[float, bool, float, float, tuple[float, float, float]]:
+    """From final scores (a row a seed, a column a β): (β*, interior, best β tried, runner-up, lead over it).
+
+    β* is the best β by the mean over seeds, moved to the top of a parabola through it and its neighbours when
+    it is not at an end; the lead is best minus runner-up seed by seed (the same seed's runs share their
+    material's order), with its 95 % interval (`seed_interval`).
+    """
+    final = finals.mean()
+    betas, values = final.index.to_numpy(float), final.to_numpy()
+    best = int(np.argmax(values))
+    measured = float(betas[best])
+    if 0 < best < len(betas) - 1:
+        x, y = betas[best - 1:best + 2], values[best - 1:best + 2]
+        a, b, _ = np.polyfit(x, y, 2)
+        if a < 0:
+            measured = float(np.clip(-b / (2 * a), x[0], x[-1]))
     ranked = final.sort_values().index
     runner_up = ranked[-2] if len(ranked) > 1 else ranked[-1]
-    # The same seed's runs share their labels' order, so best and runner-up are compared seed by seed.
     lead = seed_interval((finals[ranked[-1]] - finals[runner_up]).dropna().to_numpy())
-    return ExperimentOptimalBeta(measured=measured, measured_interior=bool(0 < best < len(betas) - 1),
-                                 model=float(grid[top]),
-                                 model_interior=bool(predicted[top] > max(predicted[0], predicted[-1])),
-                                 best_tried=float(ranked[-1]), next_tried=float(runner_up), lead=lead)
+    return measured, bool(0 < best < len(betas) - 1), float(ranked[-1]), float(runner_up), lead

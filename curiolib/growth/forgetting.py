@@ -1,0 +1,517 @@
+"""Lesson 08: learning that moves on, where what is not rehearsed can be lost, and reflection as replay.
+
+A learner meets materials one after another (stages). Every round of a stage gets the same effort budget B, split
+as in lesson 07: a share β buys βB/c new examples of the current material (exploration), the rest re-reads
+(1−β)B examples already seen (reflection as replay): from earlier stages when there are any, in the first stage
+from its own. After every round the learner is scored on every material (accuracy on held-out sentences).
+
+Two learners:
+- `run_replay_sequence`: lesson 07's probe (softmax regression on frozen sentence vectors), one material after
+  another, e.g. the review sentences of Amazon, then IMDb, then Yelp. It has no shared encoder to disturb.
+- `run_task_sequence`: the embedded MiniLM fine-tuned whole, one task after another on one encoder, each task
+  with its own head (sentiment, then which site a sentence came from). Training the second task moves the
+  encoder under the first task's head: the classic setting of forgetting. Its first stage is one plain run
+  per seed that every β then continues from, so the β values are compared from the same start.
+
+Forgetting (`forgetting_table`) is the points an earlier material lost between the end of its own stage and the
+end of the sequence. The growth model, extended by a forgetting term (`replay_growth_curve`), is fitted to the
+last stage's curves and compared on held-out β with a power law and an exponential curve in labels seen
+(`replay_heldout`); `replay_optimal_beta` gives β* measured and as the fit predicts.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import least_squares
+
+from .._validation import check_choice, check_int, check_number
+from .effort_fit import _standard_errors, best_tried_share, seed_interval
+from .experiment import ProbeLearner, effort_schedule
+
+#: The learning-curve models lesson 08 compares; the first two are the growth model without and with forgetting.
+REPLAY_MODELS = ("growth", "growth + forgetting", "power law", "exponential")
+REPLAY_PARAMETERS = {"growth": ("per_new_example", "capacity"),
+                     "growth + forgetting": ("per_new_example", "capacity", "per_reread", "forgetting"),
+                     "power law": ("ceiling", "exponent"), "exponential": ("ceiling", "scale")}
+
+
+@dataclass(frozen=True)
+class Material:
+    """One stage's material for the probe: a pool of labelled vectors to learn from and a held-out set to score."""
+
+    name: str
+    pool_features: np.ndarray
+    pool_labels: np.ndarray
+    eval_features: np.ndarray
+    eval_labels: np.ndarray
+
+
+def frozen_materials(parts: list[tuple[str, object, object]], *, model_name: str = "minilm",
+                     max_length: int = 64) -> list[Material]:
+    """`Material`s from (name, train split, held-out split) datasets with `sentence` and `label` columns.
+
+    Each sentence becomes the frozen encoder's mean-pooled vector (the pooling the embedded model was trained
+    with), standardised with the mean and spread of all the pools together (no labels involved), as lesson 07's
+    `effort_data` does for one pool.
+    """
+    from ..finetune.models import load_model_for_task
+    from ..tasks.sentiment import sentence_vectors
+
+    if not parts:
+        raise ValueError("parts must name at least one (name, train, held-out) triple")
+    tokenizer, model = load_model_for_task(model_name, "sequence", ["a", "b"], seed=0)
+    mean = "mean of the token vectors"
+    vectors = [(sentence_vectors(model, tokenizer, list(train["sentence"]), max_length=max_length)[mean],
+                sentence_vectors(model, tokenizer, list(held["sentence"]), max_length=max_length)[mean])
+               for _, train, held in parts]
+    pools = np.concatenate([pool for pool, _ in vectors])
+    centre, spread = pools.mean(axis=0), pools.std(axis=0) + 1e-8
+    return [Material(name, (pool - centre) / spread, np.asarray(train["label"]), (held_x - centre) / spread,
+                     np.asarray(held["label"]))
+            for (name, train, held), (pool, held_x) in zip(parts, vectors)]
+
+
+def _check_design(beta: float, budget: float, cost: float, rounds: int) -> None:
+    check_number("beta", beta, low=0, high=1)
+    check_number("budget", budget, low=0, low_inclusive=False)
+    check_number("cost", cost, low=0, low_inclusive=False)
+    check_int("rounds", rounds, low=1)
+
+
+def run_replay_sequence(materials: list[Material], *, beta: float, budget: float, cost: float, rounds: int,
+                        seed: int = 0, learning_rate: float = 0.05) -> pd.DataFrame:
+    """The probe learns each material for ``rounds`` rounds in turn; one row per round, each stage from its round 0.
+
+    Columns: stage, material, round, new, reread, labelled (this stage), and ``acc <name>`` for every material.
+    """
+    _check_design(beta, budget, cost, rounds)
+    if len(materials) < 2 or len({m.name for m in materials}) != len(materials):
+        raise ValueError(f"materials must be at least two, with distinct names; got {[m.name for m in materials]}")
+    new, reread = effort_schedule(beta, budget, cost, rounds)
+    for material in materials:
+        if new.sum() > len(material.pool_labels):
+            raise ValueError(f"the design buys {new.sum():,} labels a stage but {material.name}'s pool holds "
+                             f"{len(material.pool_labels):,}: lower budget or rounds, or raise cost")
+    rng = np.random.default_rng(seed)
+    num_labels = int(max(max(m.pool_labels.max(), m.eval_labels.max()) for m in materials)) + 1
+    learner = ProbeLearner(num_labels, materials[0].pool_features.shape[1], learning_rate)
+
+    def scores() -> dict[str, float]:
+        return {f"acc {m.name}": float((learner.probabilities(m.eval_features).argmax(1) == m.eval_labels).mean())
+                for m in materials}
+
+    memory: list[tuple[np.ndarray, int]] = []  # (features, label) of every example labelled in earlier stages
+    rows = []
+    for stage, material in enumerate(materials):
+        order = rng.permutation(len(material.pool_labels))
+        rows.append({"stage": stage, "material": material.name, "round": 0, "new": 0, "reread": 0,
+                     "labelled": 0} | scores())
+        labelled = 0
+        for t in range(rounds):
+            bought = order[labelled:labelled + new[t]]
+            for i in bought:
+                learner.step(material.pool_features[i], material.pool_labels[i])
+            labelled += new[t]
+            if memory:  # earlier stages' examples
+                for j in rng.integers(0, len(memory), size=reread[t]):
+                    learner.step(*memory[j])
+                done = int(reread[t])
+            else:  # the first stage re-reads its own, as lesson 07 does (none before the first is bought)
+                picks = order[rng.integers(0, labelled, size=reread[t])] if labelled else np.array([], int)
+                for i in picks:
+                    learner.step(material.pool_features[i], material.pool_labels[i])
+                done = len(picks)
+            rows.append({"stage": stage, "material": material.name, "round": t + 1, "new": int(new[t]),
+                         "reread": done, "labelled": labelled} | scores())
+        memory += [(material.pool_features[i], int(material.pool_labels[i])) for i in order[:labelled]]
+    return pd.DataFrame(rows).assign(beta=beta, seed=seed, cost=cost, budget=budget)
+
+
+def _mean_pooled(encoder, ids, mask):
+    out = encoder(input_ids=ids, attention_mask=mask).last_hidden_state
+    weights = mask.unsqueeze(-1).to(out.dtype)
+    return (out * weights).sum(1) / weights.sum(1)  # the mean the model was trained with, padding left out
+
+
+@dataclass(frozen=True)
+class Task:
+    """One stage's task for the fine-tuned learner: sentences and labels to learn from, and a held-out set."""
+
+    name: str
+    texts: list[str]
+    labels: list[int]
+    eval_texts: list[str]
+    eval_labels: list[int]
+    num_labels: int
+
+
+def run_task_sequence(first: Task, second: Task, *, betas: list[float], seeds: list[int], budget: int = 16,
+                      cost: float = 1.0, first_rounds: int = 100, rounds: int = 100, eval_every: int = 10,
+                      learning_rate: float = 5e-5, max_length: int = 48, model_name: str = "minilm",
+                      progress=None) -> pd.DataFrame:
+    """The whole MiniLM learns ``first`` (its own head), then ``second`` (another head) with replay of ``first``.
+
+    One optimiser step a round on that round's examples: in stage 0 ``budget`` examples of ``first``; in stage 1
+    βB/c new examples of ``second`` and (1−β)B re-read examples of ``first``. Every ``eval_every`` rounds both
+    heads are scored. Stage 0 runs once per seed and every β continues from its end (same encoder, same order of
+    new examples), so the β values differ only in the split. Rows as `run_replay_sequence`'s.
+    """
+    for beta in betas:
+        _check_design(beta, budget, cost, rounds)
+        if effort_schedule(beta, budget, cost, rounds)[0].sum() > len(second.labels):
+            raise ValueError(f"at beta={beta} the design buys more labels than {second.name}'s "
+                             f"{len(second.labels):,}: lower budget or rounds, or raise cost")
+    if not betas or not seeds:
+        raise ValueError(f"betas and seeds must each hold at least one value, got {betas!r} and {seeds!r}")
+    check_int("budget", budget, low=1)
+    check_int("first_rounds", first_rounds, low=1)
+    check_int("eval_every", eval_every, low=1)
+    design = dict(budget=budget, cost=cost, first_rounds=first_rounds, rounds=rounds, eval_every=eval_every,
+                  learning_rate=learning_rate, max_length=max_length, model_name=model_name, progress=progress)
+    tables = [table for seed in seeds for table in _one_seed(first, second, betas, seed, **design)]
+    return pd.concat(tables, ignore_index=True)
+
+
+def _one_seed(first: Task, second: Task, betas: list[float], seed: int, *, budget: int, cost: float,
+              first_rounds: int, rounds: int, eval_every: int, learning_rate: float, max_length: int,
+              model_name: str, progress) -> list[pd.DataFrame]:
+    """`run_task_sequence` for one seed: stage 0 once, then stage 1 from its end for every β."""
+    import torch
+
+    from ..finetune.models import load_model_for_task
+
+    tasks = (first, second)
+    tables = []
+    tokenizer, model = load_model_for_task(model_name, "sequence", ["a", "b"], seed=seed)
+    encoder = model.base_model
+    torch.manual_seed(seed)
+    heads = torch.nn.ModuleList(torch.nn.Linear(encoder.config.hidden_size, task.num_labels) for task in tasks)
+    learner = torch.nn.ModuleDict({"encoder": encoder, "heads": heads})
+    encoded = [tokenizer(list(task.texts), truncation=True, max_length=max_length, padding=True,
+                         return_tensors="pt") for task in tasks]
+    held_out = [tokenizer(list(task.eval_texts), truncation=True, max_length=max_length, padding=True,
+                          return_tensors="pt") for task in tasks]
+    labels = [torch.tensor(task.labels) for task in tasks]
+
+    def loss_on(which: int, index: np.ndarray):
+        ids, mask = encoded[which]["input_ids"][index], encoded[which]["attention_mask"][index]
+        width = int(mask.sum(1).max())  # trim the batch to its longest sentence
+        logits = heads[which](_mean_pooled(encoder, ids[:, :width], mask[:, :width]))
+        return torch.nn.functional.cross_entropy(logits, labels[which][index], reduction="sum")
+
+    def scores() -> dict[str, float]:
+        learner.eval()
+        out = {}
+        with torch.no_grad():
+            for which, task in enumerate(tasks):
+                predictions = []
+                for start in range(0, len(task.eval_labels), 128):
+                    ids = held_out[which]["input_ids"][start:start + 128]
+                    mask = held_out[which]["attention_mask"][start:start + 128]
+                    predictions.append(heads[which](_mean_pooled(encoder, ids, mask)).argmax(1).numpy())
+                out[f"acc {task.name}"] = float((np.concatenate(predictions) == np.asarray(task.eval_labels))
+                                                .mean())
+        learner.train()
+        return out
+
+    def step(parts: list[tuple[int, np.ndarray]], optimizer) -> None:
+        count = sum(len(index) for _, index in parts)
+        loss = sum(loss_on(which, index) for which, index in parts if len(index)) / count
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    rng = np.random.default_rng(seed)
+    first_order = np.concatenate([rng.permutation(len(first.labels))
+                                  for _ in range(-(-first_rounds * budget // len(first.labels)))])
+    optimizer = torch.optim.AdamW(learner.parameters(), lr=learning_rate)
+    learner.train()
+    stage0 = [{"stage": 0, "material": first.name, "round": 0, "new": 0, "reread": 0, "labelled": 0}
+              | scores()]
+    since = 0
+    for t in range(first_rounds):
+        step([(0, first_order[t * budget:(t + 1) * budget])], optimizer)
+        since += 1
+        if (t + 1) % eval_every == 0 or t + 1 == first_rounds:
+            stage0.append({"stage": 0, "material": first.name, "round": t + 1, "new": since * budget,
+                           "reread": 0, "labelled": (t + 1) * budget} | scores())
+            since = 0
+        if progress:
+            progress()
+    seen = np.unique(first_order[:first_rounds * budget])  # what replay may re-read
+    start_state = copy.deepcopy(learner.state_dict())
+    second_order = np.random.default_rng(seed + 1).permutation(len(second.labels))
+    for beta in betas:
+        learner.load_state_dict(start_state)
+        optimizer = torch.optim.AdamW(learner.parameters(), lr=learning_rate)
+        torch.manual_seed(seed)
+        pick = np.random.default_rng([seed, int(round(beta * 1000))])
+        new, reread = effort_schedule(beta, budget, cost, rounds)
+        rows = stage0 + [stage0[-1] | {"stage": 1, "material": second.name, "round": 0, "new": 0,
+                                       "reread": 0, "labelled": 0}]
+        labelled, since_new, since_reread = 0, 0, 0
+        for t in range(rounds):
+            bought = second_order[labelled:labelled + new[t]]
+            replayed = seen[pick.integers(0, len(seen), size=reread[t])]
+            step([(1, bought), (0, replayed)], optimizer)
+            labelled += int(new[t])
+            since_new, since_reread = since_new + int(new[t]), since_reread + int(reread[t])
+            if (t + 1) % eval_every == 0 or t + 1 == rounds:
+                rows.append({"stage": 1, "material": second.name, "round": t + 1, "new": since_new,
+                             "reread": since_reread, "labelled": labelled} | scores())
+                since_new = since_reread = 0
+            if progress:
+                progress()
+        tables.append(pd.DataFrame(rows).assign(beta=beta, seed=seed, cost=cost, budget=budget))
+    return tables
+
+
+def _materials(curves: pd.DataFrame) -> list[str]:
+    """The materials in the order they were learned."""
+    return list(curves.sort_values("stage").drop_duplicates("stage")["material"])
+
+
+def forgetting_table(curves: pd.DataFrame) -> pd.DataFrame:
+    """Per β and seed: points each earlier material lost by the end, their mean (forgetting), the final average.
+
+    A material's loss is its accuracy at the end of its own stage minus its accuracy at the end of the sequence,
+    in points (100 × accuracy); ``average`` is the final accuracy averaged over every material, in points.
+    """
+    materials = _materials(curves)
+    rows = []
+    for (beta, seed), run in curves.groupby(["beta", "seed"], sort=True):
+        final = run[run["stage"] == run["stage"].max()].sort_values("round").iloc[-1]
+        row = {"beta": beta, "seed": seed}
+        for stage, name in enumerate(materials[:-1]):
+            own = run[run["stage"] == stage].sort_values("round").iloc[-1]
+            row[f"lost {name}"] = 100 * (own[f"acc {name}"] - final[f"acc {name}"])
+        row["forgetting"] = float(np.mean([row[f"lost {name}"] for name in materials[:-1]]))
+        row["average"] = 100 * float(np.mean([final[f"acc {name}"] for name in materials]))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def forgetting_by_beta(table: pd.DataFrame, column: str = "forgetting") -> pd.DataFrame:
+    """Per β: the mean of ``column`` over seeds with its 95 % t interval, and its paired difference from β = 1."""
+    pivot = table.pivot_table(index="seed", columns="beta", values=column)
+    rows = []
+    for beta in pivot.columns:
+        mean, low, high = seed_interval(pivot[beta].dropna().to_numpy())
+        row = {"beta": beta, "mean": mean, "low": low, "high": high, "seeds": int(pivot[beta].notna().sum())}
+        if 1.0 in pivot.columns and beta != 1.0:
+            paired = (pivot[beta] - pivot[1.0]).dropna().to_numpy()
+            row |= dict(zip(("vs β=1", "vs low", "vs high"), seed_interval(paired)))
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("beta")
+
+
+def last_stage(curves: pd.DataFrame) -> pd.DataFrame:
+    """The last stage's rows with ``old`` (mean accuracy on earlier materials), ``current`` and ``knowledge``.
+
+    ``knowledge`` is the accuracy averaged over all material seen, each material weighted alike.
+    """
+    materials = _materials(curves)
+    rows = curves[curves["stage"] == len(materials) - 1].sort_values(["beta", "seed", "round"]).copy()
+    old = rows[[f"acc {name}" for name in materials[:-1]]].mean(axis=1)
+    current = rows[f"acc {materials[-1]}"]
+    return rows.assign(old=old, current=current,
+                       knowledge=(old * (len(materials) - 1) + current) / len(materials),
+                       old_count=len(materials) - 1)
+
+
+def replay_growth_curve(params, new, reread, old0: float, current0: float, *, old_count: int = 1,
+                        chance: float = 0.5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(old, current, knowledge) over a stage's rounds under the growth model with forgetting.
+
+    Each round, E new examples move the current material toward the capacity K, current ← K − (K − current)·e^(−eE),
+    and pull the old material toward chance, old ← chance + (old − chance)·e^(−λE) (what is not rehearsed is
+    pushed out); then R re-reads bring the old back toward where it started, old ← old₀ − (old₀ − old)·e^(−rR).
+    With λ = 0 nothing is forgotten and re-reading old material is worth nothing: the plain model's answer on a
+    fixed pool (lesson 07).
+    """
+    per_new, capacity, per_reread, forgetting = (list(map(float, params)) + [0.0, 0.0])[:4]
+    old, current = [float(old0)], [float(current0)]
+    for bought, rereads in zip(new, reread):
+        o = chance + (old[-1] - chance) * np.exp(-forgetting * bought)
+        old.append(old0 - (old0 - o) * np.exp(-per_reread * rereads))
+        current.append(capacity - (capacity - current[-1]) * np.exp(-per_new * bought))
+    old, current = np.array(old), np.array(current)
+    return old, current, (old * old_count + current) / (old_count + 1)
+
+
+@dataclass(frozen=True)
+class ReplayFit:
+    """One of `REPLAY_MODELS` fitted to last-stage curves (`last_stage`): parameters, their errors, RMSE."""
+
+    model: str
+    params: dict[str, float]
+    standard_errors: dict[str, float]
+    rmse: float  # on knowledge, the accuracy averaged over all material seen
+    points: int
+    chance: float = 0.5
+
+    def predict(self, run: pd.DataFrame) -> np.ndarray:
+        """Predicted knowledge for each row of one run's last stage (rounds in order, round 0 first)."""
+        run = run.sort_values("round")
+        values = list(self.params.values())
+        if self.model.startswith("growth"):
+            return replay_growth_curve(values, run["new"].to_numpy()[1:], run["reread"].to_numpy()[1:],
+                                       run["old"].iloc[0], run["current"].iloc[0],
+                                       old_count=int(run["old_count"].iloc[0]), chance=self.chance)[2]
+        n = run["labelled"].to_numpy(float)
+        shape = 1 - (n + 1) ** -values[1] if self.model == "power law" else 1 - np.exp(-n / values[1])
+        return run["knowledge"].iloc[0] + values[0] * shape
+
+
+def _runs(rows: pd.DataFrame) -> list[pd.DataFrame]:
+    return [run.sort_values("round") for _, run in rows.groupby(["beta", "seed"], sort=True)]
+
+
+def fit_replay_model(rows: pd.DataFrame, model: str, *, chance: float = 0.5) -> ReplayFit:
+    """Fit one of `REPLAY_MODELS` by bounded least squares to every round of every run in ``rows`` (`last_stage`).
+
+    The growth models are fitted to both measured series, old and current material; the curves in labels seen
+    know only the average, so they are fitted to it. Every model's RMSE is on the average (``knowledge``).
+    """
+    check_choice("model", model, REPLAY_MODELS)
+    runs = _runs(rows)
+    names = REPLAY_PARAMETERS[model]
+    most = max(float(run["labelled"].max()) for run in runs) or 1.0
+    growth = model.startswith("growth")
+
+    def residuals(params: np.ndarray) -> np.ndarray:
+        fit = ReplayFit(model, dict(zip(names, params)), {}, 0.0, 0, chance)
+        if not growth:
+            return np.concatenate([fit.predict(run)[1:] - run["knowledge"].to_numpy()[1:] for run in runs])
+        parts = []
+        for run in runs:
+            old, current, _ = replay_growth_curve(params, run["new"].to_numpy()[1:], run["reread"].to_numpy()[1:],
+                                                  run["old"].iloc[0], run["current"].iloc[0],
+                                                  old_count=int(run["old_count"].iloc[0]), chance=chance)
+            parts += [old[1:] - run["old"].to_numpy()[1:], current[1:] - run["current"].to_numpy()[1:]]
+        return np.concatenate(parts)
+
+    if growth:
+        lower, upper = [0.0, 0.0, 0.0, 0.0][:len(names)], [np.inf, 1.0, np.inf, np.inf][:len(names)]
+        starts = [[rate / most, 0.95, rate / most, rate / most][:len(names)] for rate in (0.3, 3.0, 30.0)]
+    else:
+        lower, upper = [-1.0, 1e-4], [1.0, 10.0 if model == "power law" else most * 100]
+        starts = ([[0.1, exponent] for exponent in (0.1, 0.5, 2.0)] if model == "power law"
+                  else [[0.1, most * scale] for scale in (0.05, 0.3, 2.0)])
+    best = None
+    for start in starts:  # a few starts: the surfaces are not convex
+        result = least_squares(residuals, start, bounds=(lower, upper), x_scale="jac")
+        if best is None or result.cost < best.cost:
+            best = result
+    fitted = ReplayFit(model, dict(zip(names, map(float, best.x))), {}, 0.0, 0, chance)
+    errors = np.concatenate([fitted.predict(run)[1:] - run["knowledge"].to_numpy()[1:] for run in runs])
+    return ReplayFit(model, fitted.params, _standard_errors(best, names, len(best.fun)),
+                     float(np.sqrt(np.mean(errors ** 2))), len(errors), chance)
+
+
+def replay_heldout(curves: pd.DataFrame, fit_betas: list[float], heldout_betas: list[float], *,
+                   chance: float = 0.5) -> pd.DataFrame:
+    """Per seed: every model of `REPLAY_MODELS` fitted on ``fit_betas``' last stages, its RMSE on the others'."""
+    rows = last_stage(curves)
+    if set(fit_betas) & set(heldout_betas) or not fit_betas or not heldout_betas:
+        raise ValueError(f"fit_betas and heldout_betas must be non-empty and disjoint, got {fit_betas} and "
+                         f"{heldout_betas}")
+    absent = (set(fit_betas) | set(heldout_betas)) - set(rows["beta"])
+    if absent:
+        raise ValueError(f"no runs with beta in {sorted(absent)}; the curves hold {sorted(set(rows['beta']))}")
+    table = []
+    for seed, runs in rows.groupby("seed"):
+        fitting = runs[runs["beta"].isin(fit_betas)]
+        held = _runs(runs[runs["beta"].isin(heldout_betas)])
+        row = {"seed": seed}
+        for model in REPLAY_MODELS:
+            fit = fit_replay_model(fitting, model, chance=chance)
+            errors = np.concatenate([fit.predict(run)[1:] - run["knowledge"].to_numpy()[1:] for run in held])
+            row[model] = float(np.sqrt(np.mean(errors ** 2)))
+        table.append(row)
+    return pd.DataFrame(table).set_index("seed")
+
+
+@dataclass(frozen=True)
+class ReplayOptimalBeta:
+    """The share of new material that maximises final knowledge (accuracy over all material seen)."""
+
+    measured: float
+    measured_interior: bool
+    model: float
+    model_interior: bool
+    best_tried: float
+    next_tried: float
+    lead: tuple[float, float, float]  # best minus next, paired by seed: mean and 95 % interval
+
+    @property
+    def best_is_ahead(self) -> bool:
+        """Whether the best β tried beats the next beyond the seeds' spread."""
+        return bool(self.lead[1] > 0)
+
+
+def replay_optimal_beta(curves: pd.DataFrame, fitted: ReplayFit, *, resolution: int = 101) -> ReplayOptimalBeta:
+    """β* from the runs (mean final knowledge over seeds, interpolated) and from a growth fit of the last stage."""
+    if not fitted.model.startswith("growth"):
+        raise ValueError(f"replay_optimal_beta needs a growth fit (it has a β); got {fitted.model!r}")
+    rows = last_stage(curves)
+    finals = rows.groupby(["beta", "seed"]).tail(1).pivot_table(index="seed", columns="beta", values="knowledge")
+    measured, interior, best, runner_up, lead = best_tried_share(finals)
+    starts = rows[rows["round"] == 0]
+    design = rows.iloc[0]
+    scored = _runs(rows)[0]["round"].to_numpy()  # the rounds after which a run was scored, 0 first
+    grid = np.linspace(0, 1, resolution)
+    predicted = []
+    for beta in grid:
+        new, reread = effort_schedule(beta, float(design["budget"]), float(design["cost"]), int(scored[-1]))
+        # the model steps from one scored round to the next, as in the fitted runs
+        new, reread = np.add.reduceat(new, scored[:-1]), np.add.reduceat(reread, scored[:-1])
+        predicted.append(replay_growth_curve(list(fitted.params.values()), new, reread, starts["old"].mean(),
+                                             starts["current"].mean(), old_count=int(design["old_count"]),
+                                             chance=fitted.chance)[2][-1])
+    predicted = np.array(predicted)
+    top = int(np.argmax(predicted))
+    return ReplayOptimalBeta(measured=measured, measured_interior=interior, model=float(grid[top]),
+                             model_interior=bool(predicted[top] > max(predicted[0], predicted[-1])),
+                             best_tried=best, next_tried=runner_up, lead=lead)
+
+
+def summarize_replay(curves: pd.DataFrame, fit_betas: list[float], *, chance: float = 0.5) -> dict:
+    """What lesson 08 and its benchmark report of one design, as plain numbers (JSON-ready).
+
+    Forgetting and final average accuracy by β (mean and 95 % interval over seeds, and paired against β = 1);
+    every model's held-out RMSE per seed, fitted on ``fit_betas`` and scored on the other β; the paired
+    difference of the growth model with forgetting from each other model; the fits on ``fit_betas`` with their
+    standard errors; β* measured and predicted.
+    """
+    heldout_betas = sorted(set(curves["beta"]) - set(fit_betas))
+    table = forgetting_table(curves)
+    heldout = replay_heldout(curves, fit_betas, heldout_betas, chance=chance)
+    fitting = last_stage(curves[curves["beta"].isin(fit_betas)])
+    fits = {model: fit_replay_model(fitting, model, chance=chance) for model in REPLAY_MODELS}
+    star = replay_optimal_beta(curves, fits["growth + forgetting"])
+
+    def by_beta(column: str) -> dict:
+        return {f"{beta:g}": {key: (None if pd.isna(value) else float(value)) for key, value in row.items()}
+                for beta, row in forgetting_by_beta(table, column).iterrows()}
+
+    differences = {}
+    for model in REPLAY_MODELS:
+        if model != "growth + forgetting":
+            mean, low, high = seed_interval((heldout["growth + forgetting"] - heldout[model]).to_numpy())
+            differences[model] = {"mean": mean, "95": [low, high]}
+    return {"forgetting_points": by_beta("forgetting"), "average_points": by_beta("average"),
+            "fit_betas": list(fit_betas), "heldout_betas": heldout_betas,
+            "heldout_rmse": {model: heldout[model].tolist() for model in REPLAY_MODELS},
+            "heldout_difference": differences,
+            "parameters": {model: fit.params for model, fit in fits.items()},
+            "standard_errors": {model: fit.standard_errors for model, fit in fits.items()},
+            "fit_rmse": {model: fit.rmse for model, fit in fits.items()},
+            "beta_star_measured": star.measured, "beta_star_measured_interior": star.measured_interior,
+            "beta_star_model": star.model, "beta_star_model_interior": star.model_interior,
+            "best_beta_tried": star.best_tried, "next_beta_tried": star.next_tried,
+            "best_lead_over_next": {"mean": star.lead[0], "95": [star.lead[1], star.lead[2]]},
+            "best_is_ahead": star.best_is_ahead}
