@@ -56,11 +56,11 @@ class ForgettingSettings(BenchmarkSettings):
     finetune_betas: list[float] = setting(help="the fine-tuned learner's shares of new examples",
                                           factory=lambda: [0.1, 0.25, 0.5, 0.75, 1.0])
     finetune_seeds: list[int] = setting(help="the fine-tuned learner's seeds", factory=lambda: [0, 1, 2, 3, 4])
-    first_rounds: int = setting(150, "steps of SST-2 sentiment before the site task")
-    finetune_rounds: int = setting(120, "steps of the site task (with replay)")
+    first_rounds: int = setting(100, "steps of SST-2 sentiment before the site task")
+    finetune_rounds: int = setting(100, "steps of the site task (with replay)")
     finetune_budget: int = setting(16, "examples per step (B); a new example costs 1")
     eval_every: int = setting(10, "steps between scorings of both tasks")
-    finetune_learning_rate: float = setting(5e-5, "AdamW's learning rate for the fine-tuned learner")
+    finetune_learning_rate: float = setting(1e-4, "AdamW's learning rate for the fine-tuned learner")
     site_eval_size: int | None = setting(None, "the first N embedded validation sentences the site task is scored "
                                                "on (default: all)")
 

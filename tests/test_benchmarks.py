@@ -29,6 +29,7 @@ BENCHMARK_KEYS = {
     "active_learning": ("labels_to_target", "accuracy", "curves", "pool"),
     "growth_fit": ("heldout_rmse", "beta_star_measured", "beta_star_model", "parameters", "standard_errors",
                    "by_cost"),
+    "forgetting": ("forgetting_points", "beta_star_measured", "beta_star_model", "heldout_rmse", "by_learner"),
 }
 LATENCY_KEYS = {"p50_latency_ms", "p95_latency_ms", "inference_sentences_per_s"}
 

@@ -67,8 +67,8 @@ def test_every_lessons_first_markdown_cell_ends_with_the_glossary_link(path: Pat
     assert "".join(first["source"]).rstrip().endswith(LINK), f"{path.name}: the first markdown cell lacks {LINK!r}"
 
 
-def test_all_eight_lessons_are_checked() -> None:
-    assert [path.name[:2] for path in LESSONS] == [f"{number:02d}" for number in range(8)]
+def test_all_nine_lessons_are_checked() -> None:
+    assert [path.name[:2] for path in LESSONS] == [f"{number:02d}" for number in range(9)]
 
 
 def test_every_curiolib_name_the_glossary_gives_exists() -> None:

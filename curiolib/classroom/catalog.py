@@ -169,6 +169,11 @@ LESSONS: tuple[Lesson, ...] = (
     Lesson("07_exploration_vs_reflection", "Exploration against reflection",
            "the growth model meets a real learner: an effort experiment that separates E from R",
            smoke={"pool_size": 300, "seeds": [0, 1], "rounds": 6, "costs": [1, 4]}, nbval="smoke"),
+    Lesson("08_forgetting_and_replay", "Forgetting and replay",
+           "learning that moves on: what is not rehearsed is lost, and replay as reflection, measured",
+           smoke={"pool_size": 40, "eval_size": 16, "seeds": [0, 1], "betas": [0.25, 0.5, 1.0],
+                  "fit_betas": [0.25, 1.0], "rounds": 3, "budget": 10, "first_rounds": 3, "finetune_rounds": 4,
+                  "finetune_budget": 4, "eval_every": 2, "max_length": 16}, nbval="smoke"),
 )
 
 

@@ -14,7 +14,9 @@ from .effort_fit import (EffortFit, ExperimentOptimalBeta, experiment_optimal_be
 from .forgetting import (REPLAY_MODELS, Material, ReplayFit, ReplayOptimalBeta, Task, fit_replay_model,
                          frozen_materials,
                          forgetting_by_beta, forgetting_table, last_stage, replay_growth_curve, replay_heldout,
-                         replay_optimal_beta, run_replay_sequence, run_task_sequence, summarize_replay)
+                         replay_optimal_beta, run_replay_sequence, run_task_sequence, summarize_replay,
+                         forgetting_sentence, heldout_sentence, optimal_beta_sentence, plot_replay_curves,
+                         plot_replay_predictions)
 from .experiment import (EXPERIMENT_SCALES, EffortData, ProbeLearner, effort_data, effort_schedule, knowledge,
                          run_effort_experiment, run_effort_split)
 from .learning_curves import (RUN_SCORES, check_rounds_for_growth_fit, fit_active_learning_run, growth_score,
@@ -28,6 +30,8 @@ __all__ = ["REPLAY_MODELS", "Material", "ReplayFit", "ReplayOptimalBeta", "Task"
            "frozen_materials",
            "forgetting_by_beta", "forgetting_table", "last_stage", "replay_growth_curve", "replay_heldout",
            "replay_optimal_beta", "run_replay_sequence", "run_task_sequence", "summarize_replay",
+           "forgetting_sentence", "heldout_sentence", "optimal_beta_sentence", "plot_replay_curves",
+           "plot_replay_predictions",
            "EXPERIMENT_SCALES", "GROWTH_STAGES", "RUN_SCORES", "EffortData", "EffortFit", "ExperimentOptimalBeta",
            "ProbeLearner", "effort_data", "effort_schedule", "experiment_optimal_beta", "fit_effort_experiment",
            "fit_power_law", "growth_gain", "heldout_comparison", "knowledge", "power_law_gain",

@@ -202,18 +202,20 @@ def _one_seed(first: Task, second: Task, betas: list[float], seed: int, *, budge
         logits = heads[which](_mean_pooled(encoder, ids[:, :width], mask[:, :width]))
         return torch.nn.functional.cross_entropy(logits, labels[which][index], reduction="sum")
 
+    # Both tasks scored on the same sentences (lesson 08's): encode them once for both heads.
+    same_sentences = list(first.eval_texts) == list(second.eval_texts)
+
     def scores() -> dict[str, float]:
         learner.eval()
-        out = {}
+        out, pooled = {}, None
         with torch.no_grad():
             for which, task in enumerate(tasks):
-                predictions = []
-                for start in range(0, len(task.eval_labels), 128):
-                    ids = held_out[which]["input_ids"][start:start + 128]
-                    mask = held_out[which]["attention_mask"][start:start + 128]
-                    predictions.append(heads[which](_mean_pooled(encoder, ids, mask)).argmax(1).numpy())
-                out[f"acc {task.name}"] = float((np.concatenate(predictions) == np.asarray(task.eval_labels))
-                                                .mean())
+                if pooled is None or not same_sentences:
+                    pooled = torch.cat([_mean_pooled(encoder, held_out[which]["input_ids"][start:start + 128],
+                                                     held_out[which]["attention_mask"][start:start + 128])
+                                        for start in range(0, len(task.eval_labels), 128)])
+                predicted = heads[which](pooled).argmax(1).numpy()
+                out[f"acc {task.name}"] = float((predicted == np.asarray(task.eval_labels)).mean())
         learner.train()
         return out
 
@@ -515,3 +517,107 @@ def summarize_replay(curves: pd.DataFrame, fit_betas: list[float], *, chance: fl
             "best_beta_tried": star.best_tried, "next_beta_tried": star.next_tried,
             "best_lead_over_next": {"mean": star.lead[0], "95": [star.lead[1], star.lead[2]]},
             "best_is_ahead": star.best_is_ahead}
+
+
+def _interval(mean: float, low: float, high: float, unit: str = " points") -> str:
+    if np.isnan(low):
+        return f"{mean:+.1f}{unit} (one seed: no interval)"
+    return f"{mean:+.1f}{unit} (95 % interval {low:+.1f} to {high:+.1f})"
+
+
+def forgetting_sentence(table: pd.DataFrame, learner: str) -> str:
+    """What `forgetting_table`'s numbers say, in words: forgetting without replay, and what replay changed."""
+    by_beta = forgetting_by_beta(table)
+    none = by_beta.loc[1.0] if 1.0 in by_beta.index else None
+    if none is None:
+        raise ValueError("the runs need β = 1 (no replay) to say what replay changes")
+    beyond = none["low"] > 0
+    text = (f"Without replay (β = 1) the {learner}'s forgetting of earlier material (points lost; below 0, gained) "
+            f"was {_interval(none['mean'], none['low'], none['high'])} over {int(none['seeds'])} seeds: "
+            + ("forgetting beyond the seeds' spread. " if beyond else
+               "no forgetting the seeds' spread can tell from none. "))
+    least = by_beta.index.min()
+    if least < 1.0:
+        row = by_beta.loc[least]
+        cut = row["vs high"] < 0
+        grew = row["vs low"] > 0
+        text += (f"With the most replay tried, β = {least:g}, it was {row['mean']:+.1f} points; the difference, "
+                 f"paired by seed, {_interval(row['vs β=1'], row['vs low'], row['vs high'])}: "
+                 + ("replay cut forgetting beyond the seeds' spread." if cut else
+                    "replay made forgetting larger beyond the seeds' spread." if grew else
+                    "a change the seeds' spread cannot tell from none."))
+    return text
+
+
+def heldout_sentence(heldout: pd.DataFrame) -> str:
+    """Which model predicted the held-out β best (`replay_heldout`), paired by seed, or that none can be told apart."""
+    means = heldout.mean()
+    best = str(means.idxmin())
+    parts, ahead_of_all = [], True
+    for model in heldout.columns:
+        if model == best:
+            continue
+        mean, low, high = seed_interval((heldout[best] - heldout[model]).to_numpy())
+        ahead = high < 0
+        ahead_of_all &= bool(ahead)
+        parts.append(f"{model} {heldout[model].mean():.4f} ({mean:+.4f}, " +
+                     ("95 % interval " + f"{low:+.4f} to {high:+.4f}" if not np.isnan(low) else "one seed")
+                     + ("" if ahead else ", not told apart") + ")")
+    verdict = ("ahead of every other model beyond the seeds' spread" if ahead_of_all
+               else "not ahead of every other model beyond the seeds' spread")
+    return (f"Held-out RMSE, mean over {len(heldout)} seeds: {best} {means[best]:.4f}, the lowest, {verdict}; "
+            + "; ".join(parts) + ".")
+
+
+def optimal_beta_sentence(star: ReplayOptimalBeta) -> str:
+    """β* measured and predicted, in words, with whether the best β tried beats the next beyond the seeds' spread."""
+    measured = "inside the range tried" if star.measured_interior else "at an end of the range tried"
+    model = "inside (0, 1)" if star.model_interior else "at an end of [0, 1]"
+    ahead = ("ahead of" if star.best_is_ahead else "not told apart from")
+    return (f"β* measured {star.measured:.2f} ({measured}); the growth model with forgetting puts it at "
+            f"{star.model:.2f} ({model}). The best β tried, {star.best_tried:g}, is {ahead} the next, "
+            f"{star.next_tried:g} ({_interval(100 * star.lead[0], 100 * star.lead[1], 100 * star.lead[2])} "
+            "of final average accuracy).")
+
+
+def plot_replay_curves(curves: pd.DataFrame, betas: list[float], seed: int, *, title: str = ""):
+    """Accuracy on every material through the sequence, one panel per β, for one seed."""
+    import matplotlib.pyplot as plt
+
+    materials = _materials(curves)
+    fig, axes = plt.subplots(1, len(betas), figsize=(4.2 * len(betas), 3.4), sharey=True, squeeze=False)
+    for ax, beta in zip(axes[0], betas):
+        run = curves[(curves["beta"] == beta) & (curves["seed"] == seed)].sort_values(["stage", "round"])
+        offsets = run.groupby("stage")["round"].max().cumsum().shift(fill_value=0)
+        x = run["round"] + run["stage"].map(offsets)
+        for name in materials:
+            ax.plot(x, 100 * run[f"acc {name}"], marker=".", label=name)
+        for boundary in offsets.iloc[1:]:
+            ax.axvline(boundary, color="grey", lw=0.8, ls="--")
+        ax.set_title(f"β = {beta:g}" + (" (no replay)" if beta == 1 else ""))
+        ax.set_xlabel("round (dashed: the next material starts)")
+    axes[0][0].set_ylabel("accuracy (%)")
+    axes[0][-1].legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_replay_predictions(curves: pd.DataFrame, fits: dict[str, ReplayFit], betas: list[float], seed: int):
+    """Measured knowledge of the last stage for ``betas`` (one seed) against each fitted model's prediction."""
+    import matplotlib.pyplot as plt
+
+    rows = last_stage(curves)
+    fig, axes = plt.subplots(1, len(betas), figsize=(4.2 * len(betas), 3.4), sharey=True, squeeze=False)
+    for ax, beta in zip(axes[0], betas):
+        run = rows[(rows["beta"] == beta) & (rows["seed"] == seed)].sort_values("round")
+        ax.plot(run["labelled"], 100 * run["knowledge"], "ko", label="measured")
+        for model, fit in fits.items():
+            ax.plot(run["labelled"], 100 * fit.predict(run), label=model)
+        ax.set_title(f"held out: β = {beta:g}")
+        ax.set_xlabel("new labels of the last material")
+    axes[0][0].set_ylabel("accuracy over all material (%)")
+    axes[0][-1].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
