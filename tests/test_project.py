@@ -309,8 +309,8 @@ def test_the_readmes_first_screen_is_for_a_teacher() -> None:
         assert maintainers not in front, maintainers
     # The time it states for `make run`'s lessons is the catalog's measured total, not a number typed twice.
     total = sum(lesson.timing.seconds for lesson in available_lessons() if lesson.timing)
-    assert f"runs all eight lessons (about {round(total / 60)} min" in front
-    assert len(available_lessons()) == 8
+    assert f"runs all nine lessons (about {round(total / 60)} min" in front
+    assert len(available_lessons()) == 9
 
 
 def test_the_readme_says_how_many_students_a_server_holds_from_the_catalog() -> None:
