@@ -138,3 +138,34 @@ def test_the_site_column_is_there_only_when_asked_and_only_for_the_embedded_sent
     assert counts.tolist() == [100, 99, 99]
     with pytest.raises(ValueError, match="with_site"):
         load_sentiment("sst2", with_site=True)
+
+
+def test_the_control_keeps_the_new_examples_and_drops_only_the_re_reads() -> None:
+    materials = _materials()
+    design = dict(beta=0.25, budget=10, cost=1, rounds=8, seed=1, learning_rate=0.1)
+    with_rereads = run_replay_sequence(materials, **design)
+    control = run_replay_sequence(materials, replay=False, **design)
+    assert control["replay"].eq(False).all() and with_rereads["replay"].all()
+    first = control["stage"] == 0  # the first stage re-reads its own in both: the second starts from one learner
+    assert control[first].drop(columns="replay").equals(with_rereads[first].drop(columns="replay"))
+    assert (control[~first]["reread"] == 0).all()
+    assert control[~first]["labelled"].tolist() == with_rereads[~first]["labelled"].tolist()
+    table = forgetting_table(pd.concat([with_rereads, control]))
+    assert sorted(table["replay"]) == [False, True]
+    # With conflicting materials the re-reads are what keeps the first: forgetting far smaller with them.
+    lost = table.set_index("replay")["forgetting"]
+    assert lost[True] < lost[False] - 10
+    assert len(forgetting_by_beta(table)) == 1  # the control is left out of the β table
+
+
+def test_the_re_reads_own_effect_is_paired_by_seed_and_refused_without_a_control() -> None:
+    from curiolib.growth import replay_effect, replay_effect_sentence
+
+    table = pd.DataFrame([{"beta": 0.1, "seed": seed, "replay": replay, "forgetting": value}
+                          for seed, (a, b) in enumerate([(1.0, 9.0), (2.0, 11.0), (0.0, 10.0)])
+                          for replay, value in ((True, a), (False, b))])
+    mean, low, high = replay_effect(table, 0.1)
+    assert mean == pytest.approx(-9.0) and high < 0
+    assert "cut forgetting beyond the seeds' spread" in replay_effect_sentence(table, 0.1)
+    with pytest.raises(ValueError, match="controls"):
+        replay_effect(table[table["replay"]], 0.1)

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from scipy.optimize import curve_fit, least_squares
 
-from curiolib.growth.effort_fit import (_standard_errors, experiment_optimal_beta, fit_effort_experiment,
+from curiolib.growth.effort_fit import (least_squares_errors, experiment_optimal_beta, fit_effort_experiment,
                                         fit_power_law, growth_gain, heldout_comparison, power_law_gain)
 from curiolib.growth.experiment import effort_schedule, run_effort_experiment, run_effort_split
 
@@ -104,7 +104,7 @@ def test_standard_errors_are_the_least_squares_covariance_and_nan_for_a_paramete
     line = least_squares(lambda p: design @ p - y, [0.0, 0.0], jac=lambda p: design)
     s2 = np.sum(line.fun ** 2) / (30 - 2)
     analytic = np.sqrt(np.diag(s2 * np.linalg.inv(design.T @ design)))
-    errors = _standard_errors(line, ("a", "b"), 30)
+    errors = least_squares_errors(line, ("a", "b"), 30)
     assert [errors["a"], errors["b"]] == pytest.approx(analytic, rel=1e-9)
     _, pcov = curve_fit(lambda x, a, b: a + b * x, x, y)  # scipy's own covariance of the same fit
     assert [errors["a"], errors["b"]] == pytest.approx(np.sqrt(np.diag(pcov)), rel=1e-6)
@@ -113,12 +113,12 @@ def test_standard_errors_are_the_least_squares_covariance_and_nan_for_a_paramete
     # of freedom.
     padded = least_squares(lambda p: design @ p[:2] - y, [0.0, 0.0, 5.0],
                            jac=lambda p: np.column_stack([design, np.zeros_like(x)]))
-    errors = _standard_errors(padded, ("a", "b", "unused"), 30)
+    errors = least_squares_errors(padded, ("a", "b", "unused"), 30)
     assert np.isnan(errors["unused"])
     assert [errors["a"], errors["b"]] == pytest.approx(analytic * np.sqrt(28 / 27), rel=1e-9)
     # A line through two points fits exactly, which says nothing about the noise: no standard errors, not 0.
     through_two = least_squares(lambda p: design[[0, -1]] @ p - y[[0, -1]], [0.0, 0.0], jac=lambda p: design[[0, -1]])
-    assert all(np.isnan(list(_standard_errors(through_two, ("a", "b"), 2).values())))
+    assert all(np.isnan(list(least_squares_errors(through_two, ("a", "b"), 2).values())))
 
 
 def test_a_direction_the_data_barely_pin_down_gets_its_large_standard_error_not_a_truncated_small_one() -> None:
@@ -132,7 +132,7 @@ def test_a_direction_the_data_barely_pin_down_gets_its_large_standard_error_not_
     fit = least_squares(lambda p: design @ p - y, [0.0, 0.0, 0.0], jac=lambda p: design)
     r_inverse = np.linalg.inv(np.linalg.qr(design, mode="r"))
     analytic = np.sqrt(np.diag(r_inverse @ r_inverse.T) * np.sum(fit.fun ** 2) / (40 - 3))
-    errors = _standard_errors(fit, ("a", "b", "c"), 40)
+    errors = least_squares_errors(fit, ("a", "b", "c"), 40)
     assert [errors["a"], errors["b"], errors["c"]] == pytest.approx(analytic, rel=1e-3)
     assert errors["b"] > 1e6  # the data cannot tell b from c (inverting JᵀJ says 0.02)
 

@@ -73,4 +73,4 @@ def test_the_rule_catches_each_other_import_style() -> None:
         "cell 2: from curiolib import growth (a subpackage)", "cell 3: import curiolib",
         "cell 2: growth.fit", "cell 2: m.descend", "cell 3: curiolib.train"]
     assert import_faults(["from curiolib import record, simulate\nrecord('x', simulate(1).I)"]) == []
-    assert len(LESSONS) == 8 and {"growth", "maths", "active", "efficient"} <= SUBPACKAGES
+    assert len(LESSONS) == 9 and {"growth", "maths", "active", "efficient"} <= SUBPACKAGES

@@ -16,6 +16,7 @@ from .forgetting import (REPLAY_MODELS, Material, ReplayFit, ReplayOptimalBeta, 
                          forgetting_by_beta, forgetting_table, last_stage, replay_growth_curve, replay_heldout,
                          replay_optimal_beta, run_replay_sequence, run_task_sequence, summarize_replay,
                          forgetting_sentence, heldout_sentence, optimal_beta_sentence, plot_replay_curves,
+                         replay_effect, replay_effect_sentence,
                          plot_replay_predictions)
 from .experiment import (EXPERIMENT_SCALES, EffortData, ProbeLearner, effort_data, effort_schedule, knowledge,
                          run_effort_experiment, run_effort_split)
@@ -31,6 +32,7 @@ __all__ = ["REPLAY_MODELS", "Material", "ReplayFit", "ReplayOptimalBeta", "Task"
            "forgetting_by_beta", "forgetting_table", "last_stage", "replay_growth_curve", "replay_heldout",
            "replay_optimal_beta", "run_replay_sequence", "run_task_sequence", "summarize_replay",
            "forgetting_sentence", "heldout_sentence", "optimal_beta_sentence", "plot_replay_curves",
+           "replay_effect", "replay_effect_sentence",
            "plot_replay_predictions",
            "EXPERIMENT_SCALES", "GROWTH_STAGES", "RUN_SCORES", "EffortData", "EffortFit", "ExperimentOptimalBeta",
            "ProbeLearner", "effort_data", "effort_schedule", "experiment_optimal_beta", "fit_effort_experiment",

@@ -84,7 +84,7 @@ def _runs(curves: pd.DataFrame):
     return [run for _, run in curves.groupby(["beta", "seed"], sort=True)]
 
 
-def _standard_errors(result, names: tuple[str, ...], points: int) -> dict[str, float]:
+def least_squares_errors(result, names: tuple[str, ...], points: int) -> dict[str, float]:
     """Standard errors from scipy's covariance of a least-squares fit (curve_fit's); NaN where it is undefined.
 
     curve_fit's covariance is s²·(JᵀJ)⁺ at the optimum, s² = Σresidual² / (points − parameters), the pseudo-inverse
@@ -136,7 +136,7 @@ def fit_effort_experiment(curves: pd.DataFrame, scale: str = "log_likelihood") -
                 best = result
     rmse = float(np.sqrt(2 * best.cost / len(observed)))
     return EffortFit("growth", dict(zip(GROWTH_PARAMETERS, map(float, best.x))),
-                     _standard_errors(best, GROWTH_PARAMETERS, len(observed)), rmse, len(observed))
+                     least_squares_errors(best, GROWTH_PARAMETERS, len(observed)), rmse, len(observed))
 
 
 def fit_power_law(curves: pd.DataFrame, scale: str = "log_likelihood") -> EffortFit:
@@ -153,7 +153,7 @@ def fit_power_law(curves: pd.DataFrame, scale: str = "log_likelihood") -> Effort
             best = result
     rmse = float(np.sqrt(2 * best.cost / len(observed)))
     return EffortFit("power law", dict(zip(POWER_LAW_PARAMETERS, map(float, best.x))),
-                     _standard_errors(best, POWER_LAW_PARAMETERS, len(observed)), rmse, len(observed))
+                     least_squares_errors(best, POWER_LAW_PARAMETERS, len(observed)), rmse, len(observed))
 
 
 def heldout_comparison(curves: pd.DataFrame, fit_betas: list[float], heldout_betas: list[float], *,

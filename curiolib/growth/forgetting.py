@@ -28,7 +28,7 @@ import pandas as pd
 from scipy.optimize import least_squares
 
 from .._validation import check_choice, check_int, check_number
-from .effort_fit import _standard_errors, best_tried_share, seed_interval
+from .effort_fit import least_squares_errors, best_tried_share, seed_interval
 from .experiment import ProbeLearner, effort_schedule
 
 #: The learning-curve models lesson 08 compares; the first two are the growth model without and with forgetting.
@@ -82,11 +82,14 @@ def _check_design(beta: float, budget: float, cost: float, rounds: int) -> None:
 
 
 def run_replay_sequence(materials: list[Material], *, beta: float, budget: float, cost: float, rounds: int,
-                        seed: int = 0, learning_rate: float = 0.05) -> pd.DataFrame:
+                        seed: int = 0, learning_rate: float = 0.05, replay: bool = True) -> pd.DataFrame:
     """The probe learns each material for ``rounds`` rounds in turn; one row per round, each stage from its round 0.
 
     Columns: stage, material, round, new, reread, labelled (this stage), and ``acc <name>`` for every material.
+    ``replay=False`` is the control: the same new examples in the same order, and no re-reads after the first
+    stage, so a β's re-reads can be told from its fewer new examples (`replay_effect`).
     """
+    check_choice("replay", replay, (True, False))
     _check_design(beta, budget, cost, rounds)
     if len(materials) < 2 or len({m.name for m in materials}) != len(materials):
         raise ValueError(f"materials must be at least two, with distinct names; got {[m.name for m in materials]}")
@@ -116,9 +119,10 @@ def run_replay_sequence(materials: list[Material], *, beta: float, budget: float
                 learner.step(material.pool_features[i], material.pool_labels[i])
             labelled += new[t]
             if memory:  # earlier stages' examples
-                for j in rng.integers(0, len(memory), size=reread[t]):
+                drawn = rng.integers(0, len(memory), size=reread[t])  # drawn either way: the same later draws
+                for j in drawn if replay else ():
                     learner.step(*memory[j])
-                done = int(reread[t])
+                done = int(reread[t]) if replay else 0
             else:  # the first stage re-reads its own, as lesson 07 does (none before the first is bought)
                 picks = order[rng.integers(0, labelled, size=reread[t])] if labelled else np.array([], int)
                 for i in picks:
@@ -127,7 +131,7 @@ def run_replay_sequence(materials: list[Material], *, beta: float, budget: float
             rows.append({"stage": stage, "material": material.name, "round": t + 1, "new": int(new[t]),
                          "reread": done, "labelled": labelled} | scores())
         memory += [(material.pool_features[i], int(material.pool_labels[i])) for i in order[:labelled]]
-    return pd.DataFrame(rows).assign(beta=beta, seed=seed, cost=cost, budget=budget)
+    return pd.DataFrame(rows).assign(beta=beta, seed=seed, cost=cost, budget=budget, replay=replay)
 
 
 def _mean_pooled(encoder, ids, mask):
@@ -151,13 +155,14 @@ class Task:
 def run_task_sequence(first: Task, second: Task, *, betas: list[float], seeds: list[int], budget: int = 16,
                       cost: float = 1.0, first_rounds: int = 100, rounds: int = 100, eval_every: int = 10,
                       learning_rate: float = 5e-5, max_length: int = 48, model_name: str = "minilm",
-                      progress=None) -> pd.DataFrame:
+                      controls: list[float] = (), progress=None) -> pd.DataFrame:
     """The whole MiniLM learns ``first`` (its own head), then ``second`` (another head) with replay of ``first``.
 
     One optimiser step a round on that round's examples: in stage 0 ``budget`` examples of ``first``; in stage 1
     βB/c new examples of ``second`` and (1−β)B re-read examples of ``first``. Every ``eval_every`` rounds both
     heads are scored. Stage 0 runs once per seed and every β continues from its end (same encoder, same order of
-    new examples), so the β values differ only in the split. Rows as `run_replay_sequence`'s.
+    new examples), so the β values differ only in the split. Rows as `run_replay_sequence`'s. Each β in
+    ``controls`` also runs without its re-reads (``replay`` False): the same new examples, nothing replayed.
     """
     for beta in betas:
         _check_design(beta, budget, cost, rounds)
@@ -166,27 +171,33 @@ def run_task_sequence(first: Task, second: Task, *, betas: list[float], seeds: l
                              f"{len(second.labels):,}: lower budget or rounds, or raise cost")
     if not betas or not seeds:
         raise ValueError(f"betas and seeds must each hold at least one value, got {betas!r} and {seeds!r}")
+    if set(controls) - set(betas):
+        raise ValueError(f"controls must be some of betas {list(betas)}, got {list(controls)}")
     check_int("budget", budget, low=1)
     check_int("first_rounds", first_rounds, low=1)
     check_int("eval_every", eval_every, low=1)
     design = dict(budget=budget, cost=cost, first_rounds=first_rounds, rounds=rounds, eval_every=eval_every,
-                  learning_rate=learning_rate, max_length=max_length, model_name=model_name, progress=progress)
-    tables = [table for seed in seeds for table in _one_seed(first, second, betas, seed, **design)]
+                  learning_rate=learning_rate, max_length=max_length, progress=progress, controls=list(controls))
+    from ..finetune.models import load_model_for_task
+
+    # One load for every seed: each seed starts from these pretrained weights (its heads are its own).
+    tokenizer, model = load_model_for_task(model_name, "sequence", ["a", "b"], seed=seeds[0])
+    pretrained = copy.deepcopy(model.base_model.state_dict())
+    tables = [table for seed in seeds
+              for table in _one_seed(first, second, betas, seed, tokenizer=tokenizer, encoder=model.base_model,
+                                     pretrained=pretrained, **design)]
     return pd.concat(tables, ignore_index=True)
 
 
-def _one_seed(first: Task, second: Task, betas: list[float], seed: int, *, budget: int, cost: float,
-              first_rounds: int, rounds: int, eval_every: int, learning_rate: float, max_length: int,
-              model_name: str, progress) -> list[pd.DataFrame]:
+def _one_seed(first: Task, second: Task, betas: list[float], seed: int, *, tokenizer, encoder, pretrained: dict,
+              budget: int, cost: float, first_rounds: int, rounds: int, eval_every: int, learning_rate: float,
+              max_length: int, progress, controls: list[float]) -> list[pd.DataFrame]:
     """`run_task_sequence` for one seed: stage 0 once, then stage 1 from its end for every β."""
     import torch
 
-    from ..finetune.models import load_model_for_task
-
     tasks = (first, second)
     tables = []
-    tokenizer, model = load_model_for_task(model_name, "sequence", ["a", "b"], seed=seed)
-    encoder = model.base_model
+    encoder.load_state_dict(pretrained)
     torch.manual_seed(seed)
     heads = torch.nn.ModuleList(torch.nn.Linear(encoder.config.hidden_size, task.num_labels) for task in tasks)
     learner = torch.nn.ModuleDict({"encoder": encoder, "heads": heads})
@@ -246,7 +257,7 @@ def _one_seed(first: Task, second: Task, betas: list[float], seed: int, *, budge
     seen = np.unique(first_order[:first_rounds * budget])  # what replay may re-read
     start_state = copy.deepcopy(learner.state_dict())
     second_order = np.random.default_rng(seed + 1).permutation(len(second.labels))
-    for beta in betas:
+    for beta, replay in [(beta, True) for beta in betas] + [(beta, False) for beta in controls]:
         learner.load_state_dict(start_state)
         optimizer = torch.optim.AdamW(learner.parameters(), lr=learning_rate)
         torch.manual_seed(seed)
@@ -257,18 +268,24 @@ def _one_seed(first: Task, second: Task, betas: list[float], seed: int, *, budge
         labelled, since_new, since_reread = 0, 0, 0
         for t in range(rounds):
             bought = second_order[labelled:labelled + new[t]]
-            replayed = seen[pick.integers(0, len(seen), size=reread[t])]
-            step([(1, bought), (0, replayed)], optimizer)
+            replayed = seen[pick.integers(0, len(seen), size=reread[t])] if replay else seen[:0]
+            if len(bought) or len(replayed):
+                step([(1, bought), (0, replayed)], optimizer)
             labelled += int(new[t])
-            since_new, since_reread = since_new + int(new[t]), since_reread + int(reread[t])
+            since_new, since_reread = since_new + int(new[t]), since_reread + len(replayed)
             if (t + 1) % eval_every == 0 or t + 1 == rounds:
                 rows.append({"stage": 1, "material": second.name, "round": t + 1, "new": since_new,
                              "reread": since_reread, "labelled": labelled} | scores())
                 since_new = since_reread = 0
             if progress:
                 progress()
-        tables.append(pd.DataFrame(rows).assign(beta=beta, seed=seed, cost=cost, budget=budget))
+        tables.append(pd.DataFrame(rows).assign(beta=beta, seed=seed, cost=cost, budget=budget, replay=replay))
     return tables
+
+
+def _replayed(curves: pd.DataFrame) -> pd.DataFrame:
+    """The runs with their re-reads (the control runs of `replay_effect` left out)."""
+    return curves[curves["replay"]] if "replay" in curves.columns else curves
 
 
 def _materials(curves: pd.DataFrame) -> list[str]:
@@ -283,10 +300,12 @@ def forgetting_table(curves: pd.DataFrame) -> pd.DataFrame:
     in points (100 × accuracy); ``average`` is the final accuracy averaged over every material, in points.
     """
     materials = _materials(curves)
+    if "replay" not in curves.columns:
+        curves = curves.assign(replay=True)
     rows = []
-    for (beta, seed), run in curves.groupby(["beta", "seed"], sort=True):
+    for (beta, seed, replay), run in curves.groupby(["beta", "seed", "replay"], sort=True):
         final = run[run["stage"] == run["stage"].max()].sort_values("round").iloc[-1]
-        row = {"beta": beta, "seed": seed}
+        row = {"beta": beta, "seed": seed, "replay": bool(replay)}
         for stage, name in enumerate(materials[:-1]):
             own = run[run["stage"] == stage].sort_values("round").iloc[-1]
             row[f"lost {name}"] = 100 * (own[f"acc {name}"] - final[f"acc {name}"])
@@ -298,6 +317,7 @@ def forgetting_table(curves: pd.DataFrame) -> pd.DataFrame:
 
 def forgetting_by_beta(table: pd.DataFrame, column: str = "forgetting") -> pd.DataFrame:
     """Per β: the mean of ``column`` over seeds with its 95 % t interval, and its paired difference from β = 1."""
+    table = _replayed(table)
     pivot = table.pivot_table(index="seed", columns="beta", values=column)
     rows = []
     for beta in pivot.columns:
@@ -310,12 +330,25 @@ def forgetting_by_beta(table: pd.DataFrame, column: str = "forgetting") -> pd.Da
     return pd.DataFrame(rows).set_index("beta")
 
 
+def replay_effect(table: pd.DataFrame, beta: float, column: str = "forgetting") -> tuple[float, float, float]:
+    """A β's re-reads on their own: ``column`` with them minus without them (the control), paired by seed.
+
+    Mean and 95 % interval (`seed_interval`). A smaller β has more re-reads and fewer new examples; the control
+    keeps the new examples and drops the re-reads, so this difference is the re-reads' alone.
+    """
+    if "replay" not in table.columns or not ((table["beta"] == beta) & ~table["replay"]).any():
+        raise ValueError(f"no control run (replay=False) at beta={beta}: run it with controls=[{beta}]")
+    at = table[table["beta"] == beta].pivot_table(index="seed", columns="replay", values=column)
+    return seed_interval((at[True] - at[False]).dropna().to_numpy())
+
+
 def last_stage(curves: pd.DataFrame) -> pd.DataFrame:
     """The last stage's rows with ``old`` (mean accuracy on earlier materials), ``current`` and ``knowledge``.
 
     ``knowledge`` is the accuracy averaged over all material seen, each material weighted alike.
     """
     materials = _materials(curves)
+    curves = _replayed(curves)
     rows = curves[curves["stage"] == len(materials) - 1].sort_values(["beta", "seed", "round"]).copy()
     old = rows[[f"acc {name}" for name in materials[:-1]]].mean(axis=1)
     current = rows[f"acc {materials[-1]}"]
@@ -328,11 +361,12 @@ def replay_growth_curve(params, new, reread, old0: float, current0: float, *, ol
                         chance: float = 0.5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(old, current, knowledge) over a stage's rounds under the growth model with forgetting.
 
-    Each round, E new examples move the current material toward the capacity K, current ← K − (K − current)·e^(−eE),
-    and pull the old material toward chance, old ← chance + (old − chance)·e^(−λE) (what is not rehearsed is
-    pushed out); then R re-reads bring the old back toward where it started, old ← old₀ − (old₀ − old)·e^(−rR).
-    With λ = 0 nothing is forgotten and re-reading old material is worth nothing: the plain model's answer on a
-    fixed pool (lesson 07).
+    Each round, E new examples move the current material toward the capacity K,
+    current ← K − (K − current)·exp(−a·E), and pull the old material toward chance,
+    old ← chance + (old − chance)·exp(−λ·E): what is not rehearsed is pushed out. Then R re-reads
+    bring the old material back toward where the stage began, old ← old₀ − (old₀ − old)·exp(−r·R);
+    it never rises above old₀. With λ = 0 the old material stays at old₀, so re-reads have
+    nothing to restore: by construction, not by finding, they are then worth nothing.
     """
     per_new, capacity, per_reread, forgetting = (list(map(float, params)) + [0.0, 0.0])[:4]
     old, current = [float(old0)], [float(current0)]
@@ -410,7 +444,7 @@ def fit_replay_model(rows: pd.DataFrame, model: str, *, chance: float = 0.5) -> 
             best = result
     fitted = ReplayFit(model, dict(zip(names, map(float, best.x))), {}, 0.0, 0, chance)
     errors = np.concatenate([fitted.predict(run)[1:] - run["knowledge"].to_numpy()[1:] for run in runs])
-    return ReplayFit(model, fitted.params, _standard_errors(best, names, len(best.fun)),
+    return ReplayFit(model, fitted.params, least_squares_errors(best, names, len(best.fun)),
                      float(np.sqrt(np.mean(errors ** 2))), len(errors), chance)
 
 
@@ -526,66 +560,72 @@ def _interval(mean: float, low: float, high: float, unit: str = " points") -> st
 
 
 def forgetting_sentence(table: pd.DataFrame, learner: str) -> str:
-    """What `forgetting_table`'s numbers say, in words: forgetting without replay, and what replay changed."""
+    """What `forgetting_table`'s numbers say, in words: forgetting without replay, and at the smallest β."""
     by_beta = forgetting_by_beta(table)
-    none = by_beta.loc[1.0] if 1.0 in by_beta.index else None
-    if none is None:
+    if 1.0 not in by_beta.index:
         raise ValueError("the runs need β = 1 (no replay) to say what replay changes")
-    beyond = none["low"] > 0
+    none = by_beta.loc[1.0]
     text = (f"Without replay (β = 1) the {learner}'s forgetting of earlier material (points lost; below 0, gained) "
             f"was {_interval(none['mean'], none['low'], none['high'])} over {int(none['seeds'])} seeds: "
-            + ("forgetting beyond the seeds' spread. " if beyond else
+            + ("forgetting beyond the seeds' spread. " if none["low"] > 0 else
                "no forgetting the seeds' spread can tell from none. "))
     least = by_beta.index.min()
     if least < 1.0:
         row = by_beta.loc[least]
-        cut = row["vs high"] < 0
-        grew = row["vs low"] > 0
-        text += (f"With the most replay tried, β = {least:g}, it was {row['mean']:+.1f} points; the difference, "
-                 f"paired by seed, {_interval(row['vs β=1'], row['vs low'], row['vs high'])}: "
-                 + ("replay cut forgetting beyond the seeds' spread." if cut else
-                    "replay made forgetting larger beyond the seeds' spread." if grew else
+        text += (f"At the smallest β tried, {least:g} (the most re-reads, and also the fewest new examples), it was "
+                 f"{row['mean']:+.1f} points; the difference from β = 1, paired by seed, "
+                 f"{_interval(row['vs β=1'], row['vs low'], row['vs high'])}: "
+                 + ("less forgetting beyond the seeds' spread." if row["vs high"] < 0 else
+                    "more forgetting beyond the seeds' spread." if row["vs low"] > 0 else
                     "a change the seeds' spread cannot tell from none."))
     return text
 
 
-def heldout_sentence(heldout: pd.DataFrame) -> str:
-    """Which model predicted the held-out β best (`replay_heldout`), paired by seed, or that none can be told apart."""
+def replay_effect_sentence(table: pd.DataFrame, beta: float) -> str:
+    """`replay_effect` in words: what a β's re-reads did to forgetting, apart from its fewer new examples."""
+    mean, low, high = replay_effect(table, beta)
+    return (f"At β = {beta:g}, the same new examples with their re-reads against without them (paired by seed): "
+            f"forgetting {_interval(mean, low, high)}: "
+            + ("the re-reads themselves cut forgetting beyond the seeds' spread." if high < 0 else
+               "the re-reads themselves added forgetting beyond the seeds' spread." if low > 0 else
+               "the seeds' spread cannot tell the re-reads' own effect from none."))
+
+
+def heldout_sentence(heldout: pd.DataFrame, model: str = "growth + forgetting") -> str:
+    """`replay_heldout`'s table in words: each model's mean RMSE, then ``model`` against each other, paired by seed."""
     means = heldout.mean()
-    best = str(means.idxmin())
-    parts, ahead_of_all = [], True
-    for model in heldout.columns:
-        if model == best:
+    text = (f"Held-out RMSE, mean over {len(heldout)} seeds (lower is better): "
+            + ", ".join(f"{name} {value:.4f}" for name, value in means.items()) + f". {model} minus each other "
+            "model, paired by seed (below 0: it predicted better): ")
+    parts = []
+    for other in heldout.columns:
+        if other == model:
             continue
-        mean, low, high = seed_interval((heldout[best] - heldout[model]).to_numpy())
-        ahead = high < 0
-        ahead_of_all &= bool(ahead)
-        parts.append(f"{model} {heldout[model].mean():.4f} ({mean:+.4f}, " +
-                     ("95 % interval " + f"{low:+.4f} to {high:+.4f}" if not np.isnan(low) else "one seed")
-                     + ("" if ahead else ", not told apart") + ")")
-    verdict = ("ahead of every other model beyond the seeds' spread" if ahead_of_all
-               else "not ahead of every other model beyond the seeds' spread")
-    return (f"Held-out RMSE, mean over {len(heldout)} seeds: {best} {means[best]:.4f}, the lowest, {verdict}; "
-            + "; ".join(parts) + ".")
+        mean, low, high = seed_interval((heldout[model] - heldout[other]).to_numpy())
+        verdict = ("one seed: no interval" if np.isnan(low) else "better beyond the seeds' spread" if high < 0
+                   else "worse beyond the seeds' spread" if low > 0 else "not told apart")
+        interval = "" if np.isnan(low) else f", 95 % interval {low:+.4f} to {high:+.4f}"
+        parts.append(f"against {other} {mean:+.4f}{interval}: {verdict}")
+    return text + "; ".join(parts) + "."
 
 
 def optimal_beta_sentence(star: ReplayOptimalBeta) -> str:
-    """β* measured and predicted, in words, with whether the best β tried beats the next beyond the seeds' spread."""
-    measured = "inside the range tried" if star.measured_interior else "at an end of the range tried"
+    """β* measured and predicted, in words, with whether the best β tried beats the runner-up beyond the spread."""
+    measured = "inside the range of β tried" if star.measured_interior else "at an end of the range of β tried"
     model = "inside (0, 1)" if star.model_interior else "at an end of [0, 1]"
     ahead = ("ahead of" if star.best_is_ahead else "not told apart from")
     return (f"β* measured {star.measured:.2f} ({measured}); the growth model with forgetting puts it at "
-            f"{star.model:.2f} ({model}). The best β tried, {star.best_tried:g}, is {ahead} the next, "
-            f"{star.next_tried:g} ({_interval(100 * star.lead[0], 100 * star.lead[1], 100 * star.lead[2])} "
-            "of final average accuracy).")
+            f"{star.model:.2f} ({model}). The best β tried, {star.best_tried:g}, is {ahead} the runner-up, "
+            f"{star.next_tried:g}: {_interval(100 * star.lead[0], 100 * star.lead[1], 100 * star.lead[2])} of "
+            "final average accuracy.")
 
 
 def plot_replay_curves(curves: pd.DataFrame, betas: list[float], seed: int, *, title: str = ""):
     """Accuracy on every material through the sequence, one panel per β, for one seed."""
     import matplotlib.pyplot as plt
 
-    materials = _materials(curves)
-    fig, axes = plt.subplots(1, len(betas), figsize=(4.2 * len(betas), 3.4), sharey=True, squeeze=False)
+    materials, curves = _materials(curves), _replayed(curves)
+    fig, axes = plt.subplots(1, len(betas), figsize=(3.9 * len(betas), 3.4), sharey=True, squeeze=False)
     for ax, beta in zip(axes[0], betas):
         run = curves[(curves["beta"] == beta) & (curves["seed"] == seed)].sort_values(["stage", "round"])
         offsets = run.groupby("stage")["round"].max().cumsum().shift(fill_value=0)
@@ -595,7 +635,7 @@ def plot_replay_curves(curves: pd.DataFrame, betas: list[float], seed: int, *, t
         for boundary in offsets.iloc[1:]:
             ax.axvline(boundary, color="grey", lw=0.8, ls="--")
         ax.set_title(f"β = {beta:g}" + (" (no replay)" if beta == 1 else ""))
-        ax.set_xlabel("round (dashed: the next material starts)")
+        ax.set_xlabel("round (dashed: the next stage starts)")
     axes[0][0].set_ylabel("accuracy (%)")
     axes[0][-1].legend(fontsize=8)
     if title:
@@ -609,7 +649,7 @@ def plot_replay_predictions(curves: pd.DataFrame, fits: dict[str, ReplayFit], be
     import matplotlib.pyplot as plt
 
     rows = last_stage(curves)
-    fig, axes = plt.subplots(1, len(betas), figsize=(4.2 * len(betas), 3.4), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, len(betas), figsize=(3.9 * len(betas), 3.4), sharey=True, squeeze=False)
     for ax, beta in zip(axes[0], betas):
         run = rows[(rows["beta"] == beta) & (rows["seed"] == seed)].sort_values("round")
         ax.plot(run["labelled"], 100 * run["knowledge"], "ko", label="measured")
