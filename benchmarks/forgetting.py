@@ -59,7 +59,7 @@ class ForgettingSettings(BenchmarkSettings):
     first_rounds: int = setting(100, "steps of SST-2 sentiment before the site task")
     finetune_rounds: int = setting(100, "steps of the site task (with replay)")
     finetune_budget: int = setting(16, "examples per step (B); a new example costs 1")
-    eval_every: int = setting(10, "steps between scorings of both tasks")
+    eval_every: int = setting(20, "steps between scorings of both tasks")
     finetune_learning_rate: float = setting(1e-4, "AdamW's learning rate for the fine-tuned learner")
     site_eval_size: int | None = setting(None, "the first N embedded validation sentences the site task is scored "
                                                "on (default: all)")

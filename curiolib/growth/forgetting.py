@@ -216,15 +216,25 @@ def _one_seed(first: Task, second: Task, betas: list[float], seed: int, *, token
     # Both tasks scored on the same sentences (lesson 08's): encode them once for both heads.
     same_sentences = list(first.eval_texts) == list(second.eval_texts)
 
+    # Scored in batches of similar length, each trimmed to its longest sentence: most of a run's time is scoring.
+    by_length = [np.argsort(encoding["attention_mask"].sum(1).numpy(), kind="stable") for encoding in held_out]
+
+    def pooled_vectors(which: int):
+        ids, mask, order = held_out[which]["input_ids"], held_out[which]["attention_mask"], by_length[which]
+        vectors = torch.empty(len(order), encoder.config.hidden_size)
+        for start in range(0, len(order), 128):
+            batch = torch.as_tensor(order[start:start + 128])
+            width = int(mask[batch].sum(1).max())
+            vectors[batch] = _mean_pooled(encoder, ids[batch][:, :width], mask[batch][:, :width])
+        return vectors
+
     def scores() -> dict[str, float]:
         learner.eval()
         out, pooled = {}, None
         with torch.no_grad():
             for which, task in enumerate(tasks):
                 if pooled is None or not same_sentences:
-                    pooled = torch.cat([_mean_pooled(encoder, held_out[which]["input_ids"][start:start + 128],
-                                                     held_out[which]["attention_mask"][start:start + 128])
-                                        for start in range(0, len(task.eval_labels), 128)])
+                    pooled = pooled_vectors(which)
                 predicted = heads[which](pooled).argmax(1).numpy()
                 out[f"acc {task.name}"] = float((predicted == np.asarray(task.eval_labels)).mean())
         learner.train()
