@@ -367,16 +367,17 @@ def last_stage(curves: pd.DataFrame) -> pd.DataFrame:
                        old_count=len(materials) - 1)
 
 
-def replay_growth_curve(params, new, reread, old0: float, current0: float, *, old_count: int = 1,
-                        chance: float = 0.5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(old, current, knowledge) over a stage's rounds under the growth model with forgetting.
+def replay_growth_curve(params, new, reread, old0: float, current0: float, *,
+                        old_count: int = 1, chance: float = 0.5) -> tuple[np.ndarray, ...]:
+    """(old, current, knowledge) over a stage's rounds: the growth model with forgetting.
 
     Each round, E new examples move the current material toward the capacity K,
     current ← K − (K − current)·exp(−a·E), and pull the old material toward chance,
-    old ← chance + (old − chance)·exp(−λ·E): what is not rehearsed is pushed out. Then R re-reads
-    bring the old material back toward where the stage began, old ← old₀ − (old₀ − old)·exp(−r·R);
-    it never rises above old₀. With λ = 0 the old material stays at old₀, so re-reads have
-    nothing to restore: by construction, not by finding, they are then worth nothing.
+    old ← chance + (old − chance)·exp(−λ·E): what is not rehearsed is pushed out.
+    Then R re-reads bring the old material back toward where the stage began,
+    old ← old₀ − (old₀ − old)·exp(−r·R); it never rises above old₀. With λ = 0
+    the old material stays at old₀, so re-reads have nothing to restore: by
+    construction, not by finding, they are then worth nothing.
     """
     per_new, capacity, per_reread, forgetting = (list(map(float, params)) + [0.0, 0.0])[:4]
     old, current = [float(old0)], [float(current0)]
