@@ -40,7 +40,7 @@ class ForgettingSettings(BenchmarkSettings):
         "threads": 1, "train_size": 200, "eval_size": 64, "max_length": 16, "seeds": [0, 1], "rounds": 4,
         "budget": 10.0, "costs": [1.0], "betas": [0.25, 0.5, 1.0], "fit_betas": [0.25, 1.0],
         "finetune_seeds": [0, 1], "finetune_betas": [0.25, 0.5, 1.0], "first_rounds": 3, "finetune_rounds": 4,
-        "finetune_budget": 4, "eval_every": 2, "site_eval_size": 32}
+        "finetune_budget": 4, "eval_every": 2, "site_eval_size": 32, "site_train_size": 40}
 
     train_size: int | None = setting(5000, "SST-2 training sentences the learners may draw from (a seeded sample)")
     max_length: int = setting(48, "tokens kept per sentence")
@@ -63,18 +63,40 @@ class ForgettingSettings(BenchmarkSettings):
     finetune_learning_rate: float = setting(1e-4, "AdamW's learning rate for the fine-tuned learner")
     site_eval_size: int | None = setting(None, "the first N embedded validation sentences the site task is scored "
                                                "on (default: all)")
+    site_train_size: int | None = setting(None, "the first N embedded training sentences of each site the learners "
+                                                "may draw from (default: all)")
+
+
+_LOADED: dict = {}
 
 
 def sst2_split(settings: ForgettingSettings):
-    """SST-2's training sample and validation sentences (the first material, scored on a large set)."""
-    data = subset(load_sst2(settings), settings)
-    return data["train"], data["validation"]
+    """SST-2's training sample and validation sentences (the first material, scored on a large set); read once."""
+    key = (settings.data_dir, settings.train_size, settings.eval_size, settings.seed)
+    if key not in _LOADED:
+        data = subset(load_sst2(settings), settings)
+        _LOADED[key] = data["train"], data["validation"]
+    return _LOADED[key]
+
+
+def site_sentences(settings: ForgettingSettings):
+    """The embedded sentences with their site, each site's training sentences cut to --site-train-size."""
+    from datasets import DatasetDict, concatenate_datasets
+
+    from curiolib.data import SITES, load_sentiment
+
+    sites = load_sentiment(with_site=True, verbose=False)
+    if settings.site_train_size is None:
+        return sites
+    by_site = [sites["train"].filter(lambda row, i=i: row["site"] == i) for i in range(len(SITES))]
+    keep = [rows.select(range(min(settings.site_train_size, len(rows)))) for rows in by_site]
+    return DatasetDict(sites | {"train": concatenate_datasets(keep)})
 
 
 def probe_materials(settings: ForgettingSettings):
     """SST-2, then the embedded sites, as frozen vectors; saved in --work-dir so --resume skips the encoder."""
     from curiolib._files import writing_atomically
-    from curiolib.data import SITES, load_sentiment
+    from curiolib.data import SITES
     from curiolib.growth import Material, frozen_materials
 
     path = settings.work_dir / FEATURES
@@ -85,7 +107,7 @@ def probe_materials(settings: ForgettingSettings):
         return [Material(name, *(saved[f"{name}_{part}"] for part in ("pool_x", "pool_y", "eval_x", "eval_y")))
                 for name in names]
     train, validation = sst2_split(settings)
-    sites = load_sentiment(with_site=True, verbose=False)
+    sites = site_sentences(settings)
     parts = [("sst2", train, validation)] + [
         (name, sites["train"].filter(lambda row, i=i: row["site"] == i),
          sites["validation"].filter(lambda row, i=i: row["site"] == i)) for i, name in enumerate(SITES)]
@@ -114,11 +136,11 @@ def probe_cost(materials, settings: ForgettingSettings, cost: float) -> dict:
 
 def finetune_seed(settings: ForgettingSettings, seed: int) -> dict:
     """The fine-tuned learner's task sequence for one seed: SST-2 sentiment, then the site, every β."""
-    from curiolib.data import SITES, load_sentiment
+    from curiolib.data import SITES
     from curiolib.growth import Task, run_task_sequence
 
     train, validation = sst2_split(settings)
-    sites = load_sentiment(with_site=True, verbose=False)
+    sites = site_sentences(settings)
     held = sites["validation"]
     if settings.site_eval_size:
         held = held.select(range(min(settings.site_eval_size, len(held))))
