@@ -156,6 +156,16 @@ def fit_power_law(curves: pd.DataFrame, scale: str = "log_likelihood") -> Effort
                      least_squares_errors(best, POWER_LAW_PARAMETERS, len(observed)), rmse, len(observed))
 
 
+def check_heldout_split(fit_betas: list[float], heldout_betas: list[float], present) -> None:
+    """Refuse a held-out design whose β lists overlap, are empty, or name β with no runs among ``present``."""
+    if set(fit_betas) & set(heldout_betas) or not fit_betas or not heldout_betas:
+        raise ValueError(f"fit_betas and heldout_betas must be non-empty and disjoint, got {fit_betas} and "
+                         f"{heldout_betas}")
+    absent = (set(fit_betas) | set(heldout_betas)) - set(present)
+    if absent:
+        raise ValueError(f"no runs with beta in {sorted(absent)}; the curves hold {sorted(set(present))}")
+
+
 def heldout_comparison(curves: pd.DataFrame, fit_betas: list[float], heldout_betas: list[float], *,
                        scale: str = "log_likelihood") -> pd.DataFrame:
     """Per seed: fit both models on ``fit_betas``' runs, then the RMSE of each on the ``heldout_betas``' curves.
@@ -163,13 +173,7 @@ def heldout_comparison(curves: pd.DataFrame, fit_betas: list[float], heldout_bet
     One row per seed, so the two models' errors can be compared pairwise, with their spread over seeds.
     """
     curves = with_gain(curves, scale)
-    overlap = set(fit_betas) & set(heldout_betas)
-    if overlap or not fit_betas or not heldout_betas:
-        raise ValueError(f"fit_betas and heldout_betas must be non-empty and disjoint, got {fit_betas} and "
-                         f"{heldout_betas}")
-    absent = (set(fit_betas) | set(heldout_betas)) - set(curves["beta"])
-    if absent:
-        raise ValueError(f"no runs with beta in {sorted(absent)}; the curves hold {sorted(set(curves['beta']))}")
+    check_heldout_split(fit_betas, heldout_betas, curves["beta"])
     rows = []
     for seed, runs in curves.groupby("seed"):
         fitted = {fit.model: fit for fit in (fit_effort_experiment(runs[runs["beta"].isin(fit_betas)], scale),

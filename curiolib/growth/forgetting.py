@@ -28,7 +28,7 @@ import pandas as pd
 from scipy.optimize import least_squares
 
 from .._validation import check_choice, check_int, check_number
-from .effort_fit import least_squares_errors, best_tried_share, seed_interval
+from .effort_fit import best_tried_share, check_heldout_split, least_squares_errors, seed_interval
 from .experiment import ProbeLearner, effort_schedule
 
 #: The learning-curve models lesson 08 compares; the first two are the growth model without and with forgetting.
@@ -463,12 +463,7 @@ def replay_heldout(curves: pd.DataFrame, fit_betas: list[float], heldout_betas: 
                    chance: float = 0.5) -> pd.DataFrame:
     """Per seed: every model of `REPLAY_MODELS` fitted on ``fit_betas``' last stages, its RMSE on the others'."""
     rows = last_stage(curves)
-    if set(fit_betas) & set(heldout_betas) or not fit_betas or not heldout_betas:
-        raise ValueError(f"fit_betas and heldout_betas must be non-empty and disjoint, got {fit_betas} and "
-                         f"{heldout_betas}")
-    absent = (set(fit_betas) | set(heldout_betas)) - set(rows["beta"])
-    if absent:
-        raise ValueError(f"no runs with beta in {sorted(absent)}; the curves hold {sorted(set(rows['beta']))}")
+    check_heldout_split(fit_betas, heldout_betas, rows["beta"])
     table = []
     for seed, runs in rows.groupby("seed"):
         fitting = runs[runs["beta"].isin(fit_betas)]
