@@ -590,8 +590,9 @@ def forgetting_sentence(table: pd.DataFrame, learner: str) -> str:
 def replay_effect_sentence(table: pd.DataFrame, beta: float) -> str:
     """`replay_effect` in words: what a β's re-reads did to forgetting, apart from its fewer new examples."""
     mean, low, high = replay_effect(table, beta)
-    return (f"At β = {beta:g}, the same new examples with their re-reads against without them (paired by seed): "
-            f"forgetting {_interval(mean, low, high)}: "
+    at = table[table["beta"] == beta].groupby("replay")["forgetting"].mean()
+    return (f"At β = {beta:g}, forgetting with the re-reads {at[True]:+.1f} points and without them (the same new "
+            f"examples) {at[False]:+.1f}; the difference, paired by seed, {_interval(mean, low, high)}: "
             + ("the re-reads themselves cut forgetting beyond the seeds' spread." if high < 0 else
                "the re-reads themselves added forgetting beyond the seeds' spread." if low > 0 else
                "the seeds' spread cannot tell the re-reads' own effect from none."))
