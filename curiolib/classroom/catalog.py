@@ -52,8 +52,8 @@ MEASURED_43 = ("2026-12-07 evening, a clean clone of commit 3ca9ef6, `curiolib r
                "2-core AMD EPYC CPU, torch on 2 threads, nothing else running while 04 and 05 ran")
 MEASURED_43B = ("2026-12-07 evening, a clean clone of commit 32d68d1, `curiolib run 03 06 --inplace` then "
                 "`curiolib run 01 02 --inplace`, a 2-core AMD EPYC CPU, torch on 2 threads, nothing else running")
-#: Lesson 08, new with issue #45, from a clean clone of b46b196.
-MEASURED_45 = ("2026-12-07 evening, a clean clone of commit b46b196, `curiolib run 08 --inplace`, a 2-core AMD EPYC "
+#: Lesson 08, new with issue #45, from a clean clone of c70c9ec.
+MEASURED_45 = ("2026-12-07 evening, a clean clone of commit c70c9ec, `curiolib run 08 --inplace`, a 2-core AMD EPYC "
                "CPU, torch on 2 threads, nothing else running (a benchmark paused meanwhile)")
 #: Each lesson's measured full run (`python scripts/measure_lessons.py --out t.json -- curiolib run NN ... --inplace`
 #: in a clean clone): seconds, and the peak resident memory of its kernel with the kernel's child processes,
@@ -67,7 +67,7 @@ TIMINGS: dict[str, Timing] = {
     "05_curiosity_loop": Timing(441.4, 1.68, MEASURED_43),
     "06_efficient_fine_tuning": Timing(576.6, 1.76, MEASURED_43B),
     "07_exploration_vs_reflection": Timing(47.5, 1.21, MEASURED),
-    "08_forgetting_and_replay": Timing(500.4, 1.69, MEASURED_45),
+    "08_forgetting_and_replay": Timing(495.4, 1.70, MEASURED_45),
 }
 #: Each lesson's smoke run as tests/test_notebooks.py runs it (`curiolib run NN --smoke`, one thread): its kernel's
 #: peak resident memory in GB as `curiolib run` writes it to summary.json (``peak_gb``, the kernel's high-water
