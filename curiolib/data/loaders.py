@@ -35,8 +35,6 @@ KINDS_OF_TEXT = {("sentiment", "embedded"): "English reviews", ("sentiment", "ss
 
 def kind_of_text(task: str, source: str | Path) -> str:
     """What a named data source holds, in words ("English news"), for notes on what a model learned from."""
-    from .._validation import check_choice
-
     check_choice("task", task, ["sentiment", "ner"])
     return KINDS_OF_TEXT.get((task, str(source)), "the training data you gave it")
 
