@@ -90,6 +90,49 @@ def test_training_with_max_tokens_feeds_no_pass_more_and_refuses_a_bad_value(tmp
         TrainingConfig(max_tokens=0)
 
 
+def test_a_training_run_leaves_nothing_of_its_own_alive_or_in_a_reference_cycle(tmp_path, small_model: str) -> None:
+    # `train` frees its optimizer, loaders and accelerator by dropping their names, without a gc.collect (which
+    # walks every object of a lesson's kernel, twice a run with accelerate's free_memory): that holds only while
+    # nothing it makes is kept alive or sits in a reference cycle, which only a later collection would free.
+    import gc
+
+    from accelerate import Accelerator
+    from torch.optim import Optimizer
+    from torch.optim.lr_scheduler import LRScheduler
+    from torch.utils.data import DataLoader
+    from transformers import DataCollatorWithPadding
+
+    from curiolib.data import tokenize_sentences
+    from curiolib.finetune.loop import TrainingConfig, train
+    from curiolib.tasks.sentiment import classification_metrics
+
+    kinds = (Optimizer, LRScheduler, DataLoader, Accelerator)
+    data = load_sentiment("embedded", seed=0, verbose=False)
+    tokenizer, model = load_model_for_task(small_model, "sequence", LABELS, seed=0)
+    train_set, validation_set = (tokenize_sentences(data[split].select(range(8)), tokenizer, max_length=32)
+                                 for split in ("train", "validation"))
+    # Checkpoints and the best weights read back: every object a run makes is made.
+    config = TrainingConfig(output_dir=str(tmp_path / "run"), epochs=2, batch_size=4, eval_every="epoch",
+                            show_progress=False)
+    gc.collect()
+    before = {id(thing) for thing in gc.get_objects() if isinstance(thing, kinds)}
+    gc.disable()
+    try:
+        train(model, train_set, validation_set, collator=DataCollatorWithPadding(tokenizer),
+              compute_metrics=classification_metrics, config=config)
+        alive = [type(thing).__name__ for thing in gc.get_objects()
+                 if isinstance(thing, kinds) and id(thing) not in before]
+        gc.set_debug(gc.DEBUG_SAVEALL)  # what a collection would free stays in gc.garbage to be looked at
+        gc.collect()
+        cyclic = sorted({type(thing).__name__ for thing in gc.garbage if isinstance(thing, (*kinds, torch.Tensor))})
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert not alive, f"still alive after train returned: {alive}"
+    assert not cyclic, f"in reference cycles after train returned (only a gc.collect would free them): {cyclic}"
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's heap and /proc: Linux only")
 @pytest.mark.parametrize("call", ["release_memory", "return_freed_memory"])
 def test_release_memory_gives_the_freed_heap_back_to_the_system(call: str) -> None:

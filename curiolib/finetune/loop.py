@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 
 from .._files import claim_output_dir, previous_folder, replace_folder
 from .._validation import check_choice, check_int, check_number
-from .memory import release_memory, return_freed_memory
+from .memory import return_freed_memory
 
 Metrics = Callable[[np.ndarray, np.ndarray], dict[str, float]]
 LossFunction = Callable[[torch.nn.Module, dict], torch.Tensor]
@@ -679,10 +679,11 @@ def train(model: torch.nn.Module, train_dataset: Dataset, eval_dataset: Dataset,
                      accelerator, average)
     # The optimizer's moments, the loader and the batches' activations are done with: their
     # memory goes back now, not when the caller's next cell happens to need it (glibc keeps a
-    # freed heap until asked).
-    accelerator.free_memory()
-    del optimizer, train_loader, scheduler, checkpoints, average
-    release_memory()
+    # freed heap until asked). None of them sits in a reference cycle (tests/test_memory.py
+    # checks), so dropping the names frees them: a gc.collect here, and the one in accelerate's
+    # free_memory, would walk every object of a lesson's kernel after each run for nothing.
+    del optimizer, train_loader, scheduler, checkpoints, average, accelerator
+    return_freed_memory()
     return result
 
 
