@@ -629,7 +629,8 @@ def train(model: torch.nn.Module, train_dataset: Dataset, eval_dataset: Dataset,
         order.manual_seed(config.seed + state.epoch)
         model.train()
         started = time.perf_counter()
-        for batch in accelerator.skip_first_batches(train_loader, state.batches_done):
+        epoch_batches = accelerator.skip_first_batches(train_loader, state.batches_done)
+        for batch in epoch_batches:
             loss = training_step(model, batch, optimizer, accelerator, config.max_grad_norm,
                                  compute_loss, config.max_tokens)
             state.recent_losses.append(loss)
@@ -672,7 +673,11 @@ def train(model: torch.nn.Module, train_dataset: Dataset, eval_dataset: Dataset,
                     # After the log row, so a resumed run's history has it.
                     checkpoints.save_last(state)
             started = time.perf_counter()  # evaluating and saving are not training time
-            if done or end_of_epoch:
+            if done and not end_of_epoch:
+                # A loader takes its place in accelerate's gradient state when iterated and leaves it when the
+                # iteration ends; accelerate before 1.x holds it there strongly, with the dataset, so a run that
+                # stops inside an epoch ends the iteration itself. At an epoch's end the loop runs out by itself.
+                epoch_batches.end()
                 break
     progress.close()
     result = _finish(model, state, checkpoints, eval_dataset, collator, compute_metrics, config,
