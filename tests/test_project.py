@@ -219,15 +219,53 @@ def test_no_cell_source_holds_a_control_character(path: Path) -> None:
         assert not bad, f"{path.name} cell {index}: control characters {bad}"
 
 
-def test_reading_data_or_a_model_does_not_load_the_trainers_helpers() -> None:
-    # A lesson's first cells, a benchmark's settings check and its "no data" message import these modules;
+def test_the_first_cell_and_reading_data_or_a_model_load_only_what_they_need_and_stay_quiet() -> None:
+    # The first cell (setup_notebook) of every lesson imports neither transformers nor datasets (seconds, which
+    # lessons 00-02 never need), yet both are quiet once a later cell imports them. A lesson's first cells, a
+    # benchmark's settings check and its "no data" message import curiolib.data and curiolib.finetune;
     # transformers' Trainer helpers bring peft (seconds), which only training needs (curiolib.finetune.loop).
-    code = ("import sys\nimport curiolib.data\nassert 'curiolib.finetune' not in sys.modules, 'curiolib.data'\n"
+    # One process for the three checks: each start imports torch.
+    code = ("import sys\nfrom curiolib.course.notebook import setup_notebook\nsetup_notebook(verbose=False)\n"
+            "assert not {'transformers', 'datasets'} & set(sys.modules), 'setup_notebook imported them'\n"
+            "import curiolib.data\nassert 'curiolib.finetune' not in sys.modules, 'curiolib.data'\n"
+            "import datasets, transformers\n"
+            "quiet = (transformers.logging.get_verbosity(), transformers.logging.is_progress_bar_enabled(),\n"
+            "         datasets.logging.get_verbosity(), datasets.is_progress_bar_enabled())\n"
+            "assert quiet == (40, False, 40, False), f'not quiet once imported: {quiet}'\n"
             "import curiolib.finetune\n"
             "print(sorted(m for m in ('peft', 'transformers.trainer_utils', 'transformers.trainer_pt_utils') "
             "if m in sys.modules))")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    # What setup_notebook sets is not already set for it.
+    env = {name: value for name, value in os.environ.items() if name not in {
+        "TRANSFORMERS_VERBOSITY", "DATASETS_VERBOSITY", "HF_DATASETS_DISABLE_PROGRESS_BARS",
+        "HF_HUB_DISABLE_PROGRESS_BARS"}}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert done.returncode == 0 and done.stdout.strip() == "[]", done.stdout + done.stderr[-2000:]
+
+
+def test_setup_notebook_quiets_transformers_and_datasets_already_imported(monkeypatch) -> None:
+    import warnings
+
+    import datasets
+    import transformers
+
+    from curiolib.course.notebook import quiet
+
+    for name in ("TRANSFORMERS_VERBOSITY", "DATASETS_VERBOSITY", "HF_DATASETS_DISABLE_PROGRESS_BARS"):
+        monkeypatch.delenv(name, raising=False)  # quiet sets them; put back as they were afterwards
+    before = (transformers.logging.get_verbosity(), datasets.logging.get_verbosity())
+    transformers.logging.set_verbosity_info()
+    datasets.logging.set_verbosity_info()
+    transformers.logging.enable_progress_bar()
+    datasets.enable_progress_bars()
+    try:
+        with warnings.catch_warnings():  # quiet's warning filters stay in here
+            quiet()
+        assert (transformers.logging.get_verbosity(), transformers.logging.is_progress_bar_enabled(),
+                datasets.logging.get_verbosity(), datasets.is_progress_bar_enabled()) == (40, False, 40, False)
+    finally:
+        transformers.logging.set_verbosity(before[0])
+        datasets.logging.set_verbosity(before[1])
 
 
 @pytest.mark.parametrize(("need", "said"), [("1e6", "need about 1e+06 GB under"), ("ample", "not 'ample'")])

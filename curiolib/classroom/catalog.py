@@ -72,10 +72,11 @@ TIMINGS: dict[str, Timing] = {
 #: Each lesson's smoke run as tests/test_notebooks.py runs it (`curiolib run NN --smoke`, one thread): its kernel's
 #: peak resident memory in GB as `curiolib run` writes it to summary.json (``peak_gb``, the kernel's high-water
 #: mark). Measured 2026-12-07 on the machine of `MEASURED`, one lesson at a time, after issue 46's fixes (03 and 06
-#: again with issue 41's cells).
+#: again with issue 41's cells); 00 and 01 again on 2026-12-08, once the first cell stopped importing transformers
+#: and datasets (0.41 -> 0.31 and 0.62 -> 0.57 GB).
 SMOKE_PEAK_GB: dict[str, float] = {
-    "00_getting_started": 0.41,
-    "01_knowledge_growth": 0.62,
+    "00_getting_started": 0.31,
+    "01_knowledge_growth": 0.57,
     "02_fine_tuning_math": 0.59,
     "03_bert_sentiment": 1.58,
     "04_bert_ner": 1.42,

@@ -81,27 +81,27 @@ def _enable_colab_widgets() -> None:
 def quiet() -> None:
     """Silence the warnings and log lines that would bury a lesson (download bars, load reports)."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", message=".*TypedStorage.*")
     for name in ("transformers", "datasets", "accelerate", "huggingface_hub", "torch.distributed"):
         logging.getLogger(name).setLevel(logging.ERROR)
-    try:
-        import transformers
-
+    # Not imported for this: lessons 00-02 never load transformers or datasets, and importing them would make
+    # every first cell wait seconds. One imported later reads these at import; one already imported is told.
+    os.environ["TRANSFORMERS_VERBOSITY"] = os.environ["DATASETS_VERBOSITY"] = "error"
+    os.environ["HF_DATASETS_DISABLE_PROGRESS_BARS"] = "1"
+    transformers = sys.modules.get("transformers")
+    if transformers is not None:
         transformers.logging.set_verbosity_error()
         transformers.logging.disable_progress_bar()
-    except ImportError:
-        pass
-    try:
-        import datasets
-
+    datasets = sys.modules.get("datasets")
+    if datasets is not None:
         datasets.logging.set_verbosity_error()
         datasets.disable_progress_bars()
-    except ImportError:
-        pass
+    hub = sys.modules.get("huggingface_hub")  # it read HF_HUB_DISABLE_PROGRESS_BARS when imported, unset then
+    if hub is not None and os.environ["HF_HUB_DISABLE_PROGRESS_BARS"].upper() in {"1", "ON", "YES", "TRUE"}:
+        hub.utils.disable_progress_bars()  # transformers, imported later, takes its bars' setting from here
 
 
 def versions() -> dict[str, str]:
