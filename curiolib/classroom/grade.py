@@ -45,7 +45,7 @@ from .._files import claim_output_dir, move_into_place, remove_own, write_text_a
 from .._validation import check_choice, check_int, check_number, choice_error
 from ..course.exercises import RECORD_PREFIX, check_calls
 from .catalog import Lesson, find_lesson
-from .harness import KERNEL_ARGUMENTS, check_parameters, table_cell
+from .harness import KERNEL_ARGUMENTS, check_parameters, skip_iri_grammar, table_cell
 
 #: Every process a submission starts inherits this variable, holding the submission's own tag.
 TAG_ENV = "CURIOLIB_GRADE_TAG"
@@ -841,6 +841,7 @@ def write_class_growth(found: dict[str, Any], out: Path, title: str) -> str:
 
 
 def _main(argv: list[str]) -> int:
+    skip_iri_grammar()
     if argv[:1] == ["execute"]:
         return _execute(*argv[1:5])
     if argv[:1] == ["check"]:

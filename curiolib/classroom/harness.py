@@ -58,6 +58,19 @@ class MissingExtraError(ModuleNotFoundError, ValueError):
     # Also a ValueError: `curiolib run` prints those as one line and exits 2, not as a traceback.
 
 
+def skip_iri_grammar() -> None:
+    """Keep jsonschema from compiling rfc3987-syntax's grammar in a process curiolib starts for itself.
+
+    nbformat (through papermill, nbclient and nbval) imports jsonschema, which imports rfc3987-syntax where it is
+    installed (JupyterLab's jupyter-events asks for it) and so compiles an IRI grammar: over a second of each
+    `curiolib run`'s start, for an "iri" format that no notebook's schema uses. jsonschema goes without that format
+    when the import fails. Called only by curiolib's own entry points (the command line, grading's processes),
+    never on import, so a kernel or a user's program keeps jsonschema as installed.
+    """
+    if "jsonschema" not in sys.modules:  # once imported, it has the grammar already
+        sys.modules.setdefault("rfc3987_syntax", None)  # None in sys.modules: the import raises ImportError
+
+
 def require_papermill() -> Any:
     """The papermill module, or a one-line error naming the extra that installs it."""
     try:
