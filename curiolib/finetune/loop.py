@@ -674,9 +674,9 @@ def train(model: torch.nn.Module, train_dataset: Dataset, eval_dataset: Dataset,
                     checkpoints.save_last(state)
             started = time.perf_counter()  # evaluating and saving are not training time
             if done and not end_of_epoch:
-                # A loader takes its place in accelerate's gradient state when iterated and leaves it when the
-                # iteration ends; accelerate before 1.x holds it there strongly, with the dataset, so a run that
-                # stops inside an epoch ends the iteration itself. At an epoch's end the loop runs out by itself.
+                # Accelerate keeps the loader (and so the dataset) in its gradient state
+                # until its iteration ends, for good before 1.x: a stop inside an epoch
+                # ends it here. At an epoch's end the loop runs out by itself.
                 epoch_batches.end()
                 break
     progress.close()
