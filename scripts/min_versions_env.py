@@ -115,12 +115,9 @@ def build(venv: Path = VENV, *, python: str = sys.executable) -> tuple[Path, boo
     constraint_text, override_text = constraints(version("torch"))
     (venv / "constraints.txt").write_text(constraint_text)
     (venv / "overrides.txt").write_text(override_text)
-    # --compile-bytecode: the .pyc files pip writes when it installs, which uv leaves out by default. Without them
-    # every process here compiles all it imports (torch, transformers) from source, each time where
-    # PYTHONDONTWRITEBYTECODE is set, as on this project's machine: seconds a process, minutes a test run.
-    subprocess.run([*uv, "pip", "install", "-q", "--compile-bytecode", "--python", str(venv_python(venv)),
-                    "--resolution", "lowest-direct", "--constraint", str(venv / "constraints.txt"),
-                    "--override", str(venv / "overrides.txt"), *find_links(), "-e", f"{ROOT}[{EXTRAS}]"], check=True)
+    subprocess.run([*uv, "pip", "install", "-q", "--python", str(venv_python(venv)), "--resolution", "lowest-direct",
+                    "--constraint", str(venv / "constraints.txt"), "--override", str(venv / "overrides.txt"),
+                    *find_links(), "-e", f"{ROOT}[{EXTRAS}]"], check=True)
     # The kernel papermill starts for the lessons must be this environment's Python.
     # -Xfrozen_modules=off: without it the debugger ipykernel loads prints a four-line warning.
     subprocess.run([str(venv_python(venv)), "-Xfrozen_modules=off", "-m", "ipykernel", "install", "--sys-prefix",

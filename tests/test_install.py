@@ -175,7 +175,11 @@ def _min_versions_check(tmp_path: Path) -> None:
         bound = module.lower_bound(requirement)
         assert got.release[:len(bound.release)] == bound.release, f"{requirement}: installed {got}"
 
-    env = _clean_env(JUPYTER_PATH=str(venv / "share" / "jupyter"))
+    # Bytecode is written, under the environment's own folder: uv installs without it, and where
+    # PYTHONDONTWRITEBYTECODE is set (as on this project's machine) every process here would compile all it
+    # imports (torch, transformers) from source again, seconds each. Compiled once, on first import, it is not.
+    env = _clean_env(JUPYTER_PATH=str(venv / "share" / "jupyter"), PYTHONPYCACHEPREFIX=str(venv / "pycache"))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     # The fast tests, this module's fast ones included, in their own temporary folder; through one pytest-xdist
     # worker, as `make test-fast` runs them through two, so that xdist's bound is tested (one keeps the CPUs'
     # share this check had before xdist).
