@@ -221,7 +221,7 @@ def test_no_cell_source_holds_a_control_character(path: Path) -> None:
 
 def test_the_first_cell_and_reading_data_or_a_model_load_only_what_they_need_and_stay_quiet() -> None:
     # The first cell (setup_notebook) of every lesson imports neither transformers nor datasets (seconds, which
-    # lessons 00-02 never need), yet both are quiet once a later cell imports them. A lesson's first cells, a
+    # lessons 00 and 01 never need), yet both are quiet once a later cell imports them. A lesson's first cells, a
     # benchmark's settings check and its "no data" message import curiolib.data and curiolib.finetune;
     # transformers' Trainer helpers bring peft (seconds), which only training needs (curiolib.finetune.loop).
     # One process for the three checks: each start imports torch.

@@ -87,8 +87,9 @@ def quiet() -> None:
     warnings.filterwarnings("ignore", message=".*TypedStorage.*")
     for name in ("transformers", "datasets", "accelerate", "huggingface_hub", "torch.distributed"):
         logging.getLogger(name).setLevel(logging.ERROR)
-    # Not imported for this: lessons 00-02 never load transformers or datasets, and importing them would make
-    # every first cell wait seconds. One imported later reads these at import; one already imported is told.
+    # Not imported for this: lessons 00 and 01 never load transformers or datasets (02 only transformers'
+    # schedule), and importing both would make every first cell wait seconds. One imported later reads these
+    # at import; one already imported is told.
     os.environ["TRANSFORMERS_VERBOSITY"] = os.environ["DATASETS_VERBOSITY"] = "error"
     os.environ["HF_DATASETS_DISABLE_PROGRESS_BARS"] = "1"
     transformers = sys.modules.get("transformers")
