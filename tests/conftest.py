@@ -181,10 +181,10 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if folder:  # read only after this worker has sent its collection, so a plain write is whole by then
         groups = {item.nodeid: group for item in session.items if (group := _group(item))}
         (Path(folder) / f"{config.workerinput['workerid']}.json").write_text(json.dumps(groups))
-    # What collection imported (torch, transformers, the test modules) lives as long as the process. `train` and
-    # the lessons' cells call `release_memory`, whose gc.collect would walk all of it each time: frozen, it is not
-    # walked, and the objects the tests make (models, optimizers) are still collected. In a test process that
-    # collect was about 40 % of a training test's CPU time (tests/test_faults.py and test_training.py: 72 s -> 41 s).
+    # What collection imported (torch, transformers, the test modules) lives as long as the process. The lessons'
+    # cells (and `train`, until 2026-12-08) call `release_memory`, whose gc.collect would walk all of it each time:
+    # frozen, it is not walked, and the objects the tests make (models, optimizers) are still collected. In a test
+    # process that collect was about 40 % of a training test's CPU time (test_faults and test_training: 72 -> 41 s).
     gc.collect()
     gc.freeze()
 

@@ -182,8 +182,10 @@ def _min_versions_check(tmp_path: Path) -> None:
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     # The fast tests, this module's fast ones included, in their own temporary folder; through one pytest-xdist
     # worker, as `make test-fast` runs them through two, so that xdist's bound is tested (one keeps the CPUs'
-    # share this check had before xdist).
-    tests = subprocess.run([str(python), "-m", "pytest", "-m", "not slow", "-q", "-p", "no:cacheprovider",
+    # share this check had before xdist). Through the `pytest` command, not `python -m pytest`: the project's
+    # folder is then not on sys.path by itself, and pyproject.toml's `pythonpath` must put it there before its
+    # `-p tests.pytest_start` loads (pytest 8.4 and later do).
+    tests = subprocess.run([str(venv / "bin" / "pytest"), "-m", "not slow", "-q", "-p", "no:cacheprovider",
                             "-n", "1", "--dist", "loadgroup", "--no-loadscope-reorder",
                             f"--basetemp={tmp_path / 'pytest'}"], cwd=PROJECT_ROOT, env=env,
                            capture_output=True, text=True)

@@ -39,7 +39,7 @@ def _namespace(small_model: str, tokenizer, sentences: tuple) -> dict:
 
 def _claim(small_model: str, tokenizer, sentences: tuple, replace: tuple[str, str] | None = None) -> str:
     namespace = _namespace(small_model, tokenizer, sentences)
-    # The cells free memory with gc.collect, as train does: cheap here because conftest froze what collection
+    # The cells free memory with gc.collect (release_memory): cheap here because conftest froze what collection
     # imported (pytest_collection_finish).
     run_cell(lesson_cell("03", LOOP), namespace, replace=replace)
     assert len(namespace["loop_losses"]) == 3  # six sentences in batches of two

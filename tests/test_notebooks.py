@@ -67,8 +67,9 @@ def _smoke_run(lesson: Lesson, out: Path) -> dict:
     return entry | {"output_path": folder / lesson.filename}
 
 
-#: `python -m pytest`, started as tests/pytest_start.py starts the suite's own processes: these run outside the
-#: project's folder, where its pyproject.toml (which loads that plugin) does not apply.
+#: `python -m pytest`, started as tests/pytest_start.py starts the suite's own processes: a smoke copy is checked in
+#: its output folder, where the project's pyproject.toml (which loads that plugin) does not apply. (For a committed
+#: lesson it does, and the grammar is skipped twice, to the same effect.)
 PYTEST = ("import sys\nfrom curiolib.classroom.harness import skip_iri_grammar\nskip_iri_grammar()\n"
           "import pytest\nsys.exit(pytest.main())")
 

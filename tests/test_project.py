@@ -244,16 +244,24 @@ def test_the_first_cell_and_reading_data_or_a_model_load_only_what_they_need_and
 
 
 def test_setup_notebook_quiets_transformers_and_datasets_already_imported(monkeypatch) -> None:
+    import logging
     import warnings
 
     import datasets
+    import huggingface_hub
     import transformers
 
     from curiolib.course.notebook import quiet
 
-    for name in ("TRANSFORMERS_VERBOSITY", "DATASETS_VERBOSITY", "HF_DATASETS_DISABLE_PROGRESS_BARS"):
-        monkeypatch.delenv(name, raising=False)  # quiet sets them; put back as they were afterwards
-    before = (transformers.logging.get_verbosity(), datasets.logging.get_verbosity())
+    for name in ("TRANSFORMERS_VERBOSITY", "DATASETS_VERBOSITY", "HF_DATASETS_DISABLE_PROGRESS_BARS",
+                 "HF_HUB_DISABLE_PROGRESS_BARS", "TOKENIZERS_PARALLELISM"):
+        monkeypatch.delenv(name, raising=False)  # quiet sets them; monkeypatch puts them back as they were
+    # What quiet changes in this process, put back afterwards: the worker's other tests keep their settings.
+    loggers = {name: logging.getLogger(name).level
+               for name in ("transformers", "datasets", "accelerate", "huggingface_hub", "torch.distributed")}
+    verbosity = (transformers.logging.get_verbosity(), datasets.logging.get_verbosity())
+    bars = (transformers.logging.is_progress_bar_enabled(), datasets.is_progress_bar_enabled(),
+            not huggingface_hub.utils.are_progress_bars_disabled())
     transformers.logging.set_verbosity_info()
     datasets.logging.set_verbosity_info()
     transformers.logging.enable_progress_bar()
@@ -264,8 +272,15 @@ def test_setup_notebook_quiets_transformers_and_datasets_already_imported(monkey
         assert (transformers.logging.get_verbosity(), transformers.logging.is_progress_bar_enabled(),
                 datasets.logging.get_verbosity(), datasets.is_progress_bar_enabled()) == (40, False, 40, False)
     finally:
-        transformers.logging.set_verbosity(before[0])
-        datasets.logging.set_verbosity(before[1])
+        transformers.logging.set_verbosity(verbosity[0])
+        datasets.logging.set_verbosity(verbosity[1])
+        for enabled, on, off in zip(bars, (transformers.logging.enable_progress_bar, datasets.enable_progress_bars,
+                                           huggingface_hub.utils.enable_progress_bars),
+                                    (transformers.logging.disable_progress_bar, datasets.disable_progress_bars,
+                                     huggingface_hub.utils.disable_progress_bars)):
+            (on if enabled else off)()
+        for name, level in loggers.items():
+            logging.getLogger(name).setLevel(level)
 
 
 @pytest.mark.parametrize(("need", "said"), [("1e6", "need about 1e+06 GB under"), ("ample", "not 'ample'")])

@@ -90,8 +90,10 @@ def quiet() -> None:
     # Not imported for this: lessons 00 and 01 never load transformers or datasets (02 only transformers'
     # schedule), and importing both would make every first cell wait seconds. One imported later reads these
     # at import; one already imported is told.
-    os.environ["TRANSFORMERS_VERBOSITY"] = os.environ["DATASETS_VERBOSITY"] = "error"
-    os.environ["HF_DATASETS_DISABLE_PROGRESS_BARS"] = "1"
+    # A value set before the first cell wins (HF_DATASETS_DISABLE_PROGRESS_BARS=0 shows datasets' bars again).
+    for name, value in (("TRANSFORMERS_VERBOSITY", "error"), ("DATASETS_VERBOSITY", "error"),
+                        ("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")):
+        os.environ.setdefault(name, value)
     transformers = sys.modules.get("transformers")
     if transformers is not None:
         transformers.logging.set_verbosity_error()

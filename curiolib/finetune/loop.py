@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 
 from .._files import claim_output_dir, previous_folder, replace_folder
 from .._validation import check_choice, check_int, check_number
-from .memory import return_freed_memory
+from .memory import release_memory, return_freed_memory
 
 Metrics = Callable[[np.ndarray, np.ndarray], dict[str, float]]
 LossFunction = Callable[[torch.nn.Module, dict], torch.Tensor]
@@ -676,19 +676,26 @@ def train(model: torch.nn.Module, train_dataset: Dataset, eval_dataset: Dataset,
             if done and not end_of_epoch:
                 # Accelerate keeps the loader (and so the dataset) in its gradient state
                 # until its iteration ends, for good before 1.x: a stop inside an epoch
-                # ends it here. At an epoch's end the loop runs out by itself.
-                epoch_batches.end()
+                # ends it here (a TPU's loader has no end). At an epoch's end the loop runs
+                # out by itself.
+                getattr(epoch_batches, "end", lambda: None)()
                 break
     progress.close()
     result = _finish(model, state, checkpoints, eval_dataset, collator, compute_metrics, config,
                      accelerator, average)
     # The optimizer's moments, the loader and the batches' activations are done with: their
     # memory goes back now, not when the caller's next cell happens to need it (glibc keeps a
-    # freed heap until asked). None of them sits in a reference cycle (tests/test_memory.py
-    # checks), so dropping the names frees them: a gc.collect here, and the one in accelerate's
-    # free_memory, would walk every object of a lesson's kernel after each run for nothing.
+    # freed heap until asked). In one process without a loss scaler none of them sits in a
+    # reference cycle (tests/test_memory.py checks), so dropping the names frees them, and a
+    # gc.collect would only walk every object of a lesson's kernel. fp16's scaler patches the
+    # optimizer's step with a closure that refers back to it, and several processes wrap the
+    # model: there, one collection.
+    cycles = accelerator.scaler is not None or accelerator.num_processes > 1
     del optimizer, train_loader, scheduler, checkpoints, average, accelerator
-    return_freed_memory()
+    if cycles:
+        release_memory()
+    else:
+        return_freed_memory()
     return result
 
 
